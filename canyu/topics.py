@@ -1,0 +1,36 @@
+"""Kafka topic names: the only place they are spelled."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from canyu.settings import Settings
+
+POSTS_RAW = "posts.raw"
+POSTS_ENRICHED = "posts.enriched"
+POSTS_DLQ = "posts.dlq"
+ALERTS = "alerts"
+
+ALL = (POSTS_RAW, POSTS_ENRICHED, POSTS_DLQ, ALERTS)
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create any missing canyu topic; return the ones that were created."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="canyu-admin")
+    try:
+        missing = [t for t in settings.all_topics if t not in set(admin.list_topics())]
+        created = []
+        for name in missing:
+            try:
+                admin.create_topics([NewTopic(name, settings.topic_partitions, 1)])
+                created.append(name)
+            except TopicAlreadyExistsError:  # another process won the race
+                pass
+        return created
+    finally:
+        admin.close()

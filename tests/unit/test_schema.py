@@ -1,0 +1,54 @@
+import pytest
+from pydantic import ValidationError
+
+from canyu.schema import DeadLetter, EnrichedPost, Post
+
+BASE = {"id": "weibo:4901", "source": "weibo", "text": "电池续航太差了", "created_at": "2026-11-20T10:00:00+08:00",
+        "author": {"id": "u1"}}  # fmt: skip
+
+
+def test_a_missing_count_stays_missing_and_a_zero_stays_zero():
+    post = Post.model_validate({**BASE, "engagement": {"likes": 0}})
+    assert post.engagement.likes == 0
+    assert post.engagement.reposts is None
+    again = Post.model_validate_json(post.model_dump_json())
+    assert again.engagement.likes == 0 and again.engagement.reposts is None
+
+
+def test_created_at_keeps_its_timezone():
+    post = Post.model_validate(BASE)
+    assert post.created_at.utcoffset().total_seconds() == 8 * 3600
+    assert "+08:00" in post.model_dump_json()
+
+
+def test_naive_timestamps_are_refused():
+    with pytest.raises(ValidationError, match="timezone"):
+        Post.model_validate({**BASE, "created_at": "2026-11-20T10:00:00"})
+
+
+@pytest.mark.parametrize("bad_id", ["4901", "forum:4901", "weibo:", 4901])
+def test_the_id_must_be_source_colon_native_id(bad_id):
+    with pytest.raises(ValidationError):
+        Post.model_validate({**BASE, "id": bad_id})
+
+
+def test_unknown_fields_are_refused_rather_than_silently_dropped():
+    with pytest.raises(ValidationError, match="extra"):
+        Post.model_validate({**BASE, "likes": 3})
+
+
+def test_enriched_post_is_a_post_with_labels():
+    enriched = EnrichedPost.model_validate({
+        **BASE, "language": "zh", "classifier": "test",
+        "sentiment": {"label": "negative", "scores": {"negative": 1.0}},
+        "intent": {"label": "complaint", "scores": {"complaint": 1.0}},
+        "topics": [{"id": "battery", "score": 0.9}],
+    })  # fmt: skip
+    assert isinstance(enriched, Post)
+    assert enriched.topics[0].id == "battery"
+
+
+def test_a_dead_letter_keeps_the_exact_bytes():
+    raw = b"\xff\xfe not utf-8 {"
+    letter = DeadLetter.of(raw, stage="enrich", reason="bad json", offset=7)
+    assert DeadLetter.model_validate_json(letter.model_dump_json()).raw() == raw
