@@ -1,0 +1,96 @@
+"""A transparent keyword classifier: word lists, counted. No learning, no magic.
+
+It is the pipeline's always-available baseline. Its language guess comes from the
+writing system (Hangul → ko, kana → ja, Han → zh, Latin → en), so it calls every
+Latin-script post English. Sentiment and intent come from counting the cue words in
+``lexicon.yaml``; negation and sarcasm are beyond it. Scores are smoothed hit
+counts, not calibrated probabilities.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from importlib import resources
+
+import yaml
+
+from models.base import Classification, Scored
+
+SENTIMENTS = ("negative", "neutral", "positive")
+INTENTS = ("bug_report", "feature_request", "question", "complaint", "praise", "other")
+MAX_CHARS = 10_000  # longer posts are judged on their beginning
+
+_SCRIPTS = (
+    ("ko", re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")),
+    ("ja", re.compile(r"[\u3040-\u30ff]")),
+    ("zh", re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")),
+    ("en", re.compile(r"[A-Za-z]")),
+)
+
+
+def detect_script_language(text: str) -> str:
+    counts = {lang: len(pattern.findall(text)) for lang, pattern in _SCRIPTS}
+    if counts["ja"]:  # Japanese mixes kana with Han; any kana means it is not Chinese
+        counts["ja"] += counts.pop("zh")
+    lang, count = max(counts.items(), key=lambda kv: kv[1])
+    return lang if count else "und"
+
+
+def _term_pattern(term: str) -> str:
+    if re.search(r"[A-Za-z]", term) and not re.search(r"[^\x00-\x7f]", term):
+        body = re.escape(term.rstrip("*")) + (r"\w*" if term.endswith("*") else "")
+        return rf"(?<!\w){body}(?!\w)"
+    return re.escape(term)
+
+
+def _compile(terms: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(_term_pattern(t) for t in sorted(set(terms), key=len, reverse=True)), re.IGNORECASE)
+
+
+def _smoothed(weights: dict[str, float]) -> dict[str, float]:
+    total = sum(weights.values())
+    return {label: round(w / total, 6) for label, w in weights.items()}
+
+
+class LexiconClassifier:
+    name = "lexicon-1"
+
+    def __init__(self) -> None:
+        data = yaml.safe_load((resources.files("models") / "lexicon.yaml").read_text(encoding="utf-8"))
+        self._sentiment = {label: _compile(sum(by_lang.values(), [])) for label, by_lang in data["sentiment"].items()}
+        self._intent = {label: _compile(sum(by_lang.values(), [])) for label, by_lang in data["intent"].items()}
+        self._topics = {topic: _compile(terms) for topic, terms in data["topics"].items()}
+
+    def classify(self, texts: Sequence[str]) -> list[Classification]:
+        return [self._one(text) for text in texts]
+
+    def _one(self, text: str) -> Classification:
+        text = unicodedata.normalize("NFKC", text or "")[:MAX_CHARS]
+        hits = lambda pattern: len(pattern.findall(text))  # noqa: E731
+        pos, neg = hits(self._sentiment["positive"]), hits(self._sentiment["negative"])
+        sentiment_weights = {"negative": neg + 0.2, "neutral": 0.7, "positive": pos + 0.2}
+        if pos == neg:
+            sentiment = "neutral"
+        else:
+            sentiment = max(sentiment_weights, key=sentiment_weights.__getitem__)
+
+        cues = {label: hits(pattern) for label, pattern in self._intent.items()}
+        intent_weights = {label: 0.2 for label in INTENTS}
+        intent_weights["other"] = 0.7
+        for label, count in cues.items():
+            intent_weights[label] += count
+        # Without a stronger cue, strong feeling is a complaint or praise.
+        intent_weights["complaint"] += max(0, neg - pos) * 0.5
+        intent_weights["praise"] += max(0, pos - neg) * 0.5
+        intent = max(INTENTS, key=intent_weights.__getitem__)
+
+        topics = [(topic, round(n / (n + 1), 6)) for topic, pattern in self._topics.items() if (n := hits(pattern))]
+        topics.sort(key=lambda ts: (-ts[1], ts[0]))
+        return Classification(
+            language=detect_script_language(text),
+            sentiment=Scored(sentiment, _smoothed(sentiment_weights)),
+            intent=Scored(intent, _smoothed(intent_weights)),
+            topics=topics,
+        )
