@@ -1,0 +1,1 @@
+"""Producers: bring posts from their sources onto ``posts.raw``."""
