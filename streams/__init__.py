@@ -1,0 +1,1 @@
+"""Stream processors (Faust): enrich ``posts.raw`` into ``posts.enriched``."""
