@@ -1,0 +1,1 @@
+"""Queries: read the index the sinks write."""

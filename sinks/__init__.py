@@ -1,0 +1,1 @@
+"""Sinks: consume enriched topics and write them where users read them."""
