@@ -1,0 +1,3 @@
+from canyu.cli import main
+
+main()

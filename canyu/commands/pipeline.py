@@ -1,0 +1,119 @@
+"""The pipeline's services and the main job: init, replay, worker, sink, health, up."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from canyu.commands import fail
+from canyu.settings import get_settings
+
+app = typer.Typer()
+
+
+@app.command()
+def init() -> None:
+    """Create the Kafka topics and the Elasticsearch index (idempotent)."""
+    from canyu.topics import ensure_topics
+    from sinks.elasticsearch import client, ensure_index
+
+    settings = get_settings()
+    created = ensure_topics(settings)
+    typer.echo(f"topics: {', '.join(settings.all_topics)} ({len(created)} created)")
+    with client(settings) as es:
+        made = ensure_index(es, settings.posts_alias)
+    typer.echo(f"index alias {settings.posts_alias}: {'created' if made else 'exists'}")
+
+
+@app.command()
+def replay(
+    file: Annotated[Optional[Path], typer.Argument(help="JSONL of posts; default: the built-in sample")] = None,
+    rate: Annotated[Optional[float], typer.Option(help="posts per second; default: as fast as possible")] = None,
+) -> None:
+    """Publish a JSONL file of posts to posts.raw, keyed by post id, with acks=all."""
+    from producers.replay import replay as run_replay
+    from producers.replay import sample_corpus
+
+    path = file or sample_corpus()
+    if not path.is_file():
+        fail(f"{path} is not a file")
+    result = run_replay(path, get_settings(), rate=rate)
+    for line, reason in result.rejected:
+        typer.secho(f"{path}:{line}: skipped, {reason}", fg=typer.colors.YELLOW, err=True)
+    for failure in result.failed:
+        typer.secho(f"not acknowledged: {failure}", fg=typer.colors.RED, err=True)
+    typer.echo(f"published {result.published} posts, skipped {len(result.rejected)} invalid lines")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker() -> None:
+    """Run the Faust enrichment worker: posts.raw → classifier → posts.enriched (bad records → posts.dlq)."""
+    from streams.app import run_worker
+
+    run_worker(get_settings())
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@app.command()
+def sink() -> None:
+    """Run the Elasticsearch sink: posts.enriched → bulk index, committing offsets after each write."""
+    import logging
+
+    from sinks.elasticsearch import ElasticsearchSink
+
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    es_sink = ElasticsearchSink(settings)
+    typer.echo(f"sink: {es_sink.topic} → Elasticsearch alias {settings.posts_alias}")
+    es_sink.run(_stop_on_signals())
+
+
+@app.command()
+def health(service: Annotated[str, typer.Argument(help="worker or sink")]) -> None:
+    """Exit 0 when a pipeline service on this machine is alive (for container health checks)."""
+    settings = get_settings()
+    if service == "worker":
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{settings.worker_web_port}/", timeout=5).close()
+        except OSError as e:
+            fail(f"worker web endpoint on port {settings.worker_web_port} does not answer: {e}")
+    elif service == "sink":
+        from sinks.base import heartbeat_age_s
+
+        path = settings.home / "run" / f"{settings.sink_group}.heartbeat"
+        age = heartbeat_age_s(path)
+        if age is None or age > 60 + settings.sink_wait_s * 3:
+            fail(f"sink heartbeat {path} is {'missing' if age is None else f'{age:.0f}s old'}")
+    else:
+        fail(f"unknown service {service!r}; choose worker or sink")
+    typer.echo(f"{service}: healthy")
+
+
+@app.command()
+def up(
+    exit_when_indexed: Annotated[
+        bool, typer.Option(help="stop the worker and sink once the sample is searchable, instead of running on")
+    ] = False,
+) -> None:
+    """The whole pipeline on a local stack: servers, topics, index, worker, sink and the sample corpus.
+
+    Runs until Ctrl-C, which stops everything it started.
+    """
+    from canyu.main_job import run_main_job
+
+    sys.exit(run_main_job(get_settings(), keep_running=not exit_when_indexed))

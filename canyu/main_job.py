@@ -1,0 +1,103 @@
+"""``canyu up``: the whole pipeline on a local stack with the built-in sample corpus."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+from tqdm import tqdm
+
+from canyu.settings import Settings
+
+INDEX_TIMEOUT_S = 300
+
+
+def _start(role: str, settings: Settings) -> tuple[subprocess.Popen, Path]:
+    log = settings.home / "logs" / f"{settings.namespace}{role}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "canyu", role], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    return proc, log
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_indexed(settings: Settings, expected: int, procs: dict[str, tuple[subprocess.Popen, Path]]) -> None:
+    from sinks.elasticsearch import client
+
+    deadline = time.monotonic() + INDEX_TIMEOUT_S
+    with client(settings) as es, tqdm(total=expected, unit="post", desc="indexed") as bar:
+        while True:
+            for role, (proc, log) in procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the {role} exited with code {proc.returncode}; see {log}")
+            es.indices.refresh(index=settings.posts_alias)
+            count = es.count(index=settings.posts_alias)["count"]
+            bar.update(count - bar.n)
+            if count >= expected:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {count} of {expected} posts indexed after {INDEX_TIMEOUT_S}s")
+            time.sleep(1)
+
+
+def run_main_job(settings: Settings, keep_running: bool = True) -> int:
+    from canyu.stack.servers import servers
+    from canyu.topics import ensure_topics
+    from producers.replay import replay, sample_corpus
+    from sinks.elasticsearch import client, ensure_index
+
+    stack = servers(settings)
+    for server in stack:
+        typer.echo(f"{server.name} {server.pin.version}: starting ...")
+        server.up()
+    ensure_topics(settings)
+    with client(settings) as es:
+        ensure_index(es, settings.posts_alias)
+    procs = {role: _start(role, settings) for role in ("worker", "sink")}
+    try:
+        result = replay(sample_corpus(), settings)
+        if result.failed or result.rejected:
+            raise RuntimeError(f"the sample replay lost posts: {result.failed or result.rejected}")
+        _wait_indexed(settings, result.published, procs)
+        typer.echo(
+            f"\nAll {result.published} sample posts are indexed in Elasticsearch ({settings.es_url}, "
+            f"alias {settings.posts_alias}).\nTry, in another terminal:\n"
+            '  canyu search "battery"\n  canyu search "电池" --sentiment negative\n'
+            '  canyu search "카메라" --lang ko\n'
+            f"Logs: {procs['worker'][1]}, {procs['sink'][1]}; servers: canyu stack logs kafka|elasticsearch"
+        )
+        if keep_running:
+            typer.echo("The worker and sink keep running; Ctrl-C stops everything.")
+            while all(proc.poll() is None for proc, _ in procs.values()):
+                time.sleep(1)
+            typer.secho("a pipeline process exited; stopping", fg=typer.colors.RED, err=True)
+            return 1
+        return 0
+    except KeyboardInterrupt:
+        typer.echo("\nstopping ...")
+        return 0
+    except RuntimeError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        return 1
+    finally:
+        _stop([proc for proc, _ in procs.values()])
+        if keep_running:
+            for server in reversed(stack):
+                server.down()
+            typer.echo(f"worker, sink, Kafka and Elasticsearch stopped; data is kept under {settings.home}")
