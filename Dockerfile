@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# One image for every canyu role (init, worker, sink, replay, health): the
+# compose file picks the role with `command:`.
+
+FROM python:3.11-slim AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+# README.md* is a wildcard so the build works whether or not the file exists
+# (pyproject names it as the readme).
+COPY pyproject.toml README.md* ./
+COPY canyu/ canyu/
+COPY producers/ producers/
+COPY streams/ streams/
+COPY models/ models/
+COPY sinks/ sinks/
+COPY queries/ queries/
+RUN pip install .
+
+
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH
+
+RUN groupadd --system --gid 10001 canyu \
+ && useradd --system --uid 10001 --gid canyu --create-home --home-dir /home/canyu --shell /usr/sbin/nologin canyu
+
+COPY --from=build /opt/venv /opt/venv
+
+USER canyu
+# Writable by the canyu user: CANYU_HOME (~/.canyu) and Faust's table data dir
+# (relative to the working directory) both land here.
+WORKDIR /home/canyu
+
+ENTRYPOINT ["canyu"]
+CMD ["--help"]
