@@ -90,6 +90,8 @@ class EnrichedPost(Post):
     sentiment: LabelScores
     intent: LabelScores
     topics: list[TopicScore] = []
+    products: list[str] = Field(default=[], description="product ids from the catalogue that the post mentions")
+    duplicate_of: str | None = Field(default=None, description="an earlier post with (nearly) the same text")
     classifier: str = Field(description="name and version of the classifier that labelled it")
     enriched_at: AwareDatetime = Field(default_factory=utcnow)
 
@@ -98,6 +100,7 @@ class DeadLetter(_Strict):
     """A record that could not be processed, kept whole so nothing is lost."""
 
     stage: str = Field(description="which room gave up on it, e.g. 'enrich' or 'sink'")
+    source: str | None = Field(default=None, description="the source it came from, when known")
     reason: str
     topic: str | None = None
     partition: int | None = None
@@ -112,3 +115,96 @@ class DeadLetter(_Strict):
 
     def raw(self) -> bytes:
         return base64.b64decode(self.raw_base64)
+
+
+AlertKind = Literal["spike", "viral"]
+
+
+class Alert(_Strict):
+    """Something engineers or community managers should look at now."""
+
+    id: str = Field(description="deterministic: the same spike in the same window always has the same id")
+    kind: AlertKind
+    key: str = Field(description='what spiked, e.g. "topic=battery|sentiment=negative" or "root=weibo:1"')
+    dimensions: dict[str, str] = Field(default={}, description="the key's parts: topic, sentiment, product, intent, root")
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    observed: float = Field(description="count in the window (posts), or reposts per 10 minutes for viral")
+    baseline_mean: float
+    baseline_std: float
+    threshold: float
+    sample_post_ids: list[str] = Field(default=[], max_length=5)
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class FeedbackItem(_Strict):
+    """Bug reports or feature requests about the same thing, grouped for engineers."""
+
+    id: str
+    title: str = Field(description="the text of its most representative post")
+    intent: IntentLabel
+    product: str | None = None
+    topic: str | None = None
+    count: NonNegativeInt
+    unique_authors: NonNegativeInt
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    trend: dict[str, int] = Field(default={}, description="posts per day, keyed by ISO date")
+    sample_post_ids: list[str] = []
+    status: Literal["open", "closed"] = "open"
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class Amplifier(_Strict):
+    author_id: str
+    followers: NonNegativeInt | None = None
+    reposts: NonNegativeInt
+
+
+class Cascade(_Strict):
+    """How far one root post travelled by reposts (word of mouth)."""
+
+    root_id: str
+    root_author_id: str | None = None
+    reposts: NonNegativeInt
+    depth: NonNegativeInt = Field(description="longest repost chain below the root")
+    reach: NonNegativeInt = Field(description="sum of the reposting authors' followers")
+    velocity: float = Field(description="reposts in the latest 10 minutes")
+    top_amplifiers: list[Amplifier] = []
+    first_seen: AwareDatetime
+    last_repost_at: AwareDatetime | None = None
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class SubscriptionMatch(_Strict):
+    """Every field given must match; an empty match takes every alert."""
+
+    topics: list[str] = []
+    products: list[str] = []
+    intents: list[IntentLabel] = []
+    sentiments: list[SentimentLabel] = []
+    query: str | None = Field(default=None, description="words that a sample post must contain")
+    alert_kinds: list[AlertKind] = []
+
+
+class Channel(_Strict):
+    type: Literal["webhook", "slack", "email", "kafka"]
+    target: str = Field(description="URL for webhook/slack, address for email, topic for kafka")
+    secret_env: str | None = Field(default=None, description="environment variable holding the HMAC secret")
+
+
+class Subscription(_Strict):
+    id: str
+    name: str
+    match: SubscriptionMatch = SubscriptionMatch()
+    min_observed: float | None = Field(default=None, description="only alerts at least this large; None: every alert")
+    channel: Channel
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class Notification(_Strict):
+    id: str = Field(description="stable per (subscription, alert): receivers deduplicate on it")
+    subscription_id: str
+    channel: Channel
+    alert: Alert
+    created_at: AwareDatetime = Field(default_factory=utcnow)

@@ -82,7 +82,20 @@ class Settings(BaseSettings):
 
     @property
     def posts_alias(self) -> str:
-        return f"{self.namespace}canyu-posts"
+        """The read alias over the posts indices."""
+        return f"{self.namespace}posts"
+
+    @property
+    def alerts_alias(self) -> str:
+        return f"{self.namespace}alerts"
+
+    @property
+    def feedback_alias(self) -> str:
+        return f"{self.namespace}feedback-items"
+
+    @property
+    def cascades_alias(self) -> str:
+        return f"{self.namespace}cascades"
 
     @property
     def worker_app_id(self) -> str:

@@ -11,8 +11,13 @@ POSTS_RAW = "posts.raw"
 POSTS_ENRICHED = "posts.enriched"
 POSTS_DLQ = "posts.dlq"
 ALERTS = "alerts"
+FEEDBACK_ITEMS = "feedback.items"
+CASCADES = "cascades"
+SUBSCRIPTIONS = "subscriptions"  # compacted: the latest record per subscription id wins
+NOTIFICATIONS = "notifications"
 
-ALL = (POSTS_RAW, POSTS_ENRICHED, POSTS_DLQ, ALERTS)
+ALL = (POSTS_RAW, POSTS_ENRICHED, POSTS_DLQ, ALERTS, FEEDBACK_ITEMS, CASCADES, SUBSCRIPTIONS, NOTIFICATIONS)
+COMPACTED = (SUBSCRIPTIONS,)
 
 
 def ensure_topics(settings: Settings) -> list[str]:
@@ -26,8 +31,10 @@ def ensure_topics(settings: Settings) -> list[str]:
         missing = [t for t in settings.all_topics if t not in set(admin.list_topics())]
         created = []
         for name in missing:
+            compacted = any(name == settings.topic(t) for t in COMPACTED)
+            configs = {"cleanup.policy": "compact"} if compacted else {}
             try:
-                admin.create_topics([NewTopic(name, settings.topic_partitions, 1)])
+                admin.create_topics([NewTopic(name, settings.topic_partitions, 1, topic_configs=configs)])
                 created.append(name)
             except TopicAlreadyExistsError:  # another process won the race
                 pass

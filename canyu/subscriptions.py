@@ -1,0 +1,70 @@
+"""The subscription registry: a compacted Kafka topic that every worker and UI reads.
+
+The latest record per subscription id wins; a tombstone (null value) removes it.
+Both the CLI and the dashboard manage subscriptions through this one class.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from canyu import topics
+from canyu.schema import Subscription
+from canyu.settings import Settings
+
+
+def fold(records: list[tuple[bytes, bytes | None]]) -> dict[str, Subscription]:
+    """What a compacted topic means: the last value per key, with tombstones removing."""
+    current: dict[str, Subscription] = {}
+    for key, value in records:
+        sub_id = key.decode()
+        if value is None:
+            current.pop(sub_id, None)
+        else:
+            current[sub_id] = Subscription.model_validate_json(value)
+    return current
+
+
+class SubscriptionStore:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.topic = settings.topic(topics.SUBSCRIPTIONS)
+
+    def _send(self, key: str, value: bytes | None) -> None:
+        producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all", enable_idempotence=True)
+        try:
+            producer.send(self.topic, key=key.encode(), value=value).get(timeout=30)
+        finally:
+            producer.close()
+
+    def put(self, subscription: Subscription) -> None:
+        self._send(subscription.id, subscription.model_dump_json().encode())
+
+    def remove(self, subscription_id: str) -> bool:
+        """Tombstone the subscription; False when there was none with that id."""
+        if subscription_id not in self.current():
+            return False
+        self._send(subscription_id, None)
+        return True
+
+    def current(self) -> dict[str, Subscription]:
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition(self.topic, p) for p in consumer.partitions_for_topic(self.topic) or []]
+            if not partitions:
+                return {}
+            consumer.assign(partitions)
+            consumer.seek_to_beginning()
+            end = consumer.end_offsets(partitions)
+            records: list[tuple[bytes, bytes | None]] = []
+            deadline = time.monotonic() + 30
+            while any(consumer.position(tp) < end[tp] for tp in partitions):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"reading {self.topic} took longer than 30s")
+                for batch in consumer.poll(timeout_ms=500).values():
+                    records += [(r.key, r.value) for r in batch]
+            return fold(records)
+        finally:
+            consumer.close()
