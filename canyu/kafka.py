@@ -1,4 +1,4 @@
-"""The one Kafka producer configuration every source publishes with."""
+"""The one Kafka producer configuration: sources publish posts with it, sinks their dead letters."""
 
 from __future__ import annotations
 
