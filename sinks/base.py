@@ -2,7 +2,9 @@
 
 A subclass implements ``write(batch)``. If it raises, the same batch is retried
 with backoff and nothing is committed, so a crash or an outage downstream loses
-nothing: the records are read again from the last committed offset.
+nothing: the records are read again from the last committed offset. After a
+successful write it commits, per partition, the offset just past the last
+record of the batch, and nothing beyond.
 """
 
 from __future__ import annotations
@@ -11,25 +13,45 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata
 
 from canyu.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+class Misconfigured(ValueError):
+    """A setting that no retry can fix: the sink stops and says so."""
+
+
+def offsets_after(batch: list[ConsumerRecord]) -> dict[TopicPartition, OffsetAndMetadata]:
+    """What to commit once ``batch`` is written: for each partition, the offset after its last record."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in batch:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+
+
 class BatchSink(ABC):
     name: str = "sink"
 
-    def __init__(self, settings: Settings, topic: str, group_id: str):
+    def __init__(self, settings: Settings, topics: list[str], group_id: str):
         self.settings = settings
-        self.topic = topic
+        self.topics = topics
         self.group_id = group_id
         self.heartbeat = settings.home / "run" / f"{group_id}.heartbeat"
         self.written = 0
+
+    def prepare(self) -> None:
+        """Set up the destination before the first batch; retried like ``write``."""
 
     @abstractmethod
     def write(self, batch: list[ConsumerRecord]) -> None:
@@ -37,7 +59,7 @@ class BatchSink(ABC):
 
     def _consumer(self) -> KafkaConsumer:
         return KafkaConsumer(
-            self.topic,
+            *self.topics,
             bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=self.group_id,
             client_id=f"canyu-{self.name}",
@@ -48,18 +70,18 @@ class BatchSink(ABC):
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
-        consumer = self._consumer()
         self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        self._until_done(self.prepare, "preparing", stop)
+        consumer = self._consumer()
         try:
             while not stop.is_set():
                 polled = consumer.poll(timeout_ms=int(self.settings.sink_wait_s * 1000))
                 batch = [record for records in polled.values() for record in records]
                 if batch:
-                    self._write_until_done(batch, stop)
+                    self._until_done(partial(self.write, batch), f"writing {len(batch)} records", stop)
                     if stop.is_set():
                         break
-                    consumer.commit()
-                    self.written += len(batch)
+                    self._commit(consumer, batch)
                 self.heartbeat.touch()
         finally:
             consumer.close(autocommit=False)
@@ -68,14 +90,25 @@ class BatchSink(ABC):
     def close(self) -> None:
         """Release what ``write`` opened."""
 
-    def _write_until_done(self, batch: list[ConsumerRecord], stop: threading.Event) -> None:
+    def _commit(self, consumer: KafkaConsumer, batch: list[ConsumerRecord]) -> None:
+        try:
+            consumer.commit(offsets_after(batch))
+            self.written += len(batch)
+        except CommitFailedError as e:
+            # The group rebalanced while we wrote (a long outage outlasts max.poll.interval.ms). The
+            # records will be delivered again and written again, which is harmless: writes are idempotent.
+            log.warning("%s: commit refused after a rebalance (%s); the batch will be read again", self.name, e)
+
+    def _until_done(self, step: Callable[[], None], what: str, stop: threading.Event) -> None:
         delay = 0.5
         while not stop.is_set():
             try:
-                self.write(batch)
+                step()
                 return
+            except Misconfigured:
+                raise
             except Exception as e:  # noqa: BLE001 - any failure means: keep the batch, try again
-                log.warning("%s: writing %d records failed (%s); retrying in %.1fs", self.name, len(batch), e, delay)
+                log.warning("%s: %s failed (%s); retrying in %.1fs", self.name, what, e, delay)
                 stop.wait(delay)
                 delay = min(delay * 2, 30.0)
 

@@ -1,89 +1,168 @@
-"""Index enriched posts into Elasticsearch through a write alias.
+"""Index enriched posts, alerts, feedback items and cascades into Elasticsearch.
 
-The document id is the post id, so replaying the same posts overwrites rather
-than duplicates. Records that are not valid enriched posts, and documents that
-Elasticsearch rejects, go to ``posts.dlq`` with the reason; everything else in
-the batch is indexed.
+Each topic has a route: the record's type, its document id, the field its
+external version comes from, and the index it goes to. Writes are idempotent
+and ordered by that version (``external_gte``): replaying the same records
+changes nothing, a newer fetch of a post updates its engagement counts, and an
+older one is turned away with a version conflict, which is the intended outcome
+and neither an error nor a dead letter.
+
+Records that are not valid, and documents that Elasticsearch rejects, go to
+``posts.dlq`` with the reason; the rest of the batch is indexed. Answers that
+say "try later" (429, 5xx) make the whole batch fail, so ``BatchSink`` retries
+it with backoff before anything is committed.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import resources
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
-from elasticsearch import Elasticsearch
+from elasticsearch import BadRequestError
 from kafka.consumer.fetcher import ConsumerRecord
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from canyu import topics
-from canyu.schema import DeadLetter, EnrichedPost
+from canyu.elastic import client, load_analysis
+from canyu.kafka import make_producer
+from canyu.schema import Alert, Cascade, DeadLetter, EnrichedPost, FeedbackItem
 from canyu.settings import Settings
-from producers.kafka import make_producer
 from sinks.base import BatchSink
+from sinks.indices import IndexKind, kinds, migrate
 
-# Transient answers worth retrying the whole batch for; any other per-document error is final.
+log = logging.getLogger(__name__)
+
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+CONFLICT = 409  # an older version than the one indexed: nothing to do
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def client(settings: Settings) -> Elasticsearch:
-    return Elasticsearch(settings.es_url, request_timeout=30, retry_on_timeout=True, max_retries=3)
+def version_of(when: datetime) -> int:
+    """Microseconds since the epoch, in integers: exact, and later instants are larger."""
+    return (when - EPOCH) // timedelta(microseconds=1)
 
 
-def load_template() -> dict:
-    return json.loads((resources.files("sinks") / "conf" / "posts.template.json").read_text())
+class RetryLater(RuntimeError):
+    pass
 
 
-def ensure_index(es: Elasticsearch, alias: str) -> bool:
-    """Apply the template and create the first index behind ``alias``; True if it was created."""
-    template = load_template()
-    es.indices.put_index_template(
-        name=alias,
-        index_patterns=[f"{alias}-*"],
-        template={"settings": template["settings"], "mappings": template["mappings"]},
-        priority=100,
-    )
-    if es.indices.exists_alias(name=alias):
-        return False
-    es.indices.create(index=f"{alias}-000001", aliases={alias: {"is_write_index": True}})
-    return True
+@dataclass(frozen=True)
+class Route:
+    model: type[BaseModel]
+    id_field: str
+    version_field: str
+    kind: IndexKind
+
+    def index(self, doc: BaseModel) -> str:
+        """A post's month by its creation; the write alias of the other kinds."""
+        return self.kind.month_index(doc.created_at) if self.kind.monthly else self.kind.alias
+
+    def action(self, doc: BaseModel) -> dict:
+        return {
+            "index": {
+                "_index": self.index(doc),
+                "_id": getattr(doc, self.id_field),
+                "version": version_of(getattr(doc, self.version_field)),
+                "version_type": "external_gte",
+            }
+        }
+
+
+def routes(settings: Settings) -> dict[str, Route]:
+    """Topic name → how its records become documents."""
+    kind = kinds(settings)
+    return {
+        settings.topic(topics.POSTS_ENRICHED): Route(EnrichedPost, "id", "fetched_at", kind["posts"]),
+        settings.topic(topics.ALERTS): Route(Alert, "id", "created_at", kind["alerts"]),
+        settings.topic(topics.FEEDBACK_ITEMS): Route(FeedbackItem, "id", "updated_at", kind["feedback-items"]),
+        settings.topic(topics.CASCADES): Route(Cascade, "root_id", "updated_at", kind["cascades"]),
+    }
+
+
+@dataclass
+class Outcome:
+    """What Elasticsearch made of a batch: counts, and each rejected record with the reason."""
+
+    indexed: int = 0
+    stale: int = 0
+    rejected: list[tuple[ConsumerRecord, str]] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        self.indexed += other.indexed
+        self.stale += other.stale
+        self.rejected += other.rejected
+
+
+def read_bulk_response(response: dict, records: list[ConsumerRecord]) -> Outcome:
+    """Sort each item's answer (in the order of ``records``); raise ``RetryLater`` when one asks to try again."""
+    outcome = Outcome()
+    for record, item in zip(records, response["items"], strict=True):
+        result = item["index"]
+        status = result.get("status", 200)
+        if status in RETRYABLE_STATUS:
+            raise RetryLater(f"Elasticsearch answered {status} for {result.get('_id')}: {result.get('error')}")
+        if status == CONFLICT:
+            outcome.stale += 1
+        elif "error" in result:
+            outcome.rejected.append((record, f"rejected by Elasticsearch: {json.dumps(result['error'])}"))
+        else:
+            outcome.indexed += 1
+    return outcome
 
 
 class ElasticsearchSink(BatchSink):
     name = "elasticsearch-sink"
 
     def __init__(self, settings: Settings):
-        super().__init__(settings, settings.topic(topics.POSTS_ENRICHED), settings.sink_group)
+        load_analysis(settings.es_analysis)  # a wrong setting fails now, not in an endless retry
+        self.routes = routes(settings)
+        super().__init__(settings, list(self.routes), settings.sink_group)
         self.es = client(settings)
-        self.alias = settings.posts_alias
         self.dlq_topic = settings.topic(topics.POSTS_DLQ)
         self._dlq = None
 
+    def prepare(self) -> None:
+        for line in migrate(self.es, self.settings):
+            log.info("%s: %s", self.name, line)
+
     def write(self, batch: list[ConsumerRecord]) -> None:
-        operations: list[dict] = []
-        records: list[ConsumerRecord] = []
-        dead: list[DeadLetter] = []
+        valid: list[tuple[ConsumerRecord, list[dict]]] = []
+        outcome = Outcome()
         for record in batch:
+            route = self.routes[record.topic]
             try:
-                post = EnrichedPost.model_validate_json(record.value)
+                doc = route.model.model_validate_json(record.value)
             except ValidationError as e:
-                dead.append(self._dead(record, f"not a valid EnrichedPost: {e.errors()[0]['msg']}"))
+                first = e.errors()[0]
+                where = ".".join(map(str, first["loc"])) or "the record"
+                outcome.rejected.append((record, f"not a valid {route.model.__name__}: {where}: {first['msg']}"))
                 continue
-            operations += [{"index": {"_index": self.alias, "_id": post.id}}, post.model_dump(mode="json")]
-            records.append(record)
-        if operations:
-            response = self.es.bulk(operations=operations)
-            if response["errors"]:
-                for record, item in zip(records, response["items"], strict=True):
-                    result = item["index"]
-                    if result.get("status", 200) in RETRYABLE_STATUS:
-                        raise RuntimeError(f"Elasticsearch answered {result['status']}: {result.get('error')}")
-                    if "error" in result:
-                        dead.append(self._dead(record, f"rejected by Elasticsearch: {json.dumps(result['error'])}"))
-        self._send_dead(dead)
+            valid.append((record, [route.action(doc), doc.model_dump(mode="json")]))
+        if valid:
+            outcome.add(self._index(valid))
+        self._send_dead([self._dead(record, reason) for record, reason in outcome.rejected])
+        log.info("%s: %d indexed, %d older than indexed, %d dead letters", self.name, outcome.indexed, outcome.stale,
+                 len(outcome.rejected))  # fmt: skip
+
+    def _index(self, items: list[tuple[ConsumerRecord, list[dict]]]) -> Outcome:
+        try:
+            response = self.es.bulk(operations=[op for _, ops in items for op in ops])
+        except BadRequestError as e:
+            # Elasticsearch refused the whole request, for one bad document (an id over 512 bytes does
+            # that). Retrying would fail forever: send the documents one by one to find the culprit.
+            if len(items) == 1:
+                return Outcome(rejected=[(items[0][0], f"rejected by Elasticsearch: {e}")])
+            outcome = Outcome()
+            for item in items:
+                outcome.add(self._index([item]))
+            return outcome
+        return read_bulk_response(response.body, [record for record, _ in items])
 
     def _dead(self, record: ConsumerRecord, reason: str) -> DeadLetter:
         return DeadLetter.of(
-            record.value,
+            record.value or b"",  # a tombstone (no value) is kept as empty bytes
             stage="sink",
             reason=reason,
             topic=record.topic,
@@ -97,9 +176,12 @@ class ElasticsearchSink(BatchSink):
             return
         if self._dlq is None:
             self._dlq = make_producer(self.settings)
-        for letter in dead:
+        sent = [
             self._dlq.send(self.dlq_topic, key=(letter.key or "").encode(), value=letter.model_dump_json().encode())
-        self._dlq.flush()  # before the batch's offsets are committed
+            for letter in dead
+        ]
+        for future in sent:  # acknowledged before the batch's offsets are committed, or the batch is retried
+            future.get(timeout=30)
 
     def close(self) -> None:
         if self._dlq is not None:

@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from queries.search import build_query, parse_since
+from queries.search import Agg, Filters, build_query, parse_since
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
@@ -27,17 +27,53 @@ def test_since_rejects_nonsense_with_a_hint():
 
 
 def test_the_query_uses_simple_query_string_and_exact_filters():
-    since = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    query = build_query("battery -camera", source="forum", lang="en", since=since, sentiment="negative")
+    since, until = datetime(2026, 11, 1, tzinfo=timezone.utc), datetime(2026, 11, 8, tzinfo=timezone.utc)
+    filters = Filters(source=["forum"], lang=["en"], topic=["battery"], intent=["bug_report"], product=["p9"],
+                      sentiment=["negative", "neutral"], author=["u1"], since=since, until=until)  # fmt: skip
+    query = build_query("battery -camera", filters)
     (must,) = query["bool"]["must"]
     assert must["simple_query_string"]["query"] == "battery -camera"
-    assert {"term": {"source": "forum"}} in query["bool"]["filter"]
-    assert {"term": {"language": "en"}} in query["bool"]["filter"]
-    assert {"term": {"sentiment.label": "negative"}} in query["bool"]["filter"]
-    assert {"range": {"created_at": {"gte": since.isoformat()}}} in query["bool"]["filter"]
+    assert query["bool"]["filter"] == [
+        {"terms": {"source": ["forum"]}},
+        {"terms": {"language": ["en"]}},
+        {"terms": {"topics.id": ["battery"]}},
+        {"terms": {"intent.label": ["bug_report"]}},
+        {"terms": {"products": ["p9"]}},
+        {"terms": {"sentiment.label": ["negative", "neutral"]}},
+        {"terms": {"author.id": ["u1"]}},
+        {"range": {"created_at": {"gte": since.isoformat(), "lt": until.isoformat()}}},
+    ]
     assert "script" not in str(query)
+
+
+def test_no_filters_means_no_filter_clauses():
+    assert build_query("battery")["bool"]["filter"] == []
 
 
 def test_star_or_empty_matches_everything():
     assert build_query("*")["bool"]["must"] == [{"match_all": {}}]
     assert build_query("  ")["bool"]["must"] == [{"match_all": {}}]
+
+
+@pytest.mark.parametrize(("field", "value"), [("sentiment", "angry"), ("intent", "rant")])
+def test_unknown_labels_are_refused_with_the_choices(field, value):
+    with pytest.raises(ValueError, match=f"--{field} {value}: choose from"):
+        Filters(**{field: [value]})
+
+
+def test_an_empty_time_window_is_refused():
+    with pytest.raises(ValueError, match="is not before"):
+        Filters(since=NOW, until=NOW)
+
+
+def test_aggregations_are_terms_over_known_fields_or_calendar_histograms():
+    assert Agg.parse("terms:topic").body(5) == {"terms": {"field": "topics.id", "size": 5}}
+    assert Agg.parse("date:day").body(5)["date_histogram"] == {
+        "field": "created_at", "calendar_interval": "day", "min_doc_count": 0,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("spec", ["terms:text", "date:fortnight", "histogram:day", "topic"])
+def test_other_aggregations_are_refused_with_the_syntax(spec):
+    with pytest.raises(ValueError, match="use terms:<source|lang"):
+        Agg.parse(spec)
