@@ -1,0 +1,219 @@
+"""What every source shares: its configuration, raw records, pages, and newest-first paging.
+
+A source does two things. ``fetch(position)`` reads one page from the outside world and
+says where the next page starts; ``map_item(item)`` turns one raw record into a
+:class:`~canyu.schema.Post`. Everything else (publishing, dead letters, duplicates,
+cursors, metrics) is the runner's job, the same for every source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator
+
+from canyu.schema import Post
+from producers.http import Http
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"  # a Post.source, a file name and a metric label alike
+
+
+class SourceConfig(BaseModel):
+    """The settings every source has; each kind adds its own (its URL, page size ...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN, description="unique; the prefix of its post ids and its cursor's name")
+    interval_s: float = Field(60.0, gt=0, description="seconds between polls once it has caught up")
+    timeout_s: float = Field(10.0, gt=0, description="per HTTP request")
+    rate_per_s: float = Field(1.0, gt=0, description="most HTTP requests per second to this source")
+    retries: int = Field(4, ge=0, description="retries of a request after a network error, 5xx or 429")
+    backoff_s: float = Field(1.0, gt=0, description="first retry delay; it doubles each time, with jitter")
+    max_backoff_s: float = Field(60.0, gt=0, description="longest delay between retries (Retry-After may ask more)")
+    backfill_pages: int = Field(3, ge=1, description="pages read back into the past on the very first run")
+    max_text_chars: int = Field(50_000, ge=1, description="longer posts go to the dead-letter queue")
+    remember: int = Field(5_000, ge=100, description="recent post ids kept in the cursor to skip duplicates")
+    user_agent: str = "canyu-producer/0.1 (+https://github.com/canyu/canyu; social listening)"
+    token_env: str | None = Field(None, description="environment variable holding the access token")
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_is_set(cls, name: str | None) -> str | None:
+        if name is not None and not os.environ.get(name):
+            raise ValueError(f"environment variable {name} is not set (it should hold the access token)")
+        return name
+
+    def token(self) -> str | None:
+        return os.environ[self.token_env] if self.token_env else None
+
+
+class UrlSourceConfig(SourceConfig):
+    """A source on the web. Its URL may be left out only to read a saved response (``--file``)."""
+
+    url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _url_to_poll(self, info: ValidationInfo) -> UrlSourceConfig:
+        if self.url is None and (info.context or {}).get("polling", True):
+            raise ValueError("url is required to poll this source")
+        return self
+
+
+@dataclass(frozen=True)
+class Record:
+    """One raw record as the source gave it: ``raw`` is kept for the dead-letter queue."""
+
+    raw: bytes
+    item: Any
+
+    @classmethod
+    def of(cls, item: dict) -> Record:
+        return cls(raw=json.dumps(item, ensure_ascii=False).encode(), item=item)
+
+
+@dataclass
+class Page:
+    records: list[Record]
+    position: dict = field(default_factory=dict)  # where the next fetch starts, once this page is acknowledged
+    more: bool = False  # another page is ready now: fetch it without waiting for the interval
+    skipped: int = 0  # records the source returned that an earlier page already published
+
+
+class BadPayload(Exception):
+    """A whole response that cannot be read (not JSON, not the expected shape)."""
+
+    def __init__(self, raw: bytes, reason: str):
+        super().__init__(reason)
+        self.raw = raw
+
+
+class RetryLater(Exception):
+    """The source answered, but not with something to act on yet (e.g. Discuz! rebuilding its cache)."""
+
+
+def iso_time(value: str, field: str) -> datetime:
+    """An ISO 8601 time that says its timezone (Discourse's ``created_at``, ``bumped_at`` ...)."""
+    try:
+        when = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{field} {value!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise ValueError(f"{field} {value!r} has no timezone")
+    return when
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as e:
+        raise BadPayload(body, f"invalid JSON: {e}") from e
+
+
+class Source(ABC):
+    kind: ClassVar[str]
+    token_header: ClassVar[tuple[str, str]] = ("Authorization", "Bearer {}")  # (header, value) carrying the token
+
+    def __init__(self, config: SourceConfig, http: Http | None = None):
+        self.config = config
+        self.name = config.name
+        self._http = http
+
+    @property
+    def http(self) -> Http:
+        if self._http is None:
+            self._http = Http.for_source(self.config, self.auth_headers())
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that carry the access token (never the URL, which ends up in logs)."""
+        token = self.config.token()
+        return {self.token_header[0]: self.token_header[1].format(token)} if token else {}
+
+    @abstractmethod
+    def records(self, body: bytes, content_type: str | None = None) -> list[Record]:
+        """Every record in one saved or fetched response."""
+
+    @abstractmethod
+    def fetch(self, position: dict) -> Page:
+        """Read the page that starts at ``position`` (``{}`` on the very first run)."""
+
+    @abstractmethod
+    def map_item(self, item: Any) -> Post:
+        """One raw record as a Post; raises on a record that cannot be one."""
+
+
+class PagedSource(Source):
+    """A source that lists newest first and pages back in time (Weibo, Discourse, Reddit).
+
+    A sweep reads from the newest page back to the high-water mark of the previous
+    sweep. The position is ``{"high", "top", "next", "pages"}``: the newest order key
+    already published, the newest one seen in this sweep, the token of the next page,
+    and how many pages this sweep has read. Saved after every page, it lets a restart
+    continue the sweep where it stopped.
+    """
+
+    @abstractmethod
+    def request(self, token: str | None, high: str | None) -> bytes | None:
+        """The body of one page, or None when the source says nothing changed (304)."""
+
+    @abstractmethod
+    def items(self, body: bytes) -> tuple[list[dict], str | None]:
+        """The page's top-level items, newest first, and the token of the next (older) page."""
+
+    @abstractmethod
+    def order(self, item: dict) -> int:
+        """A number that grows with time, to compare with the high-water mark."""
+
+    def get_page(self, url: str, params: dict, token: str | None) -> bytes | None:
+        # Only the newest page can be "not modified" since the last poll; older ones are read once a sweep.
+        response = self.http.get(url, params, conditional=token is None)
+        return response.content if response is not None else None
+
+    def expand(self, item: dict) -> list[dict]:
+        """The records one top-level item stands for (a Weibo repost carries its original)."""
+        return [item]
+
+    def complete(self, record: dict) -> dict:
+        """A polled record with what the page left out (a long Weibo status's full text); saved files stay as saved."""
+        return record
+
+    def records(self, body: bytes, content_type: str | None = None) -> list[Record]:
+        items, _ = self.items(body)
+        return [Record.of(record) for item in items for record in self.expand(item)]
+
+    def _order_or_none(self, item: dict) -> int | None:
+        try:
+            return self.order(item)
+        except (KeyError, TypeError, ValueError):
+            return None  # the runner sends such a record to the dead-letter queue
+
+    def fetch(self, position: dict) -> Page:
+        high = int(position["high"]) if position.get("high") else None
+        pages = position.get("pages", 0) + 1
+        body = self.request(position.get("next"), position.get("high"))
+        items, token = self.items(body) if body else ([], None)
+        orders = [self._order_or_none(item) for item in items]
+        fresh = [item for item, key in zip(items, orders, strict=True) if high is None or key is None or key >= high]
+        earlier_top = [int(position["top"])] if position.get("top") else []
+        top = max([*earlier_top, *(key for key in orders if key is not None)], default=None)
+        # The sweep ends at the last page, at posts an earlier sweep published, or after the first run's backfill.
+        reached_old_posts = len(fresh) < len(items)
+        first_run_done = high is None and pages >= self.config.backfill_pages
+        if not fresh or reached_old_posts or token is None or first_run_done:
+            newest = max((k for k in (high, top) if k is not None), default=None)
+            next_position = {"high": str(newest)} if newest is not None else {}
+            more = False
+        else:
+            next_position = {"high": position.get("high"), "top": str(top), "next": token, "pages": pages}
+            more = True
+        records = [Record.of(self.complete(record)) for item in fresh for record in self.expand(item)]
+        return Page(records, next_position, more=more, skipped=len(items) - len(fresh))

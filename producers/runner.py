@@ -1,0 +1,210 @@
+"""Runs sources: fetch a page, publish its posts and dead letters, wait for Kafka, then save the cursor.
+
+The order of those steps is the whole loss-free, double-free design: the cursor moves
+only past pages that Kafka acknowledged, and the ids published lately travel with it,
+so a restart neither skips a page nor publishes a post twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from kafka.errors import KafkaError
+from pydantic import ValidationError
+
+from canyu import topics
+from canyu.kafka import make_producer, publish
+from canyu.schema import DeadLetter, Post
+from canyu.settings import Settings
+from producers.base import BadPayload, Record, RetryLater, Source
+from producers.http import FetchError
+from producers.metrics import SourceStats
+from producers.state import Cursor, CursorStore
+
+log = logging.getLogger(__name__)
+
+ACK_TIMEOUT_S = 60
+
+
+class PublishError(Exception):
+    """Kafka did not acknowledge every record of a page; the page will be fetched again."""
+
+
+def reason_of(error: Exception) -> str:
+    """A short, plain reason for a dead letter."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc']) or 'record'}: {first['msg']}"
+    if isinstance(error, KeyError):
+        return f"missing field {error.args[0]!r}"
+    return str(error) or type(error).__name__
+
+
+def to_post(source: Source, record: Record) -> Post:
+    post = source.map_item(record.item)
+    limit = source.config.max_text_chars
+    if len(post.text) > limit:
+        raise ValueError(f"text is {len(post.text)} characters, over the limit of {limit}")
+    return post
+
+
+def mapped(source: Source, records: list[Record]) -> Iterator[tuple[Record, Post | None, str | None]]:
+    """Each record with its post, or with the reason it is not one."""
+    for record in records:
+        try:
+            yield record, to_post(source, record), None
+        except Exception as e:  # any record the mapping cannot take is a dead letter, never a crash
+            yield record, None, reason_of(e)
+
+
+@dataclass
+class PageResult:
+    published: int = 0
+    duplicates: int = 0
+    failed: int = 0
+
+
+class Publisher:
+    """Sends posts and dead letters for one source, then waits until Kafka acknowledged them all."""
+
+    def __init__(self, producer, settings: Settings, source: Source):
+        self.producer = producer
+        self.source = source
+        self.posts_topic = settings.topic(topics.POSTS_RAW)
+        self.dlq_topic = settings.topic(topics.POSTS_DLQ)
+
+    def dead_letter(self, raw: bytes, reason: str):
+        letter = DeadLetter.of(raw, stage="produce", source=self.source.name, reason=reason, topic=self.posts_topic)
+        log.warning("%s: dead letter: %s", self.source.name, reason)
+        return self.producer.send(
+            self.dlq_topic, key=self.source.name.encode(), value=letter.model_dump_json().encode()
+        )
+
+    def publish_page(self, records: list[Record], cursor: Cursor) -> PageResult:
+        return self.send_all(
+            [(post, record.raw, reason) for record, post, reason in mapped(self.source, records)], cursor
+        )
+
+    def send_all(self, outgoing: list[tuple[Post | None, bytes, str | None]], cursor: Cursor) -> PageResult:
+        """Send each post, or each raw record with the reason it is no post, unless the cursor has seen it."""
+        result = PageResult()
+        sent = []  # (key, is a dead letter, future)
+        in_this_page = set()
+        for post, raw, reason in outgoing:
+            # A bad record is remembered by its bytes: a feed that keeps serving it is not dead-lettered each poll.
+            key = post.id if post else f"dead-letter:{hashlib.sha256(raw).hexdigest()[:32]}"
+            if cursor.seen(key) or key in in_this_page:
+                result.duplicates += 1
+                continue
+            in_this_page.add(key)
+            future = publish(self.producer, self.posts_topic, post) if post else self.dead_letter(raw, reason)
+            sent.append((key, post is None, future))
+        errors = []
+        for key, is_dead_letter, future in sent:
+            try:
+                future.get(timeout=ACK_TIMEOUT_S)
+            except KafkaError as e:
+                errors.append(f"{key}: {type(e).__name__}: {e}")
+                continue
+            result.failed += is_dead_letter
+            result.published += not is_dead_letter
+            cursor.remember(key, self.source.config.remember)
+        if errors:
+            raise PublishError(f"{len(errors)} of {len(sent)} records not acknowledged, e.g. {errors[0]}")
+        return result
+
+
+EXPECTED_ERRORS = (BadPayload, FetchError, PublishError, RetryLater)  # logged in one line, without a traceback
+
+
+def _retry_delay(source: Source, failures: int) -> float:
+    config = source.config
+    return min(config.max_backoff_s, config.backoff_s * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+
+
+def poll(source: Source, publisher: Publisher, store: CursorStore, stats: SourceStats, settings: Settings,
+         stop: threading.Event, once: bool = False) -> bool:  # fmt: skip
+    """Poll until ``stop`` is set (or, with ``once``, until caught up). False when ``once`` gave up on errors."""
+    cursor = store.load()
+    failures = 0
+    while not stop.is_set():
+        try:
+            page = source.fetch(cursor.position)
+            result = publisher.publish_page(page.records, cursor)
+        except Exception as e:
+            if isinstance(e, BadPayload):  # keep the unreadable response itself (if Kafka refuses, the next poll tries)
+                with contextlib.suppress(PublishError):
+                    stats.failed += publisher.send_all([(None, e.raw, f"unreadable response: {e}")], cursor).failed
+            if isinstance(e, (BadPayload, PublishError)):
+                store.save(cursor)  # the position stays; what Kafka did acknowledge is remembered
+            failures += 1
+            stats.poll_errors += 1
+            stats.last_error = reason_of(e)
+            stats.save(settings)
+            if not isinstance(e, EXPECTED_ERRORS):
+                log.exception("%s: poll failed", source.name)
+            else:
+                log.warning("%s: poll failed: %s", source.name, stats.last_error)
+            if once and failures > source.config.retries:
+                return False
+            stop.wait(_retry_delay(source, failures))
+            continue
+        cursor.position = page.position
+        store.save(cursor)  # only now: every record of the page is acknowledged
+        failures = 0
+        stats.fetched += len(page.records) + page.skipped
+        stats.published += result.published
+        stats.duplicates += result.duplicates + page.skipped
+        stats.failed += result.failed
+        stats.last_success = time.time()
+        stats.last_error = None
+        stats.save(settings)
+        log.info("%s: page done: %s", source.name, stats.line())
+        if page.more:
+            continue
+        if once:
+            return True
+        stop.wait(source.config.interval_s)
+    return True
+
+
+def run_sources(sources: list[Source], settings: Settings, stop: threading.Event, *, once: bool = False,
+                report: Callable[[str], None] = print, report_every_s: float = 10.0,
+                stats: list[SourceStats] | None = None) -> bool:  # fmt: skip
+    """Run every source in its own thread, sharing one Kafka producer; report a status line now and then."""
+    stats = stats if stats is not None else [SourceStats(s.name, s.kind) for s in sources]
+    producer = make_producer(settings)
+    outcomes: dict[str, bool] = {}
+
+    def run(source: Source, source_stats: SourceStats) -> None:
+        publisher = Publisher(producer, settings, source)
+        store = CursorStore.for_source(settings, source.name)
+        outcomes[source.name] = poll(source, publisher, store, source_stats, settings, stop, once)
+
+    threads = [
+        threading.Thread(target=run, args=pair, name=pair[0].name, daemon=True)
+        for pair in zip(sources, stats, strict=True)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(report_every_s / len(threads))
+            for line in (s.line() for s in stats):
+                report(line)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        producer.close()
+        for source in sources:
+            source.close()
+    return all(outcomes.get(s.name, False) for s in sources)
