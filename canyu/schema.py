@@ -68,6 +68,11 @@ class Post(_Strict):
     def make_id(source: str, native_id: str | int) -> str:
         return f"{source}:{native_id}"
 
+    @property
+    def full_text(self) -> str:
+        """Title and body: what classifiers and similarity measures read."""
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
 
 class LabelScores(_Strict):
     label: str
@@ -126,7 +131,7 @@ class Alert(_Strict):
     id: str = Field(description="deterministic: the same spike in the same window always has the same id")
     kind: AlertKind
     key: str = Field(description='what spiked, e.g. "topic=battery|sentiment=negative" or "root=weibo:1"')
-    dimensions: dict[str, str] = Field(default={}, description="the key's parts: topic, sentiment, product, intent, root")
+    dimensions: dict[str, str] = Field(default={}, description="the key as fields: topic, sentiment, product, ...")
     window_start: AwareDatetime
     window_end: AwareDatetime
     observed: float = Field(description="count in the window (posts), or reposts per 10 minutes for viral")
@@ -134,6 +139,7 @@ class Alert(_Strict):
     baseline_std: float
     threshold: float
     sample_post_ids: list[str] = Field(default=[], max_length=5)
+    samples: list[str] = Field(default=[], max_length=5, description="the sample posts' texts, shortened")
     created_at: AwareDatetime = Field(default_factory=utcnow)
 
 
@@ -183,7 +189,7 @@ class SubscriptionMatch(_Strict):
     products: list[str] = []
     intents: list[IntentLabel] = []
     sentiments: list[SentimentLabel] = []
-    query: str | None = Field(default=None, description="words that a sample post must contain")
+    query: str | None = Field(default=None, description="text that one of the alert's sample posts must contain")
     alert_kinds: list[AlertKind] = []
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from canyu import topics
+from canyu.kafka import make_producer
 from canyu.schema import Subscription
 from canyu.settings import Settings
 
@@ -33,7 +34,7 @@ class SubscriptionStore:
         self.topic = settings.topic(topics.SUBSCRIPTIONS)
 
     def _send(self, key: str, value: bytes | None) -> None:
-        producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all", enable_idempotence=True)
+        producer = make_producer(self.settings)
         try:
             producer.send(self.topic, key=key.encode(), value=value).get(timeout=30)
         finally:

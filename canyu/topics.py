@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from canyu.settings import Settings
 
 POSTS_RAW = "posts.raw"
+POSTS_CLASSIFIED = "posts.classified"  # internal: one partition, so the stateful step sees every post
 POSTS_ENRICHED = "posts.enriched"
 POSTS_DLQ = "posts.dlq"
 ALERTS = "alerts"
@@ -15,9 +16,22 @@ FEEDBACK_ITEMS = "feedback.items"
 CASCADES = "cascades"
 SUBSCRIPTIONS = "subscriptions"  # compacted: the latest record per subscription id wins
 NOTIFICATIONS = "notifications"
+COUNTS = "counts"  # compacted: the latest count per window and key, for live charts
 
-ALL = (POSTS_RAW, POSTS_ENRICHED, POSTS_DLQ, ALERTS, FEEDBACK_ITEMS, CASCADES, SUBSCRIPTIONS, NOTIFICATIONS)
-COMPACTED = (SUBSCRIPTIONS,)
+ALL = (
+    POSTS_RAW,
+    POSTS_CLASSIFIED,
+    POSTS_ENRICHED,
+    POSTS_DLQ,
+    ALERTS,
+    FEEDBACK_ITEMS,
+    CASCADES,
+    SUBSCRIPTIONS,
+    NOTIFICATIONS,
+    COUNTS,
+)
+COMPACTED = (SUBSCRIPTIONS, COUNTS)
+SINGLE_PARTITION = (POSTS_CLASSIFIED,)
 
 
 def ensure_topics(settings: Settings) -> list[str]:
@@ -33,8 +47,10 @@ def ensure_topics(settings: Settings) -> list[str]:
         for name in missing:
             compacted = any(name == settings.topic(t) for t in COMPACTED)
             configs = {"cleanup.policy": "compact"} if compacted else {}
+            single = any(name == settings.topic(t) for t in SINGLE_PARTITION)
+            partitions = 1 if single else settings.topic_partitions
             try:
-                admin.create_topics([NewTopic(name, settings.topic_partitions, 1, topic_configs=configs)])
+                admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs)])
                 created.append(name)
             except TopicAlreadyExistsError:  # another process won the race
                 pass

@@ -48,7 +48,7 @@ def enrich_batch(records: Sequence[RawRecord], classifier: Classifier) -> list[E
     """One result per record, in order; the classifier sees the valid posts in a single call."""
     parsed = [parse(r) for r in records]
     posts = [p for p in parsed if isinstance(p, Post)]
-    labels = iter(classifier.classify([p.text if not p.title else f"{p.title}\n{p.text}" for p in posts]))
+    labels = iter(classifier.classify([p.full_text for p in posts]))
     results: list[EnrichedPost | DeadLetter] = []
     for item in parsed:
         if isinstance(item, DeadLetter):

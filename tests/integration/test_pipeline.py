@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from canyu import topics
+from canyu.kafka import make_producer, publish
 from canyu.schema import DeadLetter, EnrichedPost, Post
-from producers.kafka import make_producer, publish
 from producers.replay import replay
 from tests.integration.conftest import committed_everything, count_docs, read_topic, running, wait_for
 
@@ -70,10 +70,12 @@ def test_replaying_the_same_file_twice_leaves_exactly_n_documents(ns, tmp_path):
         replay(tmp_path / "posts.jsonl", ns, progress=False)
         wait_for(lambda: count_docs(ns) == 30, what="30 indexed posts")
         replay(tmp_path / "posts.jsonl", ns, progress=False)
-        enriched_topic = ns.topic(topics.POSTS_ENRICHED)
-        wait_for(lambda: len(read_topic(ns, enriched_topic)) == 60, what="both replays enriched")
-        wait_for(lambda: committed_everything(ns, ns.sink_group, enriched_topic), what="the sink to catch up")
+        classified, enriched = ns.topic(topics.POSTS_CLASSIFIED), ns.topic(topics.POSTS_ENRICHED)
+        wait_for(lambda: len(read_topic(ns, classified)) == 60, what="both replays classified")
+        wait_for(lambda: committed_everything(ns, ns.worker_app_id, classified), what="the worker to catch up")
+        wait_for(lambda: committed_everything(ns, ns.sink_group, enriched), what="the sink to catch up")
     assert count_docs(ns) == 30
+    assert len(read_topic(ns, enriched)) == 30  # the second delivery of each post was recognised and dropped
 
 
 def test_a_malformed_record_goes_to_the_dlq_while_good_ones_arrive(ns, tmp_path):

@@ -1,0 +1,175 @@
+"""Deliver notifications to webhooks, Slack-compatible webhooks, email and Kafka topics.
+
+Delivery is at least once: offsets are committed only after every notification of a
+batch was delivered or dead-lettered, so a crash repeats some deliveries. Each one
+carries the notification id (header ``X-Canyu-Notification-Id``, or the email's
+Message-ID) for receivers to deduplicate. Webhook bodies are signed with
+HMAC-SHA256 over ``"{timestamp}.{body}"``. Addresses on loopback, private or
+link-local networks are refused unless their host is in ``deliver_allowed_hosts``:
+a subscription must not be a way to reach into our own network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import smtplib
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from email.message import EmailMessage
+
+from kafka.consumer.fetcher import ConsumerRecord
+
+from canyu import topics
+from canyu.kafka import make_producer
+from canyu.schema import Channel, DeadLetter, Notification
+from canyu.settings import Settings
+from sinks.base import BatchSink
+
+log = logging.getLogger(__name__)
+TIMEOUT_S = 10
+
+
+class Refused(Exception):
+    """Delivery must not be tried at all (a retry would not help)."""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # a redirect could lead past the address check
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def check_address(url: str, allowed_hosts: list[str]) -> None:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise Refused(f"{url!r} is not an http(s) URL")
+    if parsed.hostname in allowed_hosts:
+        return
+    try:
+        infos = socket.getaddrinfo(parsed.hostname, parsed.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as e:
+        raise OSError(f"cannot resolve {parsed.hostname}: {e}") from e
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise Refused(
+                f"{parsed.hostname} resolves to {address}, a non-public address; "
+                "add the host to deliver_allowed_hosts to allow it"
+            )
+
+
+def signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def summary(notice: Notification) -> str:
+    a = notice.alert
+    what = ", ".join(f"{k} {v}" for k, v in a.dimensions.items())
+    return (
+        f"canyu {a.kind} alert: {what}: {a.observed:g} in {a.window_start:%Y-%m-%d %H:%M}–{a.window_end:%H:%M} UTC "
+        f"(usually {a.baseline_mean:.1f} ± {a.baseline_std:.1f}, threshold {a.threshold:g})"
+    )
+
+
+class DeliverySink(BatchSink):
+    name = "delivery"
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings, [settings.topic(topics.NOTIFICATIONS)], settings.delivery_group)
+        self._producer = None
+
+    @property
+    def producer(self):
+        if self._producer is None:
+            self._producer = make_producer(self.settings)
+        return self._producer
+
+    def write(self, batch: list[ConsumerRecord]) -> None:
+        for record in batch:
+            try:
+                notice = Notification.model_validate_json(record.value)
+            except ValueError as e:
+                self._dead(record, f"not a valid Notification: {e}")
+                continue
+            self._deliver_with_retries(notice, record)
+        self.producer.flush()
+
+    def _deliver_with_retries(self, notice: Notification, record: ConsumerRecord) -> None:
+        delay = 0.5
+        for attempt in range(1, self.settings.deliver_attempts + 1):
+            try:
+                self.deliver(notice)
+                log.info("delivered %s to %s %s", notice.id, notice.channel.type, notice.channel.target)
+                return
+            except Refused as e:
+                self._dead(record, f"refused: {e}")
+                return
+            except (OSError, smtplib.SMTPException) as e:
+                if attempt == self.settings.deliver_attempts:
+                    self._dead(record, f"gave up after {attempt} attempts: {e}")
+                    return
+                log.warning("delivering %s failed (%s); attempt %d in %.1fs", notice.id, e, attempt + 1, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def deliver(self, notice: Notification) -> None:
+        channel = notice.channel
+        if channel.type in ("webhook", "slack"):
+            body = notice.model_dump_json() if channel.type == "webhook" else json.dumps({"text": summary(notice)})
+            self._post(channel, notice.id, body.encode())
+        elif channel.type == "email":
+            self._email(channel, notice)
+        else:
+            self.producer.send(channel.target, key=notice.id.encode(), value=notice.model_dump_json().encode())
+
+    def _post(self, channel: Channel, notice_id: str, body: bytes) -> None:
+        check_address(channel.target, self.settings.deliver_allowed_hosts)
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "canyu-delivery/1",
+            "X-Canyu-Notification-Id": notice_id,
+            "X-Canyu-Timestamp": timestamp,
+        }
+        secret = os.environ.get(channel.secret_env) if channel.secret_env else self.settings.webhook_secret
+        if secret:
+            headers["X-Canyu-Signature"] = signature(secret.encode(), timestamp, body)
+        request = urllib.request.Request(channel.target, data=body, headers=headers, method="POST")
+        try:
+            with _opener.open(request, timeout=TIMEOUT_S) as response:
+                response.read()
+        except urllib.error.HTTPError as e:
+            if 400 <= e.code < 500 and e.code not in (408, 429):
+                raise Refused(f"{channel.target} answered {e.code}") from e
+            raise OSError(f"{channel.target} answered {e.code}") from e
+
+    def _email(self, channel: Channel, notice: Notification) -> None:
+        message = EmailMessage()
+        message["From"] = self.settings.smtp_from
+        message["To"] = channel.target
+        message["Subject"] = summary(notice)[:200]
+        message["Message-ID"] = f"<{notice.id}@canyu>"
+        samples = "\n".join(f"- {text}" for text in notice.alert.samples)
+        message.set_content(f"{summary(notice)}\n\nSample posts:\n{samples}\n\nAlert id: {notice.alert.id}\n")
+        with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=TIMEOUT_S) as smtp:
+            smtp.send_message(message)
+
+    def _dead(self, record: ConsumerRecord, reason: str) -> None:
+        log.error("notification at offset %s dead-lettered: %s", record.offset, reason)
+        letter = DeadLetter.of(record.value, stage="deliver", reason=reason, topic=record.topic,
+                               partition=record.partition, offset=record.offset)  # fmt: skip
+        self.producer.send(self.settings.topic(topics.POSTS_DLQ), value=letter.model_dump_json().encode())
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close()

@@ -1,0 +1,89 @@
+"""Feedback items: bug reports and feature requests about the same thing, grouped.
+
+A post joins the most similar open item of its group (same intent, product and
+topic) when the similarity reaches a threshold, or opens a new item. Similarity is
+the cosine between the post's text features and the item's running feature
+profile, so an item drifts with the words its reporters actually use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from canyu.schema import EnrichedPost
+from streams.simhash import features
+
+GROUPED_INTENTS = ("bug_report", "feature_request")
+PROFILE_SIZE = 200
+SAMPLES = 5
+
+
+def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
+    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def group_of(post: EnrichedPost) -> str | None:
+    """The group a post's item lives in, or None when the post is not feedback."""
+    if post.intent.label not in GROUPED_INTENTS:
+        return None
+    product = post.products[0] if post.products else "-"
+    topic = post.topics[0].id if post.topics else "-"
+    return f"{post.intent.label}|{product}|{topic}"
+
+
+@dataclass
+class ItemState:
+    """What a feedback item remembers; stored as a plain dict in a Faust table."""
+
+    id: str
+    group: str
+    profile: dict[str, float]
+    samples: list[tuple[str, str]]  # (post id, text), at most SAMPLES
+    title: str
+    count: int
+    authors: list[str]
+    first_seen: str
+    last_seen: str
+    trend: dict[str, int]
+
+    @classmethod
+    def open(cls, post: EnrichedPost, group: str) -> ItemState:
+        digest = hashlib.sha1(f"{group}|{post.id}".encode()).hexdigest()[:12]
+        created = post.created_at.isoformat()
+        return cls(f"item-{digest}", group, {}, [], "", 0, [], created, created, {})
+
+    def add(self, post: EnrichedPost) -> None:
+        feats = Counter(features(post.full_text))
+        merged = Counter(self.profile)
+        merged.update(feats)
+        self.profile = dict(merged.most_common(PROFILE_SIZE))
+        self.count += 1
+        if post.author.id not in self.authors:
+            self.authors.append(post.author.id)
+        created = post.created_at.isoformat()
+        self.first_seen = min(self.first_seen, created, key=datetime.fromisoformat)
+        self.last_seen = max(self.last_seen, created, key=datetime.fromisoformat)
+        day = post.created_at.date().isoformat()
+        self.trend[day] = self.trend.get(day, 0) + 1
+        if len(self.samples) < SAMPLES:
+            self.samples.append((post.id, post.full_text))
+        # The title is the sample closest to what the whole item is about.
+        self.title = max(self.samples, key=lambda s: cosine(Counter(features(s[1])), self.profile))[1]
+
+
+def assign(post: EnrichedPost, candidates: list[ItemState], threshold: float) -> tuple[ItemState, bool]:
+    """The item the post joins (already updated) and whether it is new."""
+    feats = Counter(features(post.full_text))
+    best = max(candidates, key=lambda item: cosine(feats, item.profile), default=None)
+    group = group_of(post)
+    assert group is not None, "only feedback posts are assigned to items"
+    is_new = best is None or cosine(feats, best.profile) < threshold
+    item = ItemState.open(post, group) if is_new else best
+    item.add(post)
+    return item, is_new

@@ -1,0 +1,56 @@
+"""Near-duplicate fingerprints: 64-bit SimHash over normalised text features.
+
+Two posts whose fingerprints differ in at most ``max_distance`` bits are near
+duplicates. Splitting the fingerprint into ``max_distance + 1`` bands means
+near duplicates always share one band exactly (pigeonhole), so a lookup only
+compares against posts that share a band, never against every recent post.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+BITS = 64
+_URL = re.compile(r"https?://\S+")
+_MENTION = re.compile(r"[@#]\S+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_WORD = re.compile(r"\w+")
+
+
+def normalise(text: str) -> str:
+    """Case, width, links, mentions, hashtags and punctuation do not make a post new."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _MENTION.sub(" ", _URL.sub(" ", text))
+    return " ".join(_WORD.findall(text))
+
+
+def features(text: str) -> list[str]:
+    """Words for alphabetic scripts, character bigrams for CJK and Hangul (which have no spaces)."""
+    feats: list[str] = []
+    for word in normalise(text).split():
+        if _CJK.search(word):
+            feats += [word[i : i + 2] for i in range(max(1, len(word) - 1))]
+        else:
+            feats.append(word)
+    return feats
+
+
+def simhash(text: str) -> int:
+    weights = [0] * BITS
+    for feature in features(text):
+        h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
+        for bit in range(BITS):
+            weights[bit] += 1 if h >> bit & 1 else -1
+    return sum(1 << bit for bit in range(BITS) if weights[bit] > 0)
+
+
+def distance(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+def bands(fingerprint: int, count: int) -> list[str]:
+    width = BITS // count
+    mask = (1 << width) - 1
+    return [f"{i}:{fingerprint >> (i * width) & mask:x}" for i in range(count)]

@@ -1,0 +1,66 @@
+"""Local receivers for what canyu sends out: a webhook endpoint and an SMTP server, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Webhook:
+    url: str
+    requests: list[tuple[dict, bytes]] = field(default_factory=list)  # (headers, body)
+    statuses: list[int] = field(default_factory=list)  # answers to give, in order; then 200
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[Webhook]:
+    hook = Webhook(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hook.requests.append((dict(self.headers), body))
+            self.send_response(hook.statuses.pop(0) if hook.statuses else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+
+
+@dataclass
+class Mailbox:
+    port: int
+    messages: list = field(default_factory=list)  # aiosmtpd envelopes
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@contextmanager
+def smtp_server() -> Iterator[Mailbox]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mailbox = Mailbox(port)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()

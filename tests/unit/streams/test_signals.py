@@ -1,0 +1,179 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from streams.signals import SignalConfig, Signals, Tables
+from streams.spikes import SpikeRule
+from streams.windows import hopping, tumbling
+from tests.unit.streams.factories import T0, post
+
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+
+@pytest.fixture
+def signals():
+    return Signals(Tables(), SignalConfig())
+
+
+def test_an_exact_redelivery_is_a_no_op_and_a_refetch_is_reindexed_but_not_recounted(signals):
+    first = signals.process(post(1))
+    assert not first.redelivery and first.counts
+    again = signals.process(post(1))
+    assert again.redelivery and not again.counts
+    later = signals.process(post(1, fetched=datetime(2026, 11, 28, tzinfo=timezone.utc)))
+    assert not later.redelivery and not later.counts and not later.alerts
+
+
+def test_a_near_duplicate_points_at_the_original_and_is_not_counted_again(signals):
+    text = "After the HyperOS 1.0.7 update my battery drains overnight, lost 40 percent while idle"
+    signals.process(post(1, text))
+    dup = signals.process(post(2, text.upper() + "!!", at=M))
+    other = signals.process(post(3, "Camera night mode is wonderful and sharp even indoors", at=2 * M))
+    assert dup.post.duplicate_of == "microblog:1" and not dup.counts
+    assert other.post.duplicate_of is None and other.counts
+
+
+def test_near_duplicates_only_count_within_the_window_and_short_texts_never_match(signals):
+    text = "After the HyperOS 1.0.7 update my battery drains overnight, lost 40 percent while idle"
+    signals.process(post(1, text))
+    assert signals.process(post(2, text, at=25 * H)).post.duplicate_of is None
+    signals.process(post(3, "+1"))
+    assert signals.process(post(4, "+1", at=M)).post.duplicate_of is None
+
+
+def test_counts_per_window_and_key(signals):
+    out = signals.process(post(1, products=["xiaomi-14"], intent="bug_report", at=90 * timedelta(seconds=1)))
+    start = int(T0.timestamp())
+    assert out.counts[f"1m|topic=battery|sentiment=negative|{start + 60}"] == 1
+    assert out.counts[f"1m|product=xiaomi-14|intent=bug_report|{start + 60}"] == 1
+    assert len([k for k in out.counts if k.startswith("1h|topic=battery")]) == 12
+    out = signals.process(post(2, at=100 * timedelta(seconds=1)))
+    assert out.counts[f"1m|topic=battery|sentiment=negative|{start + 60}"] == 2
+
+
+def test_a_late_post_inside_the_grace_updates_its_window_and_a_later_one_is_only_reported():
+    signals = Signals(Tables(), SignalConfig(live=tumbling("1m", 60, grace=120), alerting=hopping("1h", 3600, 300, 0)))
+    start = int(T0.timestamp())
+    signals.process(post(1, at=10 * M))  # watermark 00:10
+    in_grace = signals.process(post(2, at=8 * M + timedelta(seconds=30)))  # window 00:08–00:09 ends 00:09, +2 min
+    assert in_grace.counts[f"1m|topic=battery|sentiment=negative|{start + 8 * 60}"] == 1
+    too_late = signals.process(post(3, at=5 * M))
+    assert too_late.late
+    assert not [k for k in too_late.counts if k.startswith("1m|")]
+    assert [k for k in too_late.counts if k.startswith("1h|")]  # its hourly windows are still open
+    assert signals.t.clock["late"] == 1
+
+
+def burst_config(**kw) -> SignalConfig:
+    return SignalConfig(spike=SpikeRule(k=3, min_count=5, min_history=4, cooldown_s=6 * 3600), **kw)
+
+
+def feed_history(signals: Signals, hours: int, per_hour: list[int]) -> int:
+    """Posts spread over whole hours; returns the next free post number."""
+    n = 0
+    for h in range(hours):
+        for i in range(per_hour[h % len(per_hour)]):
+            signals.process(post(n, at=h * H + (i + 1) * M, text=f"history {n} battery drain words"))
+            n += 1
+    return n
+
+
+def test_a_burst_over_the_hand_computed_baseline_fires_once_with_its_numbers():
+    signals = Signals(Tables(), burst_config())
+    n = feed_history(signals, hours=8, per_hour=[1, 3])  # trailing hourly counts alternate 1, 3
+    alerts = []
+    for i in range(7):
+        alerts += signals.process(post(1000 + i, at=8 * H + (i + 1) * M, text=f"burst {i} drain again")).alerts
+    (alert,) = alerts
+    # The trailing hour ends just after 08:07; its history is the 8 hours before it: 1,3,1,3,...
+    assert alert.kind == "spike" and alert.key == "topic=battery|sentiment=negative"
+    assert alert.baseline_mean == pytest.approx(2.0) and alert.baseline_std == pytest.approx(1.0)
+    assert alert.threshold == pytest.approx(5.0)  # max(min_count 5, 2 + 3·1)
+    assert alert.observed == 5
+    assert alert.sample_post_ids[0] == "microblog:1000" and len(alert.samples) == 5
+    assert n == 16
+
+
+def test_no_alert_below_the_threshold_or_without_enough_history():
+    signals = Signals(Tables(), burst_config())
+    feed_history(signals, hours=8, per_hour=[1, 3])
+    quiet = [signals.process(post(1000 + i, at=8 * H + (i + 1) * M)).alerts for i in range(4)]
+    assert quiet == [[], [], [], []]
+    fresh = Signals(Tables(), burst_config())
+    assert not any(fresh.process(post(i, at=i * M)).alerts for i in range(30))  # no history yet
+
+
+def test_a_second_burst_inside_the_cooldown_is_suppressed():
+    signals = Signals(Tables(), burst_config())
+    feed_history(signals, hours=8, per_hour=[1, 3])
+    first = [a for i in range(7) for a in signals.process(post(1000 + i, at=8 * H + (i + 1) * M)).alerts]
+    second = [a for i in range(20) for a in signals.process(post(2000 + i, at=9 * H + (i + 1) * M)).alerts]
+    assert len(first) == 1 and second == []
+
+
+def test_similar_bug_reports_join_one_item_and_a_different_one_opens_another(signals):
+    texts = [
+        "wifi keeps disconnecting after the 1.0.6 update on my Xiaomi 14",
+        "after the 1.0.6 update wifi keeps disconnecting every few minutes",
+        "1.0.6 update: wifi disconnecting constantly, please fix",
+    ]
+    outs = [signals.process(post(i, t, intent="bug_report", topic="connectivity", products=["xiaomi-14"],
+                                 at=i * H, author=f"a{i % 2}")) for i, t in enumerate(texts)]  # fmt: skip
+    items = [o.items[0] for o in outs]
+    assert len({i.id for i in items}) == 1
+    assert items[-1].count == 3 and items[-1].unique_authors == 2
+    assert items[-1].product == "xiaomi-14" and items[-1].topic == "connectivity" and items[-1].intent == "bug_report"
+    assert items[-1].title in texts and items[-1].trend == {"2026-11-20": 3}
+    other = signals.process(post(9, "the camera app crashes when I open portrait mode", intent="bug_report",
+                                 topic="connectivity", products=["xiaomi-14"], at=4 * H))  # fmt: skip
+    assert other.items[0].id != items[0].id and other.items[0].count == 1
+    praise = signals.process(post(10, "love it", intent="praise", at=5 * H))
+    assert praise.items == []
+
+
+def test_a_cascade_follows_reposts_to_the_root_with_depth_and_reach(signals):
+    signals.process(post(1, "original review", author="reviewer", followers=100_000))
+    a = signals.process(post(2, "+1", repost_of="microblog:1", author="a", followers=100, at=M))
+    b = signals.process(post(3, "same", repost_of="microblog:2", author="b", followers=50, at=2 * M))
+    c = signals.process(post(4, "again", repost_of="microblog:3", author="a", followers=100, at=3 * M))
+    assert a.cascades[0].depth == 1 and b.cascades[0].depth == 2
+    final = c.cascades[0]
+    assert final.root_id == "microblog:1" and final.root_author_id == "reviewer"
+    assert final.reposts == 3 and final.depth == 3
+    assert final.reach == 150  # each reposting author's followers counted once
+    assert final.top_amplifiers[0].author_id == "a" and final.top_amplifiers[0].reposts == 2
+    assert final.velocity == 3
+
+
+def test_a_repost_of_an_unseen_post_starts_its_cascade_there(signals):
+    out = signals.process(post(5, "+1", repost_of="microblog:999", followers=7))
+    assert out.cascades[0].root_id == "microblog:999" and out.cascades[0].depth == 1
+
+
+def test_a_fast_cascade_raises_one_viral_alert():
+    signals = Signals(Tables(), SignalConfig(viral_velocity=5))
+    signals.process(post(1, "the original", author="root"))
+    alerts = []
+    for i in range(12):
+        alerts += signals.process(post(10 + i, f"rt {i}", repost_of="microblog:1", at=(i + 1) * M)).alerts
+    (viral,) = alerts
+    assert viral.kind == "viral" and viral.dimensions == {"root": "microblog:1"} and viral.observed == 5
+    assert viral.window_end - viral.window_start == timedelta(minutes=10)
+
+
+def test_slow_reposts_never_go_viral():
+    signals = Signals(Tables(), SignalConfig(viral_velocity=5))
+    signals.process(post(1, "the original"))
+    outs = [signals.process(post(10 + i, "rt", repost_of="microblog:1", at=(i + 1) * 11 * M)) for i in range(10)]
+    assert all(not o.alerts for o in outs) and outs[-1].cascades[0].velocity == 1
+
+
+def test_expiry_forgets_old_state_in_event_time():
+    signals = Signals(Tables(), SignalConfig(retention_s=2 * 3600, near_dup_window_s=3600))
+    signals.process(post(1, "an old post about battery drain problems"))
+    signals.process(post(2, "a new post about the camera being great", at=5 * H))
+    removed = signals.expire()
+    assert removed > 0
+    assert "microblog:1" not in signals.t.counted and "microblog:2" in signals.t.counted
+    assert all(int(k.rsplit("|", 1)[1]) >= T0.timestamp() + 3 * 3600 for k in signals.t.counts)
