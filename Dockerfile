@@ -2,6 +2,13 @@
 # One image for every canyu role (init, worker, sink, replay, health): the
 # compose file picks the role with `command:`.
 
+# The dashboard's chart library from npm, which the app serves itself (no CDN at run time).
+FROM node:20-slim AS assets
+WORKDIR /src/dashboard
+COPY dashboard/package.json dashboard/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+
 FROM python:3.11-slim AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -20,6 +27,8 @@ COPY streams/ streams/
 COPY models/ models/
 COPY sinks/ sinks/
 COPY queries/ queries/
+COPY dashboard/ dashboard/
+COPY --from=assets /src/dashboard/node_modules dashboard/node_modules
 RUN pip install .
 
 

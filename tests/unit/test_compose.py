@@ -18,9 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
-SERVICES = {"kafka", "elasticsearch", "kibana", "init", "worker", "sink", "producer"}
-LONG_RUNNING = {"kafka", "elasticsearch", "kibana", "worker", "sink"}
-CANYU_SERVICES = {"init", "worker", "sink", "producer"}
+SERVICES = {"kafka", "elasticsearch", "kibana", "init", "worker", "sink", "deliver", "dashboard", "producer"}
+LONG_RUNNING = {"kafka", "elasticsearch", "kibana", "worker", "sink", "deliver", "dashboard"}
+CANYU_SERVICES = {"init", "worker", "sink", "deliver", "dashboard", "producer"}
 
 
 def _compose_binary() -> Path:
@@ -148,6 +148,11 @@ def test_canyu_services_share_one_image_and_wait_for_init(config: dict) -> None:
     assert services["producer"]["profiles"] == ["demo"]
     assert services["producer"]["restart"] == "no"
     assert services["kibana"]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    assert services["dashboard"]["command"] == ["dashboard"]
+    assert services["dashboard"]["environment"]["CANYU_DASHBOARD_HOST"] == "0.0.0.0"
+    assert [(p["host_ip"], p["published"], p["target"]) for p in services["dashboard"]["ports"]] == [
+        ("127.0.0.1", "8765", 8765)
+    ]
 
 
 def test_producer_only_runs_with_the_demo_profile(compose: Path) -> None:

@@ -1,0 +1,82 @@
+"""The dashboard's web app: the page, its static files, the JSON API and a health check."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import Elasticsearch, NotFoundError
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from canyu.settings import Settings
+from dashboard import admin, api
+from dashboard.auth import COOKIE, is_reader
+
+HERE = Path(__file__).resolve().parent
+CHARTS = HERE / "node_modules" / "chart.js" / "dist"
+
+REFUSED_PAGE = """<!doctype html><meta charset="utf-8"><title>canyu: token needed</title>
+<p>This dashboard needs its token: open the address that <code>canyu dashboard</code> (or <code>canyu up</code>)
+printed, which ends in <code>?token=…</code>.</p>"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    if settings.dashboard_token is None or settings.dashboard_admin_token is None:
+        raise ValueError("the dashboard needs both tokens; see dashboard.auth.with_tokens")
+    if not (CHARTS / "chart.umd.min.js").is_file():
+        raise RuntimeError(f"the chart library is not installed in {HERE}: run `npm ci --prefix dashboard`")
+
+    es = Elasticsearch(settings.es_url, request_timeout=10)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        es.close()
+
+    app = FastAPI(
+        title="canyu dashboard",
+        version="1",
+        description="Social listening, live. Read routes take the read-only (or admin) token as a bearer token; "
+        "subscription routes take the admin token. The page accepts `?token=` once and keeps it in a cookie.",
+        lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN; the spec alone needs none.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.es = es
+    app.include_router(api.router)
+    app.include_router(admin.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/vendor/chart.js", StaticFiles(directory=CHARTS), name="charts")
+
+    @app.exception_handler(EsConnectionError)
+    async def elasticsearch_down(request: Request, exc: EsConnectionError) -> JSONResponse:
+        return JSONResponse({"detail": f"cannot reach Elasticsearch at {settings.es_url}"}, status_code=503)
+
+    @app.exception_handler(NotFoundError)
+    async def no_posts_index(request: Request, exc: NotFoundError) -> JSONResponse:
+        detail = f"the index alias {settings.posts_alias} does not exist yet; run `canyu init` (or `canyu up`)"
+        return JSONResponse({"detail": detail}, status_code=503)
+
+    @app.get("/health", responses={503: {"description": "Elasticsearch does not answer"}})
+    def health() -> dict[str, str]:
+        """Alive, and Elasticsearch answers. Needs no token."""
+        # Cluster health rather than ping: the integ-test node has no root (GET /) handler.
+        es.cluster.health(timeout="5s")
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page(request: Request, token: Annotated[str | None, Query()] = None) -> HTMLResponse:
+        presented = token or request.cookies.get(COOKIE)
+        if not is_reader(settings, presented):
+            return HTMLResponse(REFUSED_PAGE, status_code=401)
+        response = HTMLResponse((HERE / "static" / "index.html").read_text(encoding="utf-8"))
+        response.set_cookie(COOKIE, presented, httponly=True, samesite="strict")
+        return response
+
+    return app

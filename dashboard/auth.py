@@ -1,0 +1,68 @@
+"""Two bearer tokens: a read-only one for the page and its API, an admin one for subscriptions.
+
+The page sets the read token as a cookie when it is opened with ``?token=``, so the
+browser's own requests (fetch, EventSource) carry it without putting it in every URL.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from canyu.settings import Settings
+
+COOKIE = "canyu_token"
+
+bearer = HTTPBearer(auto_error=False, description="the read-only token (or the admin token) as a bearer token")
+
+
+def with_tokens(settings: Settings) -> Settings:
+    """The settings with a fresh random token for each one that is unset (the caller prints them)."""
+    missing = {
+        name: secrets.token_urlsafe(24)
+        for name in ("dashboard_token", "dashboard_admin_token")
+        if getattr(settings, name) is None
+    }
+    return settings.model_copy(update=missing)
+
+
+def _matches(given: str | None, expected: str | None) -> bool:
+    return given is not None and expected is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def presented(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str | None:
+    return credentials.credentials if credentials else request.cookies.get(COOKIE)
+
+
+def _refuse(status: int, why: str) -> HTTPException:
+    return HTTPException(status, why, headers={"WWW-Authenticate": "Bearer"})
+
+
+def is_reader(settings: Settings, token: str | None) -> bool:
+    return _matches(token, settings.dashboard_token) or _matches(token, settings.dashboard_admin_token)
+
+
+def reader(request: Request, token: Annotated[str | None, Depends(presented)]) -> None:
+    """Dependency: the read-only token or the admin token."""
+    if token is None:
+        raise _refuse(401, "a token is required: Authorization: Bearer <token>")
+    if not is_reader(request.app.state.settings, token):
+        raise _refuse(401, "the token is not valid")
+
+
+def admin(request: Request, token: Annotated[str | None, Depends(presented)]) -> None:
+    """Dependency: the admin token only; a valid read-only token is known but not allowed (403)."""
+    settings = request.app.state.settings
+    if token is None:
+        raise _refuse(401, "the admin token is required: Authorization: Bearer <admin token>")
+    if _matches(token, settings.dashboard_admin_token):
+        return
+    if _matches(token, settings.dashboard_token):
+        raise HTTPException(403, "the read-only token cannot manage subscriptions")
+    raise _refuse(401, "the token is not valid")

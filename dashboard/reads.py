@@ -1,0 +1,181 @@
+"""What the page shows, read from Elasticsearch: one function per panel, one request each.
+
+Alerts, feedback items and cascades come from their own indices, which exist only once
+the streams that make them have run: a missing index reads as empty, not as an error.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from elasticsearch import Elasticsearch
+from pydantic import BaseModel
+
+from canyu.schema import Cascade, EnrichedPost, FeedbackItem
+from canyu.settings import Settings
+from dashboard.filters import Filters
+
+TOP = 10
+VOLUME_BUCKETS = 48
+# The node has no auto_date_histogram, so the summary picks the finest of these that fits.
+INTERVALS = (("1m", 60), ("5m", 300), ("15m", 900), ("1h", 3600), ("3h", 10800), ("6h", 21600), ("12h", 43200),
+             ("1d", 86400), ("7d", 604800), ("30d", 2592000))  # fmt: skip
+# Cascades are ranked by velocity before the post filters apply; this many are considered.
+CASCADE_CANDIDATES = 200
+
+
+class Bucket(BaseModel):
+    at: datetime
+    total: int
+    by_source: dict[str, int]
+    by_sentiment: dict[str, int]
+
+
+class Term(BaseModel):
+    id: str
+    total: int
+    by_sentiment: dict[str, int]
+
+
+class Options(BaseModel):
+    """Every value seen in the index, for the filter menus, whatever the current filters are."""
+
+    source: list[str]
+    lang: list[str]
+    topic: list[str]
+    product: list[str]
+
+
+class Summary(BaseModel):
+    total: int
+    by_source: dict[str, int]
+    by_sentiment: dict[str, int]
+    by_language: dict[str, int]
+    interval: str
+    volume: list[Bucket]
+    topics: list[Term]
+    products: list[Term]
+    options: Options
+
+
+class RankedCascade(BaseModel):
+    cascade: Cascade
+    post: EnrichedPost
+
+
+def _terms(field: str, size: int = 50) -> dict:
+    return {"terms": {"field": field, "size": size}}
+
+
+def _counts(agg: dict) -> dict[str, int]:
+    return {str(b["key"]): b["doc_count"] for b in agg["buckets"]}
+
+
+def _where(clauses: list[dict]) -> dict:
+    return {"bool": {"filter": clauses}}
+
+
+def _by_sentiment() -> dict:
+    return {"sentiment": _terms("sentiment.label", 3)}
+
+
+def _interval(es: Elasticsearch, index: str, query: dict) -> str:
+    """The finest interval that draws the matching posts' time span in at most ``VOLUME_BUCKETS`` bars."""
+    r = es.search(
+        index=index,
+        size=0,
+        query=query,
+        aggs={"first": {"min": {"field": "created_at"}}, "last": {"max": {"field": "created_at"}}},
+    )
+    first, last = r["aggregations"]["first"]["value"], r["aggregations"]["last"]["value"]
+    span_s = (last - first) / 1000 if first is not None else 0
+    return next((name for name, seconds in INTERVALS if span_s / seconds < VOLUME_BUCKETS), INTERVALS[-1][0])
+
+
+def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
+    query = _where(filters.post_clauses())
+    interval = _interval(es, settings.posts_alias, query)
+    aggs = {
+        "volume": {
+            "date_histogram": {"field": "created_at", "fixed_interval": interval},
+            "aggs": {"source": _terms("source"), **_by_sentiment()},
+        },
+        "source": _terms("source"),
+        "language": _terms("language"),
+        **_by_sentiment(),
+        "topics": {**_terms("topics.id", TOP), "aggs": _by_sentiment()},
+        "products": {**_terms("products", TOP), "aggs": _by_sentiment()},
+        "options": {
+            "global": {},
+            "aggs": {"source": _terms("source"), "lang": _terms("language"), "topic": _terms("topics.id", 200),
+                     "product": _terms("products", 200)},
+        },
+    }  # fmt: skip
+    r = es.search(index=settings.posts_alias, size=0, track_total_hits=True, query=query, aggs=aggs)
+    a = r["aggregations"]
+    return Summary(
+        total=r["hits"]["total"]["value"],
+        by_source=_counts(a["source"]),
+        by_sentiment=_counts(a["sentiment"]),
+        by_language=_counts(a["language"]),
+        interval=interval,
+        volume=[
+            Bucket(
+                at=b["key_as_string"],
+                total=b["doc_count"],
+                by_source=_counts(b["source"]),
+                by_sentiment=_counts(b["sentiment"]),
+            )
+            for b in a["volume"]["buckets"]
+        ],
+        topics=[
+            Term(id=b["key"], total=b["doc_count"], by_sentiment=_counts(b["sentiment"]))
+            for b in a["topics"]["buckets"]
+        ],
+        products=[
+            Term(id=b["key"], total=b["doc_count"], by_sentiment=_counts(b["sentiment"]))
+            for b in a["products"]["buckets"]
+        ],
+        options=Options(**{name: sorted(_counts(agg)) for name, agg in a["options"].items() if name != "doc_count"}),
+    )
+
+
+def top_posts(es: Elasticsearch, settings: Settings, filters: Filters) -> list[EnrichedPost]:
+    """By engagement: likes, then reposts, then comments (a sum would need a script)."""
+    order = [{f"engagement.{m}": {"order": "desc", "missing": "_last"}} for m in ("likes", "reposts", "comments")]
+    r = es.search(index=settings.posts_alias, query=_where(filters.post_clauses()), sort=order, size=TOP)
+    return [EnrichedPost.model_validate(h["_source"]) for h in r["hits"]["hits"]]
+
+
+def top_cascades(es: Elasticsearch, settings: Settings, filters: Filters) -> list[RankedCascade]:
+    """The fastest-spreading cascades whose root post passes the filters, fastest first."""
+    r = es.search(
+        index=settings.cascades_alias,
+        sort=[{"velocity": {"order": "desc", "unmapped_type": "float"}}],
+        size=CASCADE_CANDIDATES,
+        ignore_unavailable=True,
+    )
+    cascades = [Cascade.model_validate(h["_source"]) for h in r["hits"]["hits"]]
+    if not cascades:
+        return []
+    roots = es.search(
+        index=settings.posts_alias,
+        query=_where([*filters.post_clauses(), {"terms": {"id": [c.root_id for c in cascades]}}]),
+        size=len(cascades),
+    )
+    posts = {h["_source"]["id"]: EnrichedPost.model_validate(h["_source"]) for h in roots["hits"]["hits"]}
+    return [RankedCascade(cascade=c, post=posts[c.root_id]) for c in cascades if c.root_id in posts][:TOP]
+
+
+def open_feedback(es: Elasticsearch, settings: Settings, filters: Filters) -> list[FeedbackItem]:
+    r = es.search(
+        index=settings.feedback_alias,
+        query=_where([{"term": {"status": "open"}}, *filters.feedback_clauses()]),
+        sort=[
+            {"count": {"order": "desc", "unmapped_type": "long"}},
+            {"last_seen": {"order": "desc", "unmapped_type": "date"}},
+        ],
+        size=TOP,
+        ignore_unavailable=True,
+    )
+    return [FeedbackItem.model_validate(h["_source"]) for h in r["hits"]["hits"]]

@@ -1,0 +1,125 @@
+"""The dashboard page in headless Chromium over a seeded namespace, with the real pipeline behind its live feed."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from kafka import KafkaProducer
+from playwright.sync_api import expect, sync_playwright
+
+from canyu import topics
+from canyu.elastic import client
+from canyu.schema import Author, Post
+from dashboard.auth import with_tokens
+from tests.integration.conftest import free_port, read_topic, running, wait_for
+from tests.integration.dashboard_corpus import FASTEST_CASCADES, OPEN_FEEDBACK, POSTS, seed
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium, never a downloaded browser; nothing it does may reach past this machine.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+# Sums of every dataset of every chart, by dataset label: what the page actually drew.
+CHART_SUMS = """() => Object.fromEntries(["volume", "sentiment", "topics", "products"].map((id) => [id,
+  Object.fromEntries(Chart.getChart(document.getElementById(id)).data.datasets.map(
+    (d) => [d.label, d.data.reduce((a, b) => a + b, 0)]))]))"""
+
+pytestmark = [
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's chromium: apt-get install -y chromium"),
+]
+
+
+def publish_raw(settings, post: Post) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        topic = settings.topic(topics.POSTS_RAW)
+        producer.send(topic, key=post.id.encode(), value=post.model_dump_json().encode()).get(timeout=30)
+    finally:
+        producer.close()
+
+
+def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_live(ns, tmp_path, monkeypatch):
+    settings = with_tokens(ns.model_copy(update={"dashboard_port": free_port()}))
+    with client(settings) as es:
+        seed(es, settings)
+    for name in ("dashboard_port", "dashboard_token", "dashboard_admin_token"):
+        monkeypatch.setenv(f"CANYU_{name.upper()}", str(getattr(settings, name)))
+    # The feed is under test, not the classifier: the lexicon baseline needs no trained files and starts fast.
+    monkeypatch.setenv("CANYU_CLASSIFIER", "lexicon")
+    base = f"http://127.0.0.1:{settings.dashboard_port}"
+
+    with (
+        running("worker", settings, tmp_path),
+        running("sink", settings, tmp_path),
+        running("dashboard", settings, tmp_path),
+        sync_playwright() as playwright,
+    ):
+        wait_for(lambda: _healthy(base), timeout=60, what="the dashboard's /health")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{base}/?token={settings.dashboard_token}")
+        expect(page.locator("body[data-loaded=true]")).to_be_attached(timeout=20_000)
+
+        assert "token" not in page.url, "the token stays out of the address that people share"
+        assert f"{base}/vendor/chart.js/chart.umd.min.js" in requested
+        assert all(url.startswith(base) for url in requested), "the page loads nothing from another host"
+        assert page.locator("#total").get_attribute("data-total") == str(len(POSTS))
+        sums = page.evaluate(CHART_SUMS)
+        assert sums["volume"] == Counter(p.source for p in POSTS)
+        assert sums["sentiment"] == Counter(p.sentiment.label for p in POSTS)
+        assert sums["topics"] == Counter(p.sentiment.label for p in POSTS)  # one topic per seeded post
+        assert sums["products"] == Counter(p.sentiment.label for p in POSTS for _ in p.products)
+        assert page.locator("#top-posts li").count() == 10
+        assert page.locator("#top-cascades li").evaluate_all("els => els.map(e => e.dataset.id)") == FASTEST_CASCADES
+        assert page.locator("#feedback li").evaluate_all("els => els.map(e => e.dataset.id)") == OPEN_FEEDBACK
+        expect(page.locator('#live li[data-id="alert-battery"]')).to_be_attached()
+
+        forum = sum(p.source == "forum" for p in POSTS)
+        page.select_option("select[name=source]", "forum")
+        expect(page.locator("#total")).to_have_attribute("data-total", str(forum))
+        assert "source=forum" in page.url
+        shared = context.new_page()  # the same view from its address, in the same browser (token cookie)
+        shared.goto(page.url)
+        expect(shared.locator("#total")).to_have_attribute("data-total", str(forum))
+        assert shared.locator("select[name=source]").input_value() == "forum"
+        stranger = browser.new_page()  # another browser without the token is asked for it
+        assert stranger.goto(page.url).status == 401
+        page.goto(base)
+
+        expect(page.locator("body[data-loaded=true]")).to_be_attached(timeout=20_000)
+        post = Post(id=f"forum:live-{uuid.uuid4().hex[:8]}", source="forum", author=Author(id="live-tester"),
+                    text="live feed check: the battery of my phone-x1 lasts two days, great",
+                    created_at=datetime.now(timezone.utc))  # fmt: skip
+        publish_raw(settings, post)
+        # Generous for a cold Faust worker on a busy machine; once it runs this takes a few seconds.
+        newest = page.locator("#live li").first
+        try:
+            expect(newest).to_have_attribute("data-id", post.id, timeout=90_000)
+        except AssertionError as e:  # say which stage lost it: the worker, the sink, or the page
+            enriched = [
+                r for r in read_topic(settings, settings.topic(topics.POSTS_ENRICHED)) if r.key == post.id.encode()
+            ]
+            with client(settings) as es:
+                indexed = es.count(index=settings.posts_alias, query={"term": {"id": post.id}})["count"]
+            raise AssertionError(f"not in the live feed; on posts.enriched: {len(enriched)}, indexed: {indexed}") from e
+        assert "lasts two days" in newest.inner_text()
+
+        page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
+        browser.close()
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False

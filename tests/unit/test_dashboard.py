@@ -1,0 +1,155 @@
+"""The dashboard without servers: filters, tokens, refusals, the spec, and the live feed's bookkeeping.
+
+Elasticsearch is pointed at a closed port: everything here must answer before (or
+without) a query, and a query that cannot reach it must say so with a 503.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from canyu.settings import Settings
+from dashboard.app import create_app
+from dashboard.auth import with_tokens
+from dashboard.filters import Filters
+from dashboard.live import Feed
+
+READ, ADMIN = "r" * 24, "a" * 24
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(es_url="http://127.0.0.1:9", dashboard_token=READ, dashboard_admin_token=ADMIN, namespace="u.")
+
+
+@pytest.fixture
+def web(settings):
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_filters_become_term_and_date_math_clauses() -> None:
+    f = Filters(since="7d", until="2026-11-20T08:00:00+08:00", source="forum", lang="zh", topic="battery",
+                product="phone-x1")  # fmt: skip
+    assert f.post_clauses() == [
+        {"term": {"source": "forum"}},
+        {"term": {"language": "zh"}},
+        {"term": {"topics.id": "battery"}},
+        {"term": {"products": "phone-x1"}},
+        {"range": {"created_at": {"gte": "now-7d", "lte": "2026-11-20T00:00:00+00:00"}}},
+    ]
+    assert f.feedback_clauses() == [
+        {"term": {"topic": "battery"}},
+        {"term": {"product": "phone-x1"}},
+        {"range": {"last_seen": {"gte": "now-7d", "lte": "2026-11-20T00:00:00+00:00"}}},
+    ]
+    assert Filters().post_clauses() == [] == Filters().feedback_clauses()
+
+
+def test_unset_tokens_are_generated_and_set_ones_kept() -> None:
+    made = with_tokens(Settings(dashboard_token=READ))
+    assert made.dashboard_token == READ
+    assert made.dashboard_admin_token and made.dashboard_admin_token != READ
+    assert with_tokens(Settings()).dashboard_token != with_tokens(Settings()).dashboard_token
+
+
+def test_the_app_refuses_to_start_without_tokens() -> None:
+    with pytest.raises(ValueError, match="tokens"):
+        create_app(Settings(dashboard_token=READ))
+
+
+@pytest.mark.parametrize("path", ["/api/summary", "/api/top-posts", "/api/top-cascades", "/api/feedback", "/api/live"])
+def test_reads_are_refused_without_a_valid_token(web, path) -> None:
+    for headers in ({}, bearer("wrong-token-wrong-token"), {"Authorization": f"Basic {READ}"}):
+        response = web.get(path, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_subscriptions_refuse_the_read_token_with_403_and_no_token_with_401(web) -> None:
+    assert web.get("/api/subscriptions").status_code == 401
+    assert web.get("/api/subscriptions", headers=bearer(READ)).status_code == 403
+    assert web.delete("/api/subscriptions/x", headers=bearer(READ)).status_code == 403
+
+
+def test_bad_filters_are_422_before_any_query(web) -> None:
+    response = web.get("/api/summary", params={"since": "forever"}, headers=bearer(READ))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "since"]
+
+
+def test_an_unreachable_elasticsearch_is_a_503_that_says_where(web) -> None:
+    for path in ("/health", "/api/summary"):
+        response = web.get(path, headers=bearer(READ))
+        assert response.status_code == 503
+        assert "http://127.0.0.1:9" in response.json()["detail"]
+
+
+def test_the_page_needs_the_token_once_then_keeps_it_in_a_cookie(web) -> None:
+    assert web.get("/").status_code == 401
+    page = web.get("/", params={"token": READ})
+    assert page.status_code == 200
+    assert "httponly" in page.headers["set-cookie"].lower()
+    assert web.get("/").status_code == 200  # the cookie now
+    assert '<script src="/vendor/chart.js/chart.umd.min.js"' in page.text
+    assert web.get("/vendor/chart.js/chart.umd.min.js").headers["content-type"].startswith("text/javascript")
+    assert web.get("/static/dashboard.js").status_code == 200
+
+
+def test_the_openapi_spec_lists_the_api_with_bearer_auth(web) -> None:
+    spec = web.get("/openapi.json").json()
+    assert {"/health", "/api/summary", "/api/top-posts", "/api/top-cascades", "/api/feedback", "/api/live",
+            "/api/subscriptions", "/api/subscriptions/{subscription_id}"} == set(spec["paths"])  # fmt: skip
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert {p["name"] for p in spec["paths"]["/api/summary"]["get"]["parameters"]} == {
+        "since", "until", "source", "lang", "topic", "product"
+    }  # fmt: skip
+
+
+class FakeEs:
+    """Answers each search with the documents newer than a range clause, newest first, like the real query."""
+
+    def __init__(self, docs: list[dict]):
+        self.docs = docs
+        self.queries: list[dict] = []
+
+    def search(self, index, query, sort, size, ignore_unavailable):
+        self.queries.append(query)
+        ranges = [c["range"]["enriched_at"]["gte"] for c in query["bool"]["filter"] if "range" in c]
+        now = datetime.now(timezone.utc)
+        floor = now - timedelta(seconds=int(ranges[0][4:-1])) if ranges else datetime.min.replace(tzinfo=timezone.utc)
+        hits = [d for d in self.docs if datetime.fromisoformat(d["enriched_at"]) >= floor]
+        hits.sort(key=lambda d: d["enriched_at"], reverse=True)
+        return {"hits": {"hits": [{"_source": d} for d in hits[:size]]}}
+
+
+def doc(doc_id: str, seconds_ago: float) -> dict:
+    return {"id": doc_id, "enriched_at": (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat()}
+
+
+def test_the_live_feed_sends_the_backlog_then_each_new_document_once() -> None:
+    es = FakeEs([doc("old", 3600), doc("recent", 5)])
+    feed = Feed("posts", "enriched_at", [{"term": {"source": "forum"}}])
+
+    assert [d["id"] for d in feed.poll(es)] == ["old", "recent"]  # oldest first
+    assert feed.poll(es) == []
+    es.docs += [doc("late", 30), doc("new", 0)]  # "late" became searchable after "recent"
+    assert [d["id"] for d in feed.poll(es)] == ["late", "new"]
+    assert feed.poll(es) == []
+    assert all({"term": {"source": "forum"}} in q["bool"]["filter"] for q in es.queries)
+    assert {"range": {"enriched_at": {"gte": "now-60s"}}} in es.queries[-1]["bool"]["filter"]
+
+
+def test_a_document_from_a_clock_ahead_does_not_hide_later_ones() -> None:
+    es = FakeEs([doc("from-the-future", -3600)])
+    feed = Feed("posts", "enriched_at", [])
+    assert [d["id"] for d in feed.poll(es)] == ["from-the-future"]
+    es.docs.append(doc("now", 0))
+    assert [d["id"] for d in feed.poll(es)] == ["now"]
