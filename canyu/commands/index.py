@@ -56,15 +56,24 @@ def forget_author(
     source: Annotated[str, typer.Argument(help="the source the author writes on, e.g. weibo")],
     author_id: Annotated[str, typer.Argument(help="the author's id on that source")],
 ) -> None:
-    """Delete every indexed post of one author, in every month, and report how many.
+    """Delete every indexed post of one author, in every month, and scrub their copies elsewhere.
+
+    Alerts lose the person's sample posts (ids and texts), feedback items their sample
+    post ids (and a title taken from one of their posts), cascades their amplifier
+    entries and, where they wrote the root, the root's author. Reports how many
+    documents of each kind changed.
 
     Records still on the Kafka topics are untouched: a replay of posts.enriched
-    would index them again.
+    would index them again. So is the worker's state: its next update of a feedback
+    item or cascade that sampled them may carry them again.
     """
     from canyu.elastic import client
     from sinks.retention import forget_author as run_forget
 
     settings = get_settings()
     with client(settings) as es:
-        deleted = run_forget(es, settings, source, author_id)
-    typer.echo(f"deleted {deleted} post(s) of {source} author {author_id} from {settings.posts_alias}")
+        done = run_forget(es, settings, source, author_id)
+    typer.echo(
+        f"deleted {done.posts} post(s) of {source} author {author_id} from {settings.posts_alias}; scrubbed "
+        f"{done.alerts} alert(s), {done.feedback_items} feedback item(s), {done.cascades} cascade(s)"
+    )

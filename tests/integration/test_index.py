@@ -9,15 +9,17 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from elasticsearch import Elasticsearch
 from kafka.consumer.fetcher import ConsumerRecord
 
 from canyu import topics
 from canyu.elastic import client
-from canyu.schema import EnrichedPost, FeedbackItem
+from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
 from canyu.topics import ensure_topics
 from sinks.elasticsearch import ElasticsearchSink
 from sinks.indices import migrate
-from tests.integration.conftest import count_docs, env_for, read_topic
+from sinks.retention import REMOVED_TITLE, Forgotten, forget_author
+from tests.integration.conftest import count_docs, env_for, forget_namespace, read_topic
 
 NOW = datetime.now(timezone.utc)
 
@@ -39,7 +41,9 @@ def record(topic: str, value: bytes | None, offset: int = 0) -> ConsumerRecord:
 @pytest.fixture
 def ns(stack):
     """Here a namespace lives on Elasticsearch alone, a quicker set-up; ``kafka_sink`` adds its topics."""
-    return stack.model_copy(update={"namespace": f"t{uuid.uuid4().hex[:10]}."})
+    settings = stack.model_copy(update={"namespace": f"t{uuid.uuid4().hex[:10]}."})
+    yield settings
+    forget_namespace(settings)
 
 
 def _sink(settings):
@@ -61,9 +65,13 @@ def kafka_sink(ns):
     yield from _sink(ns)
 
 
+def index_docs(sink: ElasticsearchSink, topic_name: str, docs: list) -> None:
+    topic = sink.settings.topic(topic_name)
+    sink.write([record(topic, d.model_dump_json().encode(), i) for i, d in enumerate(docs)])
+
+
 def index_posts(sink: ElasticsearchSink, posts: list[EnrichedPost]) -> None:
-    topic = sink.settings.topic(topics.POSTS_ENRICHED)
-    sink.write([record(topic, p.model_dump_json().encode(), i) for i, p in enumerate(posts)])
+    index_docs(sink, topics.POSTS_ENRICHED, posts)
 
 
 def canyu(ns, *args: str) -> subprocess.CompletedProcess:
@@ -143,20 +151,101 @@ def test_feedback_items_keep_their_latest_update(ns, sink):
     assert [(h["_id"], h["_source"]["count"]) for h in hits] == [("fb1", 9)]
 
 
-def test_forget_author_deletes_their_posts_in_every_month_and_reports_how_many(ns, sink):
+def alert(id_: str, sampled: list[EnrichedPost], **changes) -> Alert:
+    fields = dict(id=id_, kind="spike", key="topic=battery", window_start=NOW, window_end=NOW, observed=9,
+                  baseline_mean=1, baseline_std=1, threshold=4, sample_post_ids=[p.id for p in sampled],
+                  samples=[p.text for p in sampled], created_at=NOW)  # fmt: skip
+    return Alert(**{**fields, **changes})
+
+
+def item(id_: str, title: str, samples: list[EnrichedPost]) -> FeedbackItem:
+    return FeedbackItem(id=id_, title=title, intent="bug_report", count=len(samples), unique_authors=2, first_seen=NOW,
+                        last_seen=NOW, sample_post_ids=[p.id for p in samples], updated_at=NOW)  # fmt: skip
+
+
+def cascade(root: EnrichedPost, *amplifiers: str) -> Cascade:
+    return Cascade(root_id=root.id, root_author_id=root.author.id, reposts=len(amplifiers), depth=1, reach=0,
+                   velocity=1, top_amplifiers=[{"author_id": a, "reposts": 1} for a in amplifiers], first_seen=NOW,
+                   updated_at=NOW)  # fmt: skip
+
+
+def sources(ns, alias: str) -> dict[str, dict]:
+    with client(ns) as es:
+        es.indices.refresh(index=alias)
+        return {h["_id"]: h["_source"] for h in es.search(index=alias, size=100)["hits"]["hits"]}
+
+
+def test_forget_author_deletes_their_posts_everywhere_and_scrubs_alerts_feedback_and_cascades(ns, sink):
     months = [NOW, datetime(2025, 1, 5, tzinfo=timezone.utc), datetime(2024, 6, 1, tzinfo=timezone.utc)]
     posts = [enriched(i, created_at=months[i % 3]) for i in range(30)]  # authors user0..user2
-    other_source = enriched(99, id="weibo:99", source="weibo", author={"id": "user0"})
+    other_source = enriched(99, id="weibo:99", source="weibo", author={"id": "user0"})  # another person
     index_posts(sink, [*posts, other_source])
     theirs = sum(1 for p in posts if p.author.id == "user0")
+    mine, kept, also_mine = posts[0], posts[1], posts[3]  # user0, user1, user0
+    alerts = [alert("mixed", [kept, mine, posts[2], also_mine]), alert("clean", [kept, other_source]),
+              alert("viral", [mine], kind="viral", samples=[])]  # fmt: skip
+    items = [item("their-title", mine.text, [mine, kept]), item("other-title", kept.text, [kept, also_mine]),
+             item("clean", other_source.text, [other_source, kept])]  # fmt: skip
+    cascades = [cascade(mine, "user1", "user0"), cascade(kept, "user0", "user2"), cascade(other_source, "user0")]
+    index_docs(sink, topics.ALERTS, alerts)
+    index_docs(sink, topics.FEEDBACK_ITEMS, items)
+    index_docs(sink, topics.CASCADES, cascades)
 
     result = canyu(ns, "index", "forget-author", "forum", "user0")
     assert result.returncode == 0, result.stderr
     assert f"deleted {theirs} post(s)" in result.stdout
+    assert "scrubbed 2 alert(s), 2 feedback item(s), 2 cascade(s)" in result.stdout
     with client(ns) as es:
         assert es.count(index=ns.posts_alias, query={"term": {"author.id": "user0"}})["count"] == 1  # the weibo one
     assert count_docs(ns) == 31 - theirs
-    assert "deleted 0 post(s)" in canyu(ns, "index", "forget-author", "forum", "user0").stdout
+
+    found = sources(ns, ns.alerts_alias)
+    assert found["mixed"]["sample_post_ids"] == [kept.id, posts[2].id]
+    assert found["mixed"]["samples"] == [kept.text, posts[2].text]  # each text still beside its id
+    assert found["viral"]["sample_post_ids"] == [] and found["viral"]["samples"] == []
+    assert found["clean"] == alerts[1].model_dump(mode="json")
+    found = sources(ns, ns.feedback_alias)
+    assert found["their-title"]["title"] == REMOVED_TITLE and found["their-title"]["sample_post_ids"] == [kept.id]
+    assert found["other-title"]["title"] == kept.text and found["other-title"]["sample_post_ids"] == [kept.id]
+    assert found["clean"] == items[2].model_dump(mode="json")
+    found = sources(ns, ns.cascades_alias)
+    assert found[mine.id]["root_author_id"] is None
+    assert [a["author_id"] for a in found[mine.id]["top_amplifiers"]] == ["user1"]
+    assert found[kept.id]["root_author_id"] == "user1"
+    assert [a["author_id"] for a in found[kept.id]["top_amplifiers"]] == ["user2"]
+    assert found[other_source.id] == cascades[2].model_dump(mode="json")  # weibo's user0 is someone else
+
+    # A re-delivery of what the worker sent is stale now; its next real update still lands.
+    index_docs(sink, topics.ALERTS, alerts)
+    later = item("other-title", "battery drains again", [kept]).model_copy(update={"updated_at": NOW + timedelta(1)})
+    index_docs(sink, topics.FEEDBACK_ITEMS, [*items, later])
+    assert sources(ns, ns.alerts_alias)["mixed"]["sample_post_ids"] == [kept.id, posts[2].id]
+    found = sources(ns, ns.feedback_alias)
+    assert found["their-title"]["title"] == REMOVED_TITLE and found["other-title"]["title"] == "battery drains again"
+
+    again = canyu(ns, "index", "forget-author", "forum", "user0").stdout
+    assert "deleted 0 post(s)" in again and "scrubbed 0 alert(s), 0 feedback item(s), 0 cascade(s)" in again
+
+
+def test_forget_author_scrubs_again_a_document_the_sink_changed_between_the_read_and_the_write(ns, sink, monkeypatch):
+    mine, kept, newcomer = enriched(0), enriched(1), enriched(4)  # user0, user1, user1
+    index_posts(sink, [mine, kept, newcomer])
+    index_docs(sink, topics.FEEDBACK_ITEMS, [item("fb", mine.text, [mine, kept])])
+    newer = item("fb", mine.text, [mine, kept, newcomer]).model_copy(update={"updated_at": NOW + timedelta(1)})
+    pending, read = [newer], Elasticsearch.mget
+
+    def read_then_sink_writes(self, **kwargs):
+        response = read(self, **kwargs)
+        if pending:
+            index_docs(sink, topics.FEEDBACK_ITEMS, [pending.pop()])
+        return response
+
+    monkeypatch.setattr(Elasticsearch, "mget", read_then_sink_writes)
+    with client(ns) as es:
+        assert forget_author(es, ns, "forum", "user0") == Forgotten(posts=1, feedback_items=1)
+    found = sources(ns, ns.feedback_alias)["fb"]
+    assert found["sample_post_ids"] == [kept.id, newcomer.id] and found["count"] == 3  # the newer one, scrubbed
+    assert found["title"] == REMOVED_TITLE
 
 
 def test_retention_drops_whole_months_older_than_the_cutoff(ns, sink):
