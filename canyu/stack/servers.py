@@ -70,6 +70,15 @@ def tail(path: Path, lines: int) -> str:
         return "".join(deque(f, maxlen=lines))
 
 
+def cluster_id() -> str:
+    """A random KRaft cluster id, as Kafka makes them: never starting with "-", which the
+    storage tool would read as an option."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
+
+
 class Server(ABC):
     name: str
     start_timeout_s: float
@@ -226,12 +235,13 @@ class Kafka(Server):
         data = self.dir / "data"
         config = self._write_config(data)
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            subprocess.run(
+            formatted = subprocess.run(
                 [str(java), "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", cluster_id, "-c", str(config)],
-                check=True, capture_output=True,
+                 "--cluster-id", cluster_id(), "-c", str(config)],
+                capture_output=True, text=True,
             )  # fmt: skip
+            if formatted.returncode != 0:
+                raise StackError(f"kafka: formatting {data} failed:\n{formatted.stdout}{formatted.stderr}")
         log4j = self.dir / "log4j2.properties"
         log4j.write_text(
             "rootLogger.level = INFO\nrootLogger.appenderRef.out.ref = out\n"

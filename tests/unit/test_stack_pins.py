@@ -2,12 +2,14 @@ import hashlib
 import re
 import stat
 import tomllib
+import uuid
 from pathlib import Path
 
 import pytest
 
 from canyu.stack.artifacts import Artifact, ChecksumMismatch, fetch, load_pins
 from canyu.stack.java import JavaNotFound, find_java
+from canyu.stack.servers import cluster_id
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,3 +83,9 @@ def test_java_home_is_preferred_when_new_enough(tmp_path, monkeypatch):
     home = _fake_java(tmp_path, "21.0.1")
     monkeypatch.setenv("CANYU_JAVA_HOME", str(home))
     assert find_java(17, "Kafka") == home / "bin" / "java"
+
+
+def test_cluster_ids_never_look_like_an_option(monkeypatch):
+    ids = iter([uuid.UUID(bytes=b"\xfb" + bytes(15)), uuid.UUID(bytes=bytes(16))])  # the first encodes to "-w..."
+    monkeypatch.setattr("canyu.stack.servers.uuid.uuid4", lambda: next(ids))
+    assert cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"
