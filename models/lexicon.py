@@ -66,6 +66,12 @@ class LexiconClassifier:
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         return [self._one(text) for text in texts]
 
+    def cues(self, text: str) -> dict[str, int]:
+        """How many cue words of each sentiment and intent the text holds (other classifiers use them too)."""
+        text = unicodedata.normalize("NFKC", text or "")[:MAX_CHARS]
+        patterns = {**self._sentiment, **self._intent}
+        return {label: len(pattern.findall(text)) for label, pattern in patterns.items()}
+
     def _one(self, text: str) -> Classification:
         text = unicodedata.normalize("NFKC", text or "")[:MAX_CHARS]
         hits = lambda pattern: len(pattern.findall(text))  # noqa: E731

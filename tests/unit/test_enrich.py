@@ -15,7 +15,7 @@ def test_good_records_are_enriched_and_bad_ones_become_dead_letters_in_order():
         RawRecord(json.dumps({**GOOD, "id": "forum:2", "created_at": "yesterday"}).encode(), offset=3),
         RawRecord(json.dumps({**GOOD, "id": "forum:3", "language": "ja"}).encode(), offset=4),
     ]
-    results = enrich_batch(records, load_classifier())
+    results = enrich_batch(records, load_classifier("lexicon"))
     assert [type(r) for r in results] == [EnrichedPost, DeadLetter, DeadLetter, EnrichedPost]
     good, bad_json, bad_date, declared = results
     assert good.language == "zh" and good.sentiment.label == "negative" and good.classifier == "lexicon-1"

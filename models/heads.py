@@ -1,0 +1,67 @@
+"""Linear heads: softmax over the encoder's vector and, optionally, character n-grams.
+
+A head is one small ``.npz`` file in ``models/heads/``, written by ``models/train.py``
+and read here with numpy alone: class names, weights and bias, and for heads with
+n-gram features, their vocabulary, idf and weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from models.features import NgramFeatures
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+class LinearHead:
+    def __init__(
+        self,
+        classes: Sequence[str],
+        weights: np.ndarray,
+        bias: np.ndarray,
+        ngrams: NgramFeatures | None = None,
+        ngram_weights: np.ndarray | None = None,
+    ) -> None:
+        self.classes = tuple(classes)
+        self.weights = np.asarray(weights, dtype=np.float32)  # (encoder dim, classes)
+        self.bias = np.asarray(bias, dtype=np.float32)
+        self.ngrams = ngrams
+        self.ngram_weights = None if ngram_weights is None else np.asarray(ngram_weights, dtype=np.float32)
+
+    def proba(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        logits = vectors @ self.weights + self.bias
+        if self.ngrams is not None:
+            for row, (cols, values) in enumerate(self.ngrams.rows(texts)):
+                logits[row] += values @ self.ngram_weights[cols]
+        return softmax(logits)
+
+    def save(self, path: Path) -> None:
+        arrays = {"classes": np.array(self.classes), "weights": self.weights, "bias": self.bias}
+        if self.ngrams is not None:
+            arrays |= {
+                "vocabulary": np.array(self.ngrams.vocabulary),
+                "idf": self.ngrams.idf,
+                "analyzer": np.array(self.ngrams.analyzer),
+                "ngram_weights": self.ngram_weights.astype(np.float16),
+            }
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> LinearHead:
+        with np.load(path, allow_pickle=False) as z:
+            analyzer = str(z["analyzer"]) if "analyzer" in z else "char13"
+            ngrams = NgramFeatures(z["vocabulary"].tolist(), z["idf"], analyzer) if "vocabulary" in z else None
+            return cls(
+                z["classes"].tolist(),
+                z["weights"],
+                z["bias"],
+                ngrams,
+                z["ngram_weights"] if ngrams is not None else None,
+            )
