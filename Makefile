@@ -15,10 +15,32 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-up: $(BIN)/.installed
+# The tests also need the classifier's extras, which `make up` does not: transformers
+# (torch from PyPI is the CUDA build, about 5 GB, and runs on CPU) and train (scikit-learn).
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,transformers,train]'
+	touch $@
+
+# The dashboard's chart library, from npm; the app serves it from dashboard/node_modules.
+CHARTS := dashboard/node_modules/.package-lock.json
+$(CHARTS): dashboard/package.json dashboard/package-lock.json
+	npm ci --prefix dashboard --no-audit --no-fund
+	touch $@
+
+# The dashboard's browser tests drive Debian's Chromium (never a downloaded browser).
+# Installed only when missing and we are root; otherwise those tests are skipped.
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	else echo "no /usr/bin/chromium: the dashboard's browser tests will be skipped (apt-get install chromium)"; fi
+
+up: $(BIN)/.installed $(CHARTS)
 	$(BIN)/canyu up
 
-test: $(BIN)/.installed
+# The tests get a stack of their own under .canyu/ (ignored by git), so they never see the
+# data of `make up` (~/.canyu) and a fresh clone starts from empty servers.
+test: export CANYU_HOME := $(CURDIR)/.canyu
+test: $(BIN)/.installed-test $(CHARTS) /usr/bin/chromium
 	$(BIN)/canyu stack up
 	$(BIN)/pytest -ra; status=$$?; $(BIN)/canyu stack down; exit $$status
 

@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from canyu.commands import pipeline, search, stack
+from canyu.commands import dashboard, export, index, kibana, pipeline, produce, search, stack, subscribe
+from canyu.commands import eval as eval_cmd
 from canyu.settings import get_settings
 
 app = typer.Typer(
@@ -17,6 +18,13 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 app.add_typer(pipeline.app)
 app.add_typer(search.app)
+app.add_typer(eval_cmd.app)
+app.add_typer(produce.app, name="produce")
+app.add_typer(export.app)
+app.add_typer(index.app, name="index")
+app.add_typer(dashboard.app)
+app.add_typer(kibana.app, name="kibana")
+app.add_typer(subscribe.app, name="subscribe")
 
 
 def _unreachable_service(error: Exception) -> str | None:

@@ -38,7 +38,7 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def _wait_indexed(settings: Settings, expected: int, procs: dict[str, tuple[subprocess.Popen, Path]]) -> None:
-    from sinks.elasticsearch import client
+    from canyu.elastic import client
 
     deadline = time.monotonic() + INDEX_TIMEOUT_S
     with client(settings) as es, tqdm(total=expected, unit="post", desc="indexed") as bar:
@@ -57,10 +57,12 @@ def _wait_indexed(settings: Settings, expected: int, procs: dict[str, tuple[subp
 
 
 def run_main_job(settings: Settings, keep_running: bool = True) -> int:
+    from canyu.elastic import client
     from canyu.stack.servers import servers
     from canyu.topics import ensure_topics
+    from dashboard.launch import dashboard_url, export_tokens, wait_showing
     from producers.replay import replay, sample_corpus
-    from sinks.elasticsearch import client, ensure_index
+    from sinks.indices import migrate
 
     stack = servers(settings)
     for server in stack:
@@ -68,13 +70,15 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
         server.up()
     ensure_topics(settings)
     with client(settings) as es:
-        ensure_index(es, settings.posts_alias)
-    procs = {role: _start(role, settings) for role in ("worker", "sink")}
+        migrate(es, settings)
+    settings = export_tokens(settings)  # the dashboard child process reads them from the environment
+    procs = {role: _start(role, settings) for role in ("worker", "sink", "deliver", "dashboard")}
     try:
         result = replay(sample_corpus(), settings)
         if result.failed or result.rejected:
             raise RuntimeError(f"the sample replay lost posts: {result.failed or result.rejected}")
         _wait_indexed(settings, result.published, procs)
+        wait_showing(settings, result.published)
         typer.echo(
             f"\nAll {result.published} sample posts are indexed in Elasticsearch ({settings.es_url}, "
             f"alias {settings.posts_alias}).\nTry, in another terminal:\n"
@@ -83,7 +87,9 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
             f"Logs: {procs['worker'][1]}, {procs['sink'][1]}; servers: canyu stack logs kafka|elasticsearch"
         )
         if keep_running:
-            typer.echo("The worker and sink keep running; Ctrl-C stops everything.")
+            typer.echo("The worker, sink, alert delivery and dashboard keep running; Ctrl-C stops everything.")
+        typer.echo(f"\nDashboard (the sample corpus, live): {dashboard_url(settings)}")
+        if keep_running:
             while all(proc.poll() is None for proc, _ in procs.values()):
                 time.sleep(1)
             typer.secho("a pipeline process exited; stopping", fg=typer.colors.RED, err=True)
@@ -100,4 +106,4 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
         if keep_running:
             for server in reversed(stack):
                 server.down()
-            typer.echo(f"worker, sink, Kafka and Elasticsearch stopped; data is kept under {settings.home}")
+            typer.echo(f"pipeline, Kafka and Elasticsearch stopped; data is kept under {settings.home}")

@@ -47,16 +47,51 @@ class Settings(BaseSettings):
     es_transport_port: int = 9300
     kafka_heap: str = "512m"
     es_heap: str = "1g"
+    es_analysis: str = Field(
+        "standard",
+        description="text analyzer that new indices get: a file in canyu/conf/analysis/ (standard, icu, smartcn, nori)",
+    )
 
     topic_partitions: int = Field(4, ge=1)
 
-    classifier: str = Field("lexicon", description="backend passed to models.load_classifier")
+    classifier: str = Field("offline", description="models.load_classifier backend: offline|transformers|lexicon")
+    # The transformers backend (models/hf.py); model ids are Hugging Face names or local folders.
+    hf_sentiment_model: str = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
+    hf_sentiment_revision: str = Field("f3e34b6c30bf27b6649f72eca85d0bbe79df1e55", description="commit; '' for main")
+    hf_zero_shot_model: str = Field("MoritzLaurer/multilingual-MiniLMv2-L6-mnli-xnli", description="'' for none")
+    hf_zero_shot_revision: str = Field("", description="commit; '' for main")
+    hf_device: str = Field("cpu", pattern=r"^(cpu|cuda|auto)$")
+    hf_quantize: bool = Field(False, description="dynamic int8 quantisation on CPU")
+    hf_offline: bool = Field(True, description="never reach the hub: models must be cached or local folders")
     batch_size: int = Field(64, ge=1, description="posts per classifier call in the worker")
     batch_wait_s: float = Field(0.5, gt=0, description="longest wait to fill a batch")
     worker_web_port: int = 6066
 
     sink_batch_size: int = Field(500, ge=1)
     sink_wait_s: float = Field(1.0, gt=0)
+
+    products_file: Path | None = Field(None, description="product catalogue YAML; default streams/conf/products.yaml")
+    spike_k: float = Field(3.0, gt=0, description="a window spikes above mean + k·σ of its trailing week")
+    spike_min_count: int = Field(10, ge=1, description="and only when it holds at least this many posts")
+    spike_cooldown_s: int = Field(6 * 3600, ge=0, description="no second alert for the same key within this time")
+    viral_velocity: int = Field(10, ge=1, description="reposts in 10 minutes that make a cascade viral")
+    item_similarity: float = Field(0.3, gt=0, le=1, description="how close a post must be to join a feedback item")
+
+    deliver_allowed_hosts: list[str] = Field(
+        [], description="hosts on loopback or private networks that notifications may still be sent to"
+    )
+    deliver_attempts: int = Field(5, ge=1, description="tries per notification before it goes to posts.dlq")
+    webhook_secret: str | None = Field(None, description="HMAC key for webhooks whose channel names no secret_env")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "canyu@localhost"
+
+    dashboard_host: str = Field("127.0.0.1", description="address the dashboard binds to")
+    dashboard_port: int = Field(8765, ge=1, le=65535)
+    dashboard_token: str | None = Field(None, min_length=16, description="read-only; generated and printed when unset")
+    dashboard_admin_token: str | None = Field(
+        None, min_length=16, description="manages subscriptions; generated and printed when unset"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -104,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def sink_group(self) -> str:
         return f"{self.namespace}canyu-es-sink"
+
+    @property
+    def delivery_group(self) -> str:
+        return f"{self.namespace}canyu-delivery"
 
 
 @lru_cache(maxsize=1)

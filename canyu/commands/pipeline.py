@@ -18,16 +18,14 @@ app = typer.Typer()
 
 @app.command()
 def init() -> None:
-    """Create the Kafka topics and the Elasticsearch index (idempotent)."""
+    """Create the Kafka topics and the Elasticsearch templates, indices and aliases (idempotent)."""
+    from canyu.commands.index import migrate
     from canyu.topics import ensure_topics
-    from sinks.elasticsearch import client, ensure_index
 
     settings = get_settings()
     created = ensure_topics(settings)
     typer.echo(f"topics: {', '.join(settings.all_topics)} ({len(created)} created)")
-    with client(settings) as es:
-        made = ensure_index(es, settings.posts_alias)
-    typer.echo(f"index alias {settings.posts_alias}: {'created' if made else 'exists'}")
+    migrate()
 
 
 @app.command()
@@ -69,20 +67,39 @@ def _stop_on_signals() -> threading.Event:
 
 @app.command()
 def sink() -> None:
-    """Run the Elasticsearch sink: posts.enriched → bulk index, committing offsets after each write."""
+    """Run the Elasticsearch sink: enriched posts, alerts, feedback items and cascades → bulk index.
+
+    Offsets are committed only after Elasticsearch has acknowledged each batch.
+    """
     import logging
 
     from sinks.elasticsearch import ElasticsearchSink
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    es_sink = ElasticsearchSink(settings)
-    typer.echo(f"sink: {es_sink.topic} → Elasticsearch alias {settings.posts_alias}")
-    es_sink.run(_stop_on_signals())
+    try:
+        es_sink = ElasticsearchSink(settings)
+        typer.echo(f"sink: {', '.join(es_sink.topics)} → Elasticsearch {settings.es_url}")
+        es_sink.run(_stop_on_signals())
+    except ValueError as e:  # a setting no retry can fix
+        fail(str(e))
 
 
 @app.command()
-def health(service: Annotated[str, typer.Argument(help="worker or sink")]) -> None:
+def deliver() -> None:
+    """Run the notification delivery sink: notifications → webhooks, Slack, email or Kafka, at least once."""
+    import logging
+
+    from sinks.delivery import DeliverySink
+
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    delivery = DeliverySink(get_settings())
+    typer.echo(f"deliver: {', '.join(delivery.topics)} → subscribers' channels")
+    delivery.run(_stop_on_signals())
+
+
+@app.command()
+def health(service: Annotated[str, typer.Argument(help="worker, sink or deliver")]) -> None:
     """Exit 0 when a pipeline service on this machine is alive (for container health checks)."""
     settings = get_settings()
     if service == "worker":
@@ -92,15 +109,16 @@ def health(service: Annotated[str, typer.Argument(help="worker or sink")]) -> No
             urllib.request.urlopen(f"http://127.0.0.1:{settings.worker_web_port}/", timeout=5).close()
         except OSError as e:
             fail(f"worker web endpoint on port {settings.worker_web_port} does not answer: {e}")
-    elif service == "sink":
+    elif service in ("sink", "deliver"):
         from sinks.base import heartbeat_age_s
 
-        path = settings.home / "run" / f"{settings.sink_group}.heartbeat"
+        group = settings.sink_group if service == "sink" else settings.delivery_group
+        path = settings.home / "run" / f"{group}.heartbeat"
         age = heartbeat_age_s(path)
         if age is None or age > 60 + settings.sink_wait_s * 3:
             fail(f"sink heartbeat {path} is {'missing' if age is None else f'{age:.0f}s old'}")
     else:
-        fail(f"unknown service {service!r}; choose worker or sink")
+        fail(f"unknown service {service!r}; choose worker, sink or deliver")
     typer.echo(f"{service}: healthy")
 
 

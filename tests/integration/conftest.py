@@ -6,6 +6,7 @@ see each other's records and counts are exact.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -17,12 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from canyu.elastic import client
 from canyu.settings import Settings
 from canyu.stack.servers import servers
 from canyu.topics import ensure_topics
-from sinks.elasticsearch import client, ensure_index
+from sinks.indices import migrate
 
 
 def pytest_collection_modifyitems(items):
@@ -39,12 +41,32 @@ def stack() -> Settings:
 
 
 @pytest.fixture
-def ns(stack: Settings) -> Settings:
+def ns(stack: Settings) -> Iterator[Settings]:
     settings = stack.model_copy(update={"namespace": f"t{uuid.uuid4().hex[:10]}."})
     ensure_topics(settings)
     with client(settings) as es:
-        ensure_index(es, settings.posts_alias)
-    return settings
+        migrate(es, settings)
+    yield settings
+    forget_namespace(settings)
+
+
+def forget_namespace(settings: Settings) -> None:
+    """Delete a test's topics (Faust's internal ones included), indices and templates, so the
+    shared stack does not grow with every run."""
+    prefix = settings.namespace
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+    with client(settings) as es:
+        for name in es.indices.get_index_template(name=f"{prefix}*").get("index_templates", []):
+            es.indices.delete_index_template(name=name["name"])
+        if es.cluster.exists_component_template(name=f"{prefix}*"):
+            es.cluster.delete_component_template(name=f"{prefix}*")
+        es.indices.delete(index=f"{prefix}*", allow_no_indices=True, expand_wildcards="all")
 
 
 def free_port() -> int:
@@ -54,23 +76,24 @@ def free_port() -> int:
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
-    return {
+    """The environment that gives a child process exactly these settings (and a free web port)."""
+    env = {
         **os.environ,
-        "CANYU_HOME": str(settings.home),
-        "CANYU_NAMESPACE": settings.namespace,
-        "CANYU_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "CANYU_ES_URL": settings.es_url,
         "CANYU_WORKER_WEB_PORT": str(free_port()),
         "CANYU_BATCH_WAIT_S": "0.2",
         "CANYU_SINK_WAIT_S": "0.2",
-        **extra,
     }
+    for name, value in settings.model_dump(mode="json", exclude_defaults=True).items():
+        env[f"CANYU_{name.upper()}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+    for name in ("home", "namespace", "kafka_bootstrap", "es_url"):
+        env[f"CANYU_{name.upper()}"] = str(getattr(settings, name))
+    return {**env, **extra}
 
 
 @contextmanager
-def running(role: str, settings: Settings, log_dir: Path) -> Iterator[subprocess.Popen]:
+def running(role: str, settings: Settings, log_dir: Path, name: str | None = None) -> Iterator[subprocess.Popen]:
     """Run ``canyu <role>`` as its own process, as a user would, for the duration of a test."""
-    log = log_dir / f"{role}.log"
+    log = log_dir / f"{name or role}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "canyu", role], env=env_for(settings), stdout=out,
                                 stderr=subprocess.STDOUT)  # fmt: skip

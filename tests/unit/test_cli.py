@@ -1,10 +1,27 @@
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from canyu.cli import app
 
-COMMANDS = [[], ["stack"], ["stack", "up"], ["stack", "down"], ["stack", "status"], ["stack", "logs"], ["init"],
-            ["replay"], ["worker"], ["sink"], ["health"], ["search"], ["up"]]  # fmt: skip
+
+def all_commands(group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
+    """Every command path of the CLI, so a new subcommand is covered without editing this test."""
+    found = [list(prefix)]
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group of subcommands
+            found += all_commands(command, (*prefix, name))
+        else:
+            found.append([*prefix, name])
+    return found
+
+
+COMMANDS = all_commands(typer.main.get_command(app))
+
+
+def test_the_walk_finds_the_commands_users_rely_on():
+    for command in (["stack", "up"], ["replay"], ["worker"], ["sink"], ["search"], ["up"], ["subscribe", "add"]):
+        assert command in COMMANDS
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "canyu")
