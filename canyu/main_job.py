@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -19,8 +20,14 @@ def _start(role: str, settings: Settings) -> tuple[subprocess.Popen, Path]:
     log = settings.home / "logs" / f"{settings.namespace}{role}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
+        # Its own session: Ctrl-C reaches only this job, which then stops the services in order
+        # instead of finding them already gone.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "canyu", role], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            [sys.executable, "-m", "canyu", role],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     return proc, log
 
@@ -64,6 +71,7 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
     from producers.replay import replay, sample_corpus
     from sinks.indices import migrate
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
     stack = servers(settings)
     for server in stack:
         typer.echo(f"{server.name} {server.pin.version}: starting ...")
