@@ -52,9 +52,17 @@ def folded_counts(settings: Settings) -> dict[str, int]:
     return {r.key.decode(): int(r.value) for r in read_topic(settings, settings.topic(topics.COUNTS))}
 
 
-def owns_signals(port: int, settings: Settings) -> bool:
-    with urlopen(f"http://127.0.0.1:{port}/assignment/", timeout=5) as r:
-        return [settings.topic(topics.POSTS_CLASSIFIED), 0] in json.load(r)
+def assignment(port: int) -> list[list]:
+    try:
+        with urlopen(f"http://127.0.0.1:{port}/assignment/", timeout=5) as r:
+            return json.load(r)
+    except OSError:  # not serving yet
+        return []
+
+
+def both_hold_raw_partitions(ports: list[int], settings: Settings) -> bool:
+    raw = settings.topic(topics.POSTS_RAW)
+    return all(any(topic == raw for topic, _ in assignment(port)) for port in ports)
 
 
 def test_a_surviving_worker_takes_over_partitions_and_table_state_without_losing_or_doubling(ns, tmp_path):
@@ -67,13 +75,17 @@ def test_a_surviving_worker_takes_over_partitions_and_table_state_without_losing
         running("worker", first, tmp_path, name="worker-a") as a,
         running("worker", second, tmp_path, name="worker-b") as b,
     ):
+        # Both must be in the group with partitions of their own before one leaves; stopping a
+        # worker while the group is still forming tests a start-up race, not a failover.
+        wait_for(lambda: both_hold_raw_partitions(ports, settings), what="both workers sharing the partitions")
         publish_all(settings, posts[:60])
         enriched_topic = settings.topic(topics.POSTS_ENRICHED)
         wait_for(
             lambda: len({r.key for r in read_topic(settings, enriched_topic)}) >= 30, what="half the posts through"
         )
         workers = dict(zip(ports, (a, b), strict=True))
-        owner = wait_for(lambda: next((w for port, w in workers.items() if owns_signals(port, settings)), None),
+        stateful = [settings.topic(topics.POSTS_CLASSIFIED), 0]
+        owner = wait_for(lambda: next((w for port, w in workers.items() if stateful in assignment(port)), None),
                          what="an owner of the stateful partition")  # fmt: skip
         owner.send_signal(signal.SIGTERM)  # mid-stream: the other worker must take over
         owner.wait(60)
