@@ -17,11 +17,14 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
+from canyu import topics
+from canyu.kafka import make_producer
+from canyu.schema import DeadLetter
 from canyu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,8 @@ def offsets_after(batch: list[ConsumerRecord]) -> dict[TopicPartition, OffsetAnd
 
 class BatchSink(ABC):
     name: str = "sink"
+    stage: str = "sink"  # named on the dead letters it writes
+    _producer: KafkaProducer | None = None
 
     def __init__(self, settings: Settings, topics: list[str], group_id: str):
         self.settings = settings
@@ -87,8 +92,38 @@ class BatchSink(ABC):
             consumer.close(autocommit=False)
             self.close()
 
+    @property
+    def producer(self) -> KafkaProducer:
+        """Opened on first use: most sinks never write a dead letter."""
+        if self._producer is None:
+            self._producer = make_producer(self.settings)
+        return self._producer
+
+    def dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:
+        return DeadLetter.of(
+            record.value or b"",  # a tombstone (no value) is kept as empty bytes
+            stage=self.stage,
+            reason=reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode("utf-8", "replace") if record.key else None,
+        )
+
+    def send_dead_letters(self, letters: list[DeadLetter]) -> None:
+        """Publish to posts.dlq and wait for the acks, so the batch's offsets are committed only after."""
+        dlq = self.settings.topic(topics.POSTS_DLQ)
+        sent = [
+            self.producer.send(dlq, key=(letter.key or "").encode(), value=letter.model_dump_json().encode())
+            for letter in letters
+        ]
+        for future in sent:
+            future.get(timeout=30)
+
     def close(self) -> None:
-        """Release what ``write`` opened."""
+        """Release what ``write`` opened; subclasses that open more call this too."""
+        if self._producer is not None:
+            self._producer.close()
 
     def _commit(self, consumer: KafkaConsumer, batch: list[ConsumerRecord]) -> None:
         try:

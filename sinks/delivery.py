@@ -26,10 +26,10 @@ import urllib.request
 from email.message import EmailMessage
 
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
 from canyu import topics
-from canyu.kafka import make_producer
-from canyu.schema import Channel, DeadLetter, Notification
+from canyu.schema import Channel, Notification
 from canyu.settings import Settings
 from sinks.base import BatchSink
 
@@ -83,16 +83,10 @@ def summary(notice: Notification) -> str:
 
 class DeliverySink(BatchSink):
     name = "delivery"
+    stage = "deliver"
 
     def __init__(self, settings: Settings):
         super().__init__(settings, [settings.topic(topics.NOTIFICATIONS)], settings.delivery_group)
-        self._producer = None
-
-    @property
-    def producer(self):
-        if self._producer is None:
-            self._producer = make_producer(self.settings)
-        return self._producer
 
     def write(self, batch: list[ConsumerRecord]) -> None:
         for record in batch:
@@ -102,7 +96,6 @@ class DeliverySink(BatchSink):
                 self._dead(record, f"not a valid Notification: {e}")
                 continue
             self._deliver_with_retries(notice, record)
-        self.producer.flush()
 
     def _deliver_with_retries(self, notice: Notification, record: ConsumerRecord) -> None:
         delay = 0.5
@@ -114,7 +107,7 @@ class DeliverySink(BatchSink):
             except Refused as e:
                 self._dead(record, f"refused: {e}")
                 return
-            except (OSError, smtplib.SMTPException) as e:
+            except (OSError, smtplib.SMTPException, KafkaError) as e:
                 if attempt == self.settings.deliver_attempts:
                     self._dead(record, f"gave up after {attempt} attempts: {e}")
                     return
@@ -130,7 +123,8 @@ class DeliverySink(BatchSink):
         elif channel.type == "email":
             self._email(channel, notice)
         else:
-            self.producer.send(channel.target, key=notice.id.encode(), value=notice.model_dump_json().encode())
+            sent = self.producer.send(channel.target, key=notice.id.encode(), value=notice.model_dump_json().encode())
+            sent.get(timeout=TIMEOUT_S)  # delivered means acknowledged, like the other channels
 
     def _post(self, channel: Channel, notice_id: str, body: bytes) -> None:
         check_address(channel.target, self.settings.deliver_allowed_hosts)
@@ -166,10 +160,4 @@ class DeliverySink(BatchSink):
 
     def _dead(self, record: ConsumerRecord, reason: str) -> None:
         log.error("notification at offset %s dead-lettered: %s", record.offset, reason)
-        letter = DeadLetter.of(record.value, stage="deliver", reason=reason, topic=record.topic,
-                               partition=record.partition, offset=record.offset)  # fmt: skip
-        self.producer.send(self.settings.topic(topics.POSTS_DLQ), value=letter.model_dump_json().encode())
-
-    def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close()
+        self.send_dead_letters([self.dead_letter(record, reason)])

@@ -26,8 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from canyu import topics
 from canyu.elastic import client, load_analysis
-from canyu.kafka import make_producer
-from canyu.schema import Alert, Cascade, DeadLetter, EnrichedPost, FeedbackItem
+from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
 from canyu.settings import Settings
 from sinks.base import BatchSink
 from sinks.indices import IndexKind, kinds, migrate
@@ -120,8 +119,6 @@ class ElasticsearchSink(BatchSink):
         self.routes = routes(settings)
         super().__init__(settings, list(self.routes), settings.sink_group)
         self.es = client(settings)
-        self.dlq_topic = settings.topic(topics.POSTS_DLQ)
-        self._dlq = None
 
     def prepare(self) -> None:
         for line in migrate(self.es, self.settings):
@@ -142,7 +139,7 @@ class ElasticsearchSink(BatchSink):
             valid.append((record, [route.action(doc), doc.model_dump(mode="json")]))
         if valid:
             outcome.add(self._index(valid))
-        self._send_dead([self._dead(record, reason) for record, reason in outcome.rejected])
+        self.send_dead_letters([self.dead_letter(record, reason) for record, reason in outcome.rejected])
         log.info("%s: %d indexed, %d older than indexed, %d dead letters", self.name, outcome.indexed, outcome.stale,
                  len(outcome.rejected))  # fmt: skip
 
@@ -160,30 +157,6 @@ class ElasticsearchSink(BatchSink):
             return outcome
         return read_bulk_response(response.body, [record for record, _ in items])
 
-    def _dead(self, record: ConsumerRecord, reason: str) -> DeadLetter:
-        return DeadLetter.of(
-            record.value or b"",  # a tombstone (no value) is kept as empty bytes
-            stage="sink",
-            reason=reason,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key.decode("utf-8", "replace") if record.key else None,
-        )
-
-    def _send_dead(self, dead: list[DeadLetter]) -> None:
-        if not dead:
-            return
-        if self._dlq is None:
-            self._dlq = make_producer(self.settings)
-        sent = [
-            self._dlq.send(self.dlq_topic, key=(letter.key or "").encode(), value=letter.model_dump_json().encode())
-            for letter in dead
-        ]
-        for future in sent:  # acknowledged before the batch's offsets are committed, or the batch is retried
-            future.get(timeout=30)
-
     def close(self) -> None:
-        if self._dlq is not None:
-            self._dlq.close()
+        super().close()
         self.es.close()
