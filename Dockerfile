@@ -22,6 +22,8 @@ WORKDIR /src
 # (pyproject names it as the readme).
 COPY pyproject.toml README.md* ./
 COPY canyu/ canyu/
+COPY canyu_runtime/ canyu_runtime/
+COPY canyu_cli/ canyu_cli/
 COPY producers/ producers/
 COPY streams/ streams/
 COPY models/ models/

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     deliver_allowed_hosts: list[str] = Field(
         [], description="hosts on loopback or private networks that notifications may still be sent to"
     )
-    deliver_attempts: int = Field(5, ge=1, description="tries per notification before it goes to posts.dlq")
+    deliver_attempts: int = Field(5, ge=1, description="tries per notification before it goes to dead-letters")
     webhook_secret: str | None = Field(None, description="HMAC key for webhooks whose channel names no secret_env")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

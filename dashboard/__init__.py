@@ -1,5 +1,5 @@
 """The live dashboard: one page and a small JSON API over the Elasticsearch indices.
 
 It reads the aliases named in canyu.settings directly with the official client and
-manages alert subscriptions through canyu.subscriptions; it imports no other room.
+manages alert subscriptions through canyu_runtime.subscriptions; it imports no other room.
 """

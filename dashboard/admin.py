@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from canyu.schema import Subscription
-from canyu.subscriptions import SubscriptionStore
+from canyu_runtime.subscriptions import SubscriptionStore
 from dashboard.auth import admin
 
 router = APIRouter(

@@ -17,7 +17,7 @@ COUNTS = {
     "fetched": "records read from the source",
     "published": "posts Kafka acknowledged on posts.raw",
     "duplicates": "records skipped because an earlier page published them",
-    "failed": "records sent to posts.dlq",
+    "failed": "records sent to dead-letters",
     "poll_errors": "polls that failed (network, HTTP, unreadable or empty response)",
 }
 

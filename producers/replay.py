@@ -18,7 +18,7 @@ from pydantic import Field, FilePath
 from tqdm import tqdm
 
 from canyu import topics
-from canyu.kafka import make_producer, publish
+from canyu_runtime.kafka_clients import make_producer, publish
 from canyu.schema import Post
 from canyu.settings import Settings
 from producers.base import Page, Record, Source, SourceConfig
@@ -61,7 +61,7 @@ class ReplaySource(Source):
 class ReplayResult:
     published: int = 0
     failed: list[str] = field(default_factory=list)  # sends the broker never acknowledged
-    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason); also on posts.dlq
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason); also on dead-letters
 
 
 def replay(path: Path, settings: Settings, rate: float | None = None, progress: bool = True) -> ReplayResult:

@@ -20,7 +20,7 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from canyu import topics
-from canyu.kafka import make_producer, publish
+from canyu_runtime.kafka_clients import make_producer, publish
 from canyu.schema import DeadLetter, Post
 from canyu.settings import Settings
 from producers.base import BadPayload, Record, RetryLater, Source
@@ -78,7 +78,7 @@ class Publisher:
         self.producer = producer
         self.source = source
         self.posts_topic = settings.topic(topics.POSTS_RAW)
-        self.dlq_topic = settings.topic(topics.POSTS_DLQ)
+        self.dlq_topic = settings.topic(topics.DEAD_LETTERS)
 
     def dead_letter(self, raw: bytes, reason: str):
         letter = DeadLetter.of(raw, stage="produce", source=self.source.name, reason=reason, topic=self.posts_topic)

@@ -21,7 +21,8 @@ from typing import IO
 
 from elasticsearch import Elasticsearch
 
-from canyu.elastic import load_template, pages
+from canyu.indices import load_template
+from canyu_runtime.elastic import pages
 from canyu.schema import EnrichedPost
 
 FORMATS = ("jsonl", "csv", "parquet")

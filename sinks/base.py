@@ -23,15 +23,12 @@ from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
 from canyu import topics
-from canyu.kafka import make_producer
+from canyu_runtime.kafka_clients import make_producer
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
+from canyu_runtime.errors import Misconfigured
 
 log = logging.getLogger(__name__)
-
-
-class Misconfigured(ValueError):
-    """A setting that no retry can fix: the sink stops and says so."""
 
 
 def offsets_after(batch: list[ConsumerRecord]) -> dict[TopicPartition, OffsetAndMetadata]:
@@ -111,8 +108,8 @@ class BatchSink(ABC):
         )
 
     def send_dead_letters(self, letters: list[DeadLetter]) -> None:
-        """Publish to posts.dlq and wait for the acks, so the batch's offsets are committed only after."""
-        dlq = self.settings.topic(topics.POSTS_DLQ)
+        """Publish to dead-letters and wait for the acks, so the batch's offsets are committed only after."""
+        dlq = self.settings.topic(topics.DEAD_LETTERS)
         sent = [
             self.producer.send(dlq, key=(letter.key or "").encode(), value=letter.model_dump_json().encode())
             for letter in letters

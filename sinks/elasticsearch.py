@@ -8,7 +8,7 @@ older one is turned away with a version conflict, which is the intended outcome
 and neither an error nor a dead letter.
 
 Records that are not valid, and documents that Elasticsearch rejects, go to
-``posts.dlq`` with the reason; the rest of the batch is indexed. Answers that
+``dead-letters`` with the reason; the rest of the batch is indexed. Answers that
 say "try later" (429, 5xx) make the whole batch fail, so ``BatchSink`` retries
 it with backoff before anything is committed.
 """
@@ -25,11 +25,12 @@ from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from canyu import topics
-from canyu.elastic import client, load_analysis
+from canyu.indices import IndexKind, kinds, load_analysis
+from canyu_runtime.elastic import client
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
 from canyu.settings import Settings
 from sinks.base import BatchSink
-from sinks.indices import IndexKind, kinds, migrate
+from canyu_runtime.migrations import migrate
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,10 @@ from functools import partial
 
 from elasticsearch import Elasticsearch
 
-from canyu.elastic import pages
+from canyu_runtime.elastic import pages
 from canyu.settings import Settings
-from sinks.indices import IndexKind, indices_behind, kinds
+from canyu.indices import IndexKind, kinds
+from canyu_runtime.migrations import indices_behind
 
 REMOVED_TITLE = "(removed at the author's request)"
 CONFLICT = 409

@@ -16,7 +16,7 @@ import faust
 from canyu import topics
 from canyu.schema import Alert, DeadLetter, EnrichedPost, Subscription
 from canyu.settings import Settings
-from canyu.subscriptions import SubscriptionStore
+from canyu_runtime.subscriptions import SubscriptionStore
 from models import load_classifier
 from streams.enrich import RawRecord, enrich_batch
 from streams.notify import notifications
@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> faust.App:
         return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw", **kwargs)
 
     raw, classified = topic(topics.POSTS_RAW), topic(topics.POSTS_CLASSIFIED, partitions=1)
-    enriched, dlq, alerts = topic(topics.POSTS_ENRICHED), topic(topics.POSTS_DLQ), topic(topics.ALERTS)
+    enriched, dlq, alerts = topic(topics.POSTS_ENRICHED), topic(topics.DEAD_LETTERS), topic(topics.ALERTS)
     items, cascades, counts = topic(topics.FEEDBACK_ITEMS), topic(topics.CASCADES), topic(topics.COUNTS)
     notices = topic(topics.NOTIFICATIONS)
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from canyu.elastic import client
+from canyu_runtime.elastic import client
 from canyu.settings import Settings
-from canyu.stack.servers import servers
-from canyu.topics import ensure_topics
-from sinks.indices import migrate
+from canyu_cli.stack.servers import servers
+from canyu_runtime.kafka_clients import ensure_topics
+from canyu_runtime.migrations import migrate
 
 
 def pytest_collection_modifyitems(items):
@@ -95,7 +95,7 @@ def running(role: str, settings: Settings, log_dir: Path, name: str | None = Non
     """Run ``canyu <role>`` as its own process, as a user would, for the duration of a test."""
     log = log_dir / f"{name or role}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "canyu", role], env=env_for(settings), stdout=out,
+        proc = subprocess.Popen([sys.executable, "-m", "canyu_cli", role], env=env_for(settings), stdout=out,
                                 stderr=subprocess.STDOUT)  # fmt: skip
     try:
         yield proc

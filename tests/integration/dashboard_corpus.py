@@ -77,7 +77,7 @@ def _write_index(es: Elasticsearch, alias: str) -> str:
 
 
 def seed(es: Elasticsearch, settings: Settings) -> None:
-    """Index the corpus into the namespace's indices (made by ``sinks.indices.migrate``) and refresh."""
+    """Index the corpus into the namespace's indices (made by ``canyu_runtime.migrations.migrate``) and refresh."""
     batches = [
         (settings.posts_alias, POSTS, "id"),
         (settings.feedback_alias, FEEDBACK, "id"),

@@ -13,7 +13,7 @@ from kafka import KafkaProducer
 from playwright.sync_api import expect, sync_playwright
 
 from canyu import topics
-from canyu.elastic import client
+from canyu_runtime.elastic import client
 from canyu.schema import Author, Post
 from dashboard.auth import with_tokens
 from tests.integration.conftest import free_port, read_topic, running, wait_for

@@ -13,9 +13,10 @@ from datetime import datetime, timezone
 import pytest
 from elasticsearch import helpers
 
-from canyu.elastic import client
+from canyu_runtime.elastic import client
 from queries.export import COLUMNS
-from sinks.indices import kinds, migrate
+from canyu.indices import kinds
+from canyu_runtime.migrations import migrate
 from tests.integration.conftest import count_docs, env_for
 from tests.integration.test_index import enriched
 

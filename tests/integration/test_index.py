@@ -13,11 +13,11 @@ from elasticsearch import Elasticsearch
 from kafka.consumer.fetcher import ConsumerRecord
 
 from canyu import topics
-from canyu.elastic import client
+from canyu_runtime.elastic import client
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
-from canyu.topics import ensure_topics
+from canyu_runtime.kafka_clients import ensure_topics
 from sinks.elasticsearch import ElasticsearchSink
-from sinks.indices import migrate
+from canyu_runtime.migrations import migrate
 from sinks.retention import REMOVED_TITLE, Forgotten, forget_author
 from tests.integration.conftest import count_docs, env_for, forget_namespace, read_topic
 
@@ -75,7 +75,7 @@ def index_posts(sink: ElasticsearchSink, posts: list[EnrichedPost]) -> None:
 
 
 def canyu(ns, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "canyu", *args], env=env_for(ns), capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "canyu_cli", *args], env=env_for(ns), capture_output=True, text=True,
                           timeout=120)  # fmt: skip
 
 
@@ -117,7 +117,7 @@ def test_reindexing_gives_the_same_count_a_newer_fetch_updates_and_an_older_one_
     with client(ns) as es:
         doc = es.search(index=ns.posts_alias, query={"term": {"id": "forum:0"}})["hits"]["hits"]
     assert len(doc) == 1 and doc[0]["_source"]["engagement"]["likes"] == 50
-    assert read_topic(ns, ns.topic(topics.POSTS_DLQ)) == []  # a stale fetch is not a dead letter
+    assert read_topic(ns, ns.topic(topics.DEAD_LETTERS)) == []  # a stale fetch is not a dead letter
 
 
 def test_invalid_records_and_documents_elasticsearch_rejects_go_to_the_dlq_and_the_rest_is_indexed(ns, kafka_sink):
@@ -131,7 +131,7 @@ def test_invalid_records_and_documents_elasticsearch_rejects_go_to_the_dlq_and_t
         record(topic, enriched(4).model_dump_json().encode(), 4),
     ])  # fmt: skip
     assert count_docs(ns) == 2
-    letters = [json.loads(r.value) for r in read_topic(ns, ns.topic(topics.POSTS_DLQ))]
+    letters = [json.loads(r.value) for r in read_topic(ns, ns.topic(topics.DEAD_LETTERS))]
     reasons = sorted((letter["offset"], letter["reason"]) for letter in letters)
     assert [offset for offset, _ in reasons] == [1, 2, 3]
     assert "not a valid EnrichedPost: source: Field required" in reasons[0][1]

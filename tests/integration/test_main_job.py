@@ -21,7 +21,7 @@ def test_canyu_up_indexes_the_whole_sample_and_search_finds_all_three_languages(
     env = env_for(settings, CANYU_DASHBOARD_PORT=str(free_port()))
     expected = sum(1 for line in sample_corpus().read_text(encoding="utf-8").splitlines() if line.strip())
 
-    up = subprocess.run([sys.executable, "-m", "canyu", "up", "--exit-when-indexed"], env=env, capture_output=True,
+    up = subprocess.run([sys.executable, "-m", "canyu_cli", "up", "--exit-when-indexed"], env=env, capture_output=True,
                         text=True, timeout=600)  # fmt: skip
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     assert f"All {expected} sample posts are indexed" in up.stdout
@@ -37,7 +37,7 @@ def test_canyu_up_indexes_the_whole_sample_and_search_finds_all_three_languages(
     assert count_docs(settings) == expected
 
     for query, lang in [("电池", "zh"), ("배터리", "ko"), ("battery", "en")]:
-        found = subprocess.run([sys.executable, "-m", "canyu", "search", query, "--lang", lang, "--json"], env=env,
+        found = subprocess.run([sys.executable, "-m", "canyu_cli", "search", query, "--lang", lang, "--json"], env=env,
                                capture_output=True, text=True, timeout=60)  # fmt: skip
         assert found.returncode == 0, found.stderr
         result = json.loads(found.stdout)

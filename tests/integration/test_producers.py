@@ -48,7 +48,7 @@ def records_by_key(settings, topic: str) -> dict[bytes, list]:
 
 def produce(settings, config, log, *args) -> subprocess.Popen:
     env = env_for(settings, CANYU_TEST_WEIBO_TOKEN=TOKEN)
-    return subprocess.Popen([sys.executable, "-m", "canyu", "produce", "--config", str(config), *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "canyu_cli", "produce", "--config", str(config), *args], env=env,
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
 
@@ -85,7 +85,7 @@ def test_a_producer_killed_between_pages_resumes_and_publishes_each_post_once(se
     assert all(len(copies) == 1 for copies in posts.values())  # exactly once, across the kill
     repost = Post.model_validate_json(posts[b"weibo-main:9007199254740995"][0].value)
     assert repost.repost_of == "weibo-main:9007199254740001"
-    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.POSTS_DLQ))]
+    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.DEAD_LETTERS))]
     assert sorted(d.reason for d in letters) == [
         "created_at 'yesterday 18:00' is not like 'Tue May 31 17:46:55 +0800 2011'", "missing field 'id'"]  # fmt: skip
     assert all(d.source == "weibo-main" and d.stage == "produce" and b'"text"' in d.raw() for d in letters)
@@ -125,7 +125,7 @@ def test_a_discourse_topics_sweep_killed_between_topics_resumes_and_follows_new_
     assert set(posts) == {f"forum-topics:{p}".encode() for p in DiscourseForum.POSTS | DiscourseForum.LATER_POSTS}
     assert all(len(copies) == 1 for copies in posts.values())  # exactly once, across the kill and the later sweep
     assert Post.model_validate_json(posts[b"forum-topics:9/24"][0].value).title == "X5 battery megathread 🔋"
-    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.POSTS_DLQ))]
+    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.DEAD_LETTERS))]
     assert [d.reason for d in letters] == ["created_at 'not a date' is not an ISO 8601 time"]
 
 
@@ -164,13 +164,13 @@ def test_every_kind_of_source_runs_concurrently_into_kafka(settings, tmp_path):
     assert set(posts) == expected
     assert all(len(copies) == 1 for copies in posts.values())
     assert all(Post.model_validate_json(copies[0].value).id.encode() == key for key, copies in posts.items())
-    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.POSTS_DLQ))]
+    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.DEAD_LETTERS))]
     assert sorted(d.source for d in letters) == ["bbs", "forum", "reddit"]  # the feed's bad item only once
     assert any(line.startswith("sample: fetched 342, published 342") for line in lines)
 
 
 def test_importing_a_saved_response_publishes_it_once(settings):
-    command = [sys.executable, "-m", "canyu", "produce", "weibo", "--file", str(FIXTURES / "weibo/page1.json")]
+    command = [sys.executable, "-m", "canyu_cli", "produce", "weibo", "--file", str(FIXTURES / "weibo/page1.json")]
     done = subprocess.run(command, env=env_for(settings), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "published 4, duplicates 0, failed 0" in done.stdout
@@ -186,7 +186,7 @@ def test_canyu_replay_sends_bad_lines_to_the_dlq_and_publishes_the_rest(settings
     result = replay(path, settings, progress=False)
     assert result.published == 3 and result.rejected[0][0] == 2 and not result.failed
     (letter,) = [
-        DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.POSTS_DLQ))
+        DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.DEAD_LETTERS))
     ]
     assert letter.raw() == b'{"id": "broken' and letter.reason.startswith("line 2: ") and letter.source == "replay"
     assert len(read_topic(settings, settings.topic(topics.POSTS_RAW))) == 3

@@ -10,11 +10,11 @@ import time
 import uuid
 
 from canyu import topics
-from canyu.elastic import client
-from canyu.kafka import make_producer
-from canyu.stack.servers import servers
-from canyu.topics import ensure_topics
-from sinks.indices import migrate
+from canyu_runtime.elastic import client
+from canyu_runtime.kafka_clients import make_producer
+from canyu_cli.stack.servers import servers
+from canyu_runtime.kafka_clients import ensure_topics
+from canyu_runtime.migrations import migrate
 from tests.integration.conftest import committed_everything, count_docs, free_port, read_topic, running, wait_for
 from tests.integration.test_index import enriched
 
@@ -57,7 +57,7 @@ def test_the_sink_rides_out_an_elasticsearch_outage_and_loses_nothing(stack, tmp
             wait_for(lambda: committed_everything(private, private.sink_group, private.topic(topics.POSTS_ENRICHED)),
                      what="the sink to commit everything")  # fmt: skip
             assert sink.poll() is None
-        assert read_topic(private, private.topic(topics.POSTS_DLQ)) == []
+        assert read_topic(private, private.topic(topics.DEAD_LETTERS)) == []
         assert "retrying" in (tmp_path / "sink.log").read_text()
     finally:
         node.down()
@@ -74,4 +74,4 @@ def test_a_sink_killed_mid_stream_loses_nothing_when_it_starts_again(ns, tmp_pat
         wait_for(lambda: count_docs(ns) == 3000, what="all 3000 posts indexed after the restart")
         wait_for(lambda: committed_everything(ns, ns.sink_group, ns.topic(topics.POSTS_ENRICHED)),
                  what="the sink to commit everything")  # fmt: skip
-    assert read_topic(ns, ns.topic(topics.POSTS_DLQ)) == []
+    assert read_topic(ns, ns.topic(topics.DEAD_LETTERS)) == []

@@ -32,7 +32,7 @@ def test_up_twice_starts_one_copy_status_reports_healthy_and_down_leaves_nothing
         "CANYU_ES_TRANSPORT_PORT": str(free_port()),
         "CANYU_ES_HEAP": "512m",
     }
-    canyu = lambda *args: subprocess.run([sys.executable, "-m", "canyu", *args], env=env, capture_output=True,  # noqa: E731
+    canyu = lambda *args: subprocess.run([sys.executable, "-m", "canyu_cli", *args], env=env, capture_output=True,  # noqa: E731
                                          text=True, timeout=300)  # fmt: skip
     try:
         first = canyu("stack", "up")

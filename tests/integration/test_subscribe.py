@@ -10,7 +10,7 @@ from tests.integration.conftest import env_for
 
 def test_add_list_and_remove_a_subscription(ns):
     env = env_for(ns)
-    canyu = lambda *args: subprocess.run([sys.executable, "-m", "canyu", "subscribe", *args], env=env,  # noqa: E731
+    canyu = lambda *args: subprocess.run([sys.executable, "-m", "canyu_cli", "subscribe", *args], env=env,  # noqa: E731
                                          capture_output=True, text=True, timeout=120)  # fmt: skip
     added = canyu("add", "--name", "battery team", "--webhook", "https://hooks.example.com/x", "--topic", "battery",
                   "--intent", "bug_report", "--min-observed", "20")  # fmt: skip
@@ -28,9 +28,9 @@ def test_add_list_and_remove_a_subscription(ns):
 
 def test_a_bad_subscription_is_refused_with_the_field_named(ns):
     env = env_for(ns)
-    bad = subprocess.run([sys.executable, "-m", "canyu", "subscribe", "add", "--name", "x", "--email", "a@example.com",
+    bad = subprocess.run([sys.executable, "-m", "canyu_cli", "subscribe", "add", "--name", "x", "--email", "a@example.com",
                           "--intent", "rant"], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 1 and "intents" in bad.stderr
-    two = subprocess.run([sys.executable, "-m", "canyu", "subscribe", "add", "--name", "x", "--email", "a@example.com",
+    two = subprocess.run([sys.executable, "-m", "canyu_cli", "subscribe", "add", "--name", "x", "--email", "a@example.com",
                           "--kafka", "t"], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert two.returncode == 1 and "exactly one channel" in two.stderr

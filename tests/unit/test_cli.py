@@ -2,7 +2,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from canyu.cli import app
+from canyu_cli.cli import app
 
 
 def all_commands(group, prefix: tuple[str, ...] = ()) -> list[list[str]]:

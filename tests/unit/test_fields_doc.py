@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from canyu.elastic import load_template
+from canyu.indices import load_template
 
 DOC = Path(__file__).parents[2] / "docs" / "fields.md"
 ROW = re.compile(r"^\| `([^`]+)` \| `([^`]+)` \|")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from canyu.cli import app
+from canyu_cli.cli import app
 from dashboard.kibana import SAVED_OBJECTS, load, namespaced
 
 CONF = Path(__file__).resolve().parents[2] / "canyu" / "conf"

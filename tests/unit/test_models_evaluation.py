@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from canyu.cli import app
+from canyu_cli.cli import app
 from models.base import Classification, Scored
 from models.evaluation import Report, evaluate, format_report, parse_map, read_labelled, task_of
 

@@ -41,7 +41,7 @@ def test_a_misspelt_setting_in_the_file_is_an_error(tmp_path, monkeypatch):
 def test_the_namespace_prefixes_topics_groups_and_the_alias():
     settings = Settings(namespace="t1.")
     assert settings.topic("posts.raw") == "t1.posts.raw"
-    assert {"t1.posts.raw", "t1.posts.enriched", "t1.posts.dlq", "t1.alerts"} <= set(settings.all_topics)
+    assert {"t1.posts.raw", "t1.posts.enriched", "t1.dead-letters", "t1.alerts"} <= set(settings.all_topics)
     assert all(t.startswith("t1.") for t in settings.all_topics)
     assert settings.posts_alias == "t1.posts"
     assert settings.sink_group.startswith("t1.")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from canyu.stack.artifacts import Artifact, ChecksumMismatch, fetch, load_pins
-from canyu.stack.java import JavaNotFound, find_java
-from canyu.stack.servers import cluster_id
+from canyu_cli.stack.artifacts import Artifact, ChecksumMismatch, fetch, load_pins
+from canyu_cli.stack.java import JavaNotFound, find_java
+from canyu_cli.stack.servers import cluster_id
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,13 +68,13 @@ def _fake_java(tmp_path: Path, version: str) -> Path:
 
 def test_a_too_old_java_gives_a_clear_error(tmp_path, monkeypatch):
     home = _fake_java(tmp_path, "11.0.2")
-    monkeypatch.setattr("canyu.stack.java._candidates", lambda: [home / "bin" / "java"])
+    monkeypatch.setattr("canyu_cli.stack.java._candidates", lambda: [home / "bin" / "java"])
     with pytest.raises(JavaNotFound, match=r"Kafka 4.1.1 needs Java 17 or newer; found only: .*Java 11"):
         find_java(17, "Kafka 4.1.1")
 
 
 def test_no_java_at_all_gives_a_clear_error(monkeypatch):
-    monkeypatch.setattr("canyu.stack.java._candidates", lambda: [])
+    monkeypatch.setattr("canyu_cli.stack.java._candidates", lambda: [])
     with pytest.raises(JavaNotFound, match="no java executable was found"):
         find_java(17, "Elasticsearch")
 
@@ -87,5 +87,5 @@ def test_java_home_is_preferred_when_new_enough(tmp_path, monkeypatch):
 
 def test_cluster_ids_never_look_like_an_option(monkeypatch):
     ids = iter([uuid.UUID(bytes=b"\xfb" + bytes(15)), uuid.UUID(bytes=bytes(16))])  # the first encodes to "-w..."
-    monkeypatch.setattr("canyu.stack.servers.uuid.uuid4", lambda: next(ids))
+    monkeypatch.setattr("canyu_cli.stack.servers.uuid.uuid4", lambda: next(ids))
     assert cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"

@@ -1,5 +1,5 @@
 from canyu.schema import Channel, Subscription
-from canyu.subscriptions import fold
+from canyu_runtime.subscriptions import fold
 
 
 def sub(sub_id: str, name: str) -> bytes:

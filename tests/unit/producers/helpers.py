@@ -209,7 +209,7 @@ class FakeProducer:
         return [Post.model_validate_json(v) for t, _, v in self.sent if t.endswith("posts.raw")]
 
     def dead_letters(self) -> list[DeadLetter]:
-        return [DeadLetter.model_validate_json(v) for t, _, v in self.sent if t.endswith("posts.dlq")]
+        return [DeadLetter.model_validate_json(v) for t, _, v in self.sent if t.endswith("dead-letters")]
 
 
 def make_source(kind: str, url: str, sleeps: list | None = None, **options):

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from typer.testing import CliRunner
 
-from canyu.cli import app
+from canyu_cli.cli import app
 from canyu.schema import Post
 from canyu.settings import Settings, get_settings
 from producers.metrics import SourceStats, StatsCollector, saved_stats
@@ -157,7 +157,7 @@ def test_every_produce_command_has_help():
 
 
 def test_one_source_from_the_command_line_runs_with_its_options(home, monkeypatch):
-    from canyu.commands import produce
+    from canyu_cli.commands import produce
 
     runs = []
     monkeypatch.setattr(produce, "_run", lambda configs, once, port: runs.append((configs, once, port)))
@@ -170,7 +170,7 @@ def test_one_source_from_the_command_line_runs_with_its_options(home, monkeypatc
 
 
 def test_the_command_offers_every_kind_of_source():
-    from canyu.commands.produce import KIND_NAMES
+    from canyu_cli.commands.produce import KIND_NAMES
     from producers.sources import KINDS
 
     assert set(KIND_NAMES) == set(KINDS)

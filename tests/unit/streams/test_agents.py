@@ -48,7 +48,7 @@ def test_enrich_labels_posts_finds_products_and_dead_letters_bad_records(sent, t
     ((key, value),) = on(sent, "posts.classified")
     classified = json.loads(value)
     assert key == b"microblog:1" and classified["products"] == ["xiaomi-14"] and classified["language"] == "zh"
-    ((_, letter),) = on(sent, "posts.dlq")
+    ((_, letter),) = on(sent, "dead-letters")
     assert json.loads(letter)["stage"] == "enrich"
 
 
@@ -79,7 +79,7 @@ def test_notify_turns_matching_alerts_into_one_notification_per_subscription(sen
         "camera": Subscription(id="s2", name="camera team", match=SubscriptionMatch(topics=["camera"]),
                                channel=Channel(type="kafka", target="team.camera")),
     }  # fmt: skip
-    monkeypatch.setattr("canyu.subscriptions.SubscriptionStore.current", lambda self: subs)
+    monkeypatch.setattr("canyu_runtime.subscriptions.SubscriptionStore.current", lambda self: subs)
     alert = Alert(id="spike|x|1", kind="spike", key="topic=battery|sentiment=negative",
                   dimensions={"topic": "battery", "sentiment": "negative"}, window_start=T0, window_end=T0,
                   observed=12, baseline_mean=1, baseline_std=1, threshold=10)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Regenerate artifacts.json: ``python -m canyu.stack.lock``. A maintainer's tool; needs Maven.
+"""Regenerate artifacts.json: ``python -m canyu_cli.stack.lock``. A maintainer's tool; needs Maven.
 
 Users never run this: the stack reads the committed lock file and needs only Java.
 Maven resolves Kafka's runtime dependency tree once; every file is then fetched from
@@ -15,7 +15,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from canyu.stack.artifacts import LOCK_FILE, Artifact, download, sha256_of
+from canyu_cli.stack.artifacts import LOCK_FILE, Artifact, download, sha256_of
 
 REPOSITORY = "https://repo1.maven.org/maven2"
 KAFKA_VERSION = "4.1.1"

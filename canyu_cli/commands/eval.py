@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from canyu.commands import fail
+from canyu_cli.commands import fail
 from canyu.settings import get_settings
 
 app = typer.Typer()

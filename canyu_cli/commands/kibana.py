@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from canyu.commands import fail
+from canyu_cli.commands import fail
 from canyu.settings import get_settings
 
 app = typer.Typer(help="Kibana saved objects for users of the compose stack.", no_args_is_help=True)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from canyu.settings import Settings
-from canyu.stack.artifacts import ServerPin, fetch_all, load_pins
-from canyu.stack.java import find_java
+from canyu_cli.stack.artifacts import ServerPin, fetch_all, load_pins
+from canyu_cli.stack.java import find_java
 
 
 class StackError(RuntimeError):

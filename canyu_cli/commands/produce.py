@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from canyu.commands import fail
+from canyu_cli.commands import fail
 from canyu.settings import get_settings
 
 KIND_NAMES = ("weibo", "discourse", "rss", "reddit", "replay")  # producers.sources.KINDS, without importing it here
@@ -106,7 +106,7 @@ def _from_file(source, path: Path, dry_run: bool) -> None:
     except BadPayload as e:
         fail(f"{path}: {e}")
     if not dry_run:
-        from canyu.kafka import make_producer
+        from canyu_runtime.kafka_clients import make_producer
         from producers.runner import Publisher
         from producers.state import Cursor
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from canyu.commands import fail
+from canyu_cli.commands import fail
 from canyu.settings import get_settings
 
 app = typer.Typer(help="Manage canyu's Elasticsearch indices: migrate, retention, forget-author.", no_args_is_help=True)
@@ -15,8 +15,8 @@ app = typer.Typer(help="Manage canyu's Elasticsearch indices: migrate, retention
 @app.command()
 def migrate() -> None:
     """Apply the index templates, aliases and new mapping fields (idempotent; `canyu init` runs it too)."""
-    from canyu.elastic import client
-    from sinks.indices import migrate as run_migrate
+    from canyu_runtime.elastic import client
+    from canyu_runtime.migrations import migrate as run_migrate
 
     settings = get_settings()
     with client(settings) as es:
@@ -32,7 +32,7 @@ def retention(
     dry_run: Annotated[bool, typer.Option(help="only list what would be dropped")] = False,
 ) -> None:
     """Drop the monthly posts indices whose whole month is older than --older-than."""
-    from canyu.elastic import client
+    from canyu_runtime.elastic import client
     from queries.search import parse_since
     from sinks.retention import apply_retention
 
@@ -67,7 +67,7 @@ def forget_author(
     would index them again. So is the worker's state: its next update of a feedback
     item or cascade that sampled them may carry them again.
     """
-    from canyu.elastic import client
+    from canyu_runtime.elastic import client
     from sinks.retention import forget_author as run_forget
 
     settings = get_settings()

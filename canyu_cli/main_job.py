@@ -23,7 +23,7 @@ def _start(role: str, settings: Settings) -> tuple[subprocess.Popen, Path]:
         # Its own session: Ctrl-C reaches only this job, which then stops the services in order
         # instead of finding them already gone.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "canyu", role],
+            [sys.executable, "-m", "canyu_cli", role],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -45,7 +45,7 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def _wait_indexed(settings: Settings, expected: int, procs: dict[str, tuple[subprocess.Popen, Path]]) -> None:
-    from canyu.elastic import client
+    from canyu_runtime.elastic import client
 
     deadline = time.monotonic() + INDEX_TIMEOUT_S
     with client(settings) as es, tqdm(total=expected, unit="post", desc="indexed") as bar:
@@ -64,12 +64,12 @@ def _wait_indexed(settings: Settings, expected: int, procs: dict[str, tuple[subp
 
 
 def run_main_job(settings: Settings, keep_running: bool = True) -> int:
-    from canyu.elastic import client
-    from canyu.stack.servers import servers
-    from canyu.topics import ensure_topics
+    from canyu_runtime.elastic import client
+    from canyu_cli.stack.servers import servers
+    from canyu_runtime.kafka_clients import ensure_topics
     from dashboard.launch import dashboard_url, export_tokens, wait_showing
     from producers.replay import replay, sample_corpus
-    from sinks.indices import migrate
+    from canyu_runtime.migrations import migrate
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
     stack = servers(settings)

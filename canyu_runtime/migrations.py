@@ -1,63 +1,14 @@
-"""The indices canyu writes: their names, their templates, and migrating them.
-
-Every kind of document lives behind a read alias (``settings.posts_alias`` and
-friends). Posts go into one index per month of ``created_at``
-(``<alias>-2026.11``), so retention drops whole months; a post's month never
-changes, so every fetch of it lands in the same index, where its external
-version can be compared. Alerts, feedback items and cascades are few and are
-updated in place: one index each, written through the alias.
-
-The templates are the JSON files in ``canyu/conf/``; the text analyzer they name,
-``canyu_text``, comes from one component template chosen by
-``settings.es_analysis`` (a file in ``canyu/conf/analysis/``).
-"""
+"""Applying the index templates and aliases of ``canyu.indices`` to a cluster, any number of times."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from elasticsearch import BadRequestError, Elasticsearch
 
-from canyu.elastic import load_analysis, load_template
+from canyu.indices import kinds, load_analysis, load_template
 from canyu.settings import Settings
-from sinks.base import Misconfigured
-
-MONTH_FORMAT = "%Y.%m"
-
-
-@dataclass(frozen=True)
-class IndexKind:
-    name: str  # also the name of its template file in canyu/conf/
-    alias: str
-    monthly: bool
-
-    def month_index(self, when: datetime) -> str:
-        return f"{self.alias}-{when.astimezone(timezone.utc).strftime(MONTH_FORMAT)}"
-
-    def month_of(self, index: str) -> datetime | None:
-        """The first instant of the month a monthly index holds, or None for any other index."""
-        prefix = f"{self.alias}-"
-        if not index.startswith(prefix):
-            return None
-        try:
-            return datetime.strptime(index[len(prefix) :], MONTH_FORMAT).replace(tzinfo=timezone.utc)
-        except ValueError:
-            return None
-
-    @property
-    def first_index(self) -> str:
-        """The single index of a kind that is not monthly."""
-        return f"{self.alias}-000001"
-
-
-def kinds(settings: Settings) -> dict[str, IndexKind]:
-    return {
-        "posts": IndexKind("posts", settings.posts_alias, monthly=True),
-        "alerts": IndexKind("alerts", settings.alerts_alias, monthly=False),
-        "feedback-items": IndexKind("feedback-items", settings.feedback_alias, monthly=False),
-        "cascades": IndexKind("cascades", settings.cascades_alias, monthly=False),
-    }
+from canyu_runtime.errors import Misconfigured
 
 
 def analysis_component(settings: Settings) -> str:

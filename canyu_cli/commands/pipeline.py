@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from canyu.commands import fail
+from canyu_cli.commands import fail
 from canyu.settings import get_settings
 
 app = typer.Typer()
@@ -19,8 +19,8 @@ app = typer.Typer()
 @app.command()
 def init() -> None:
     """Create the Kafka topics and the Elasticsearch templates, indices and aliases (idempotent)."""
-    from canyu.commands.index import migrate
-    from canyu.topics import ensure_topics
+    from canyu_cli.commands.index import migrate
+    from canyu_runtime.kafka_clients import ensure_topics
 
     settings = get_settings()
     created = ensure_topics(settings)
@@ -52,7 +52,7 @@ def replay(
 
 @app.command()
 def worker() -> None:
-    """Run the Faust enrichment worker: posts.raw → classifier → posts.enriched (bad records → posts.dlq)."""
+    """Run the Faust enrichment worker: posts.raw → classifier → posts.enriched (bad records → dead-letters)."""
     from streams.app import run_worker
 
     run_worker(get_settings())
@@ -132,6 +132,6 @@ def up(
 
     Runs until Ctrl-C, which stops everything it started.
     """
-    from canyu.main_job import run_main_job
+    from canyu_cli.main_job import run_main_job
 
     sys.exit(run_main_job(get_settings(), keep_running=not exit_when_indexed))

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from canyu.commands import fail
+from canyu_cli.commands import fail
 from canyu.settings import get_settings
 
 app = typer.Typer()
@@ -86,7 +86,7 @@ def search(
     filters,
 ) -> None:
     """Search indexed posts; print the matches, their counts by sentiment and source, and any --agg summaries."""
-    from canyu.elastic import client
+    from canyu_runtime.elastic import client
     from queries.search import Agg, build_query
     from queries.search import search as run_search
 

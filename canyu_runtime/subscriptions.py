@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from canyu import topics
-from canyu.kafka import make_producer
 from canyu.schema import Subscription
 from canyu.settings import Settings
+from canyu_runtime.kafka_clients import make_consumer, make_producer
 
 
 def fold(records: list[tuple[bytes, bytes | None]]) -> dict[str, Subscription]:
@@ -51,7 +51,7 @@ class SubscriptionStore:
         return True
 
     def current(self) -> dict[str, Subscription]:
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False)
+        consumer = make_consumer(self.settings, enable_auto_commit=False)
         try:
             partitions = [TopicPartition(self.topic, p) for p in consumer.partitions_for_topic(self.topic) or []]
             if not partitions:

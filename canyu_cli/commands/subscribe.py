@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from canyu.commands import fail
+from canyu_cli.commands import fail
 from canyu.settings import get_settings
 
 app = typer.Typer(help="Manage alert subscriptions (stored in a compacted Kafka topic).", no_args_is_help=True)
@@ -34,7 +34,7 @@ def add(
 ) -> None:
     """Subscribe a channel to alerts. Repeat --topic/--product/--intent/--sentiment/--kind to allow several."""
     from canyu.schema import Channel, Subscription, SubscriptionMatch
-    from canyu.subscriptions import SubscriptionStore
+    from canyu_runtime.subscriptions import SubscriptionStore
 
     channels = {"webhook": webhook, "slack": slack, "email": email, "kafka": kafka}
     chosen = [(kind_, target) for kind_, target in channels.items() if target]
@@ -59,7 +59,7 @@ def add(
 @app.command("list")
 def list_() -> None:
     """Every current subscription."""
-    from canyu.subscriptions import SubscriptionStore
+    from canyu_runtime.subscriptions import SubscriptionStore
 
     current = SubscriptionStore(get_settings()).current()
     for sub in current.values():
@@ -73,7 +73,7 @@ def list_() -> None:
 @app.command("rm")
 def rm(subscription_id: str) -> None:
     """Remove a subscription by id."""
-    from canyu.subscriptions import SubscriptionStore
+    from canyu_runtime.subscriptions import SubscriptionStore
 
     if not SubscriptionStore(get_settings()).remove(subscription_id):
         fail(f"no subscription {subscription_id!r}; `canyu subscribe list` shows the ids")

@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from canyu.commands import fail
+from canyu_cli.commands import fail
 from canyu.settings import Settings, get_settings
 
 app = typer.Typer(help="Run a local Kafka broker and Elasticsearch node (no Docker).", no_args_is_help=True)
 
 
 def _servers(settings: Settings):
-    from canyu.stack.servers import servers
+    from canyu_cli.stack.servers import servers
 
     return servers(settings)
 
@@ -26,8 +26,8 @@ def stack_up() -> None:
     Downloads the pinned artifacts from Maven Central on first use and checks their sha256.
     Both servers need Java 17 or newer (CANYU_JAVA_HOME or JAVA_HOME picks one).
     """
-    from canyu.stack.java import JavaNotFound
-    from canyu.stack.servers import StackError
+    from canyu_cli.stack.java import JavaNotFound
+    from canyu_cli.stack.servers import StackError
 
     for server in _servers(get_settings()):
         typer.echo(f"{server.name} {server.pin.version}: starting (or already running) ...")
@@ -65,7 +65,7 @@ def stack_logs(
     follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
 ) -> None:
     """Print the end of a server's log."""
-    from canyu.stack.servers import tail
+    from canyu_cli.stack.servers import tail
 
     found = {s.name: s for s in _servers(get_settings())}
     if server not in found:

@@ -6,8 +6,8 @@ import sys
 
 import typer
 
-from canyu.commands import dashboard, export, index, kibana, pipeline, produce, search, stack, subscribe
-from canyu.commands import eval as eval_cmd
+from canyu_cli.commands import dashboard, export, index, kibana, pipeline, produce, search, stack, subscribe
+from canyu_cli.commands import eval as eval_cmd
 from canyu.settings import get_settings
 
 app = typer.Typer(

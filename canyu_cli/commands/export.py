@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from canyu.commands import fail
-from canyu.commands.search import QueryArg, with_filters
+from canyu_cli.commands import fail
+from canyu_cli.commands.search import QueryArg, with_filters
 from canyu.settings import get_settings
 
 app = typer.Typer()
@@ -32,7 +32,7 @@ def export(
     """Stream every post matching the query to a file, in constant memory (point in time + search_after)."""
     from tqdm import tqdm
 
-    from canyu.elastic import client
+    from canyu_runtime.elastic import client
     from queries.export import FORMATS, export, open_writer
     from queries.search import build_query
 

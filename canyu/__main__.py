@@ -1,3 +1,0 @@
-from canyu.cli import main
-
-main()

@@ -1,0 +1,3 @@
+from canyu_cli.cli import main
+
+main()

@@ -1,0 +1,54 @@
+"""Kafka for every room: the one producer configuration, consumers, and creating the topics."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from canyu import topics
+from canyu.schema import Post
+from canyu.settings import Settings
+
+
+def make_producer(settings: Settings) -> KafkaProducer:
+    # Idempotent with acks=all: a retried send cannot duplicate or reorder a record.
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="canyu-producer",
+        acks="all",
+        enable_idempotence=True,
+        compression_type="gzip",
+        linger_ms=20,
+    )
+
+
+def make_consumer(settings: Settings, *topic_names: str, **config) -> KafkaConsumer:
+    return KafkaConsumer(*topic_names, bootstrap_servers=settings.kafka_bootstrap, **config)
+
+
+def publish(producer: KafkaProducer, topic: str, post: Post):
+    """Send one post keyed by its id, so every version of a post lands on one partition."""
+    return producer.send(topic, key=post.id.encode(), value=post.model_dump_json().encode())
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create any missing canyu topic; return the ones that were created."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="canyu-admin")
+    try:
+        existing = set(admin.list_topics())
+        created = []
+        for name in topics.ALL:
+            full_name = settings.topic(name)
+            if full_name in existing:
+                continue
+            configs = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
+            partitions = 1 if name in topics.SINGLE_PARTITION else settings.topic_partitions
+            try:
+                admin.create_topics([NewTopic(full_name, partitions, 1, topic_configs=configs)])
+                created.append(full_name)
+            except TopicAlreadyExistsError:  # another process won the race
+                pass
+        return created
+    finally:
+        admin.close()
