@@ -1,0 +1,68 @@
+"""The one retry policy: backoff with jitter, a bound, Retry-After, and shutdown."""
+
+import threading
+
+import pytest
+
+from canyu_runtime.errors import Misconfigured, RetryLater
+from canyu_runtime.retry import RetryPolicy, Stopped
+
+
+class Flaky:
+    def __init__(self, failures: int, error: Exception | None = None):
+        self.failures = failures
+        self.error = error or OSError("connection refused")
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        return "done"
+
+
+def test_a_step_that_recovers_returns_its_result_after_backing_off():
+    waits: list[float] = []
+    step = Flaky(failures=3)
+    result = RetryPolicy(first_s=1.0, max_s=3.0).call(step, what="fetching", sleep=waits.append)
+    assert result == "done" and step.calls == 4
+    # 1, 2, 4 capped at 3, each scaled by jitter into [0.5, 1]
+    for wait, full in zip(waits, [1.0, 2.0, 3.0], strict=True):
+        assert full * 0.5 <= wait <= full
+
+
+def test_the_give_up_path_raises_the_last_error_after_the_bound_and_reports_every_failure():
+    waits: list[float] = []
+    seen: list[BaseException] = []
+    step = Flaky(failures=10, error=OSError("still down"))
+    with pytest.raises(OSError, match="still down"):
+        RetryPolicy(attempts=3).call(step, what="sending", sleep=waits.append, on_failure=seen.append)
+    assert step.calls == 3 and len(waits) == 2 and len(seen) == 3
+
+
+def test_errors_outside_retry_on_and_permanent_errors_are_never_retried():
+    step = Flaky(failures=1, error=KeyError("id"))
+    with pytest.raises(KeyError):
+        RetryPolicy().call(step, what="mapping", retry_on=OSError, sleep=lambda s: None)
+    assert step.calls == 1
+    step = Flaky(failures=1, error=Misconfigured("es_analysis 'x'"))
+    with pytest.raises(Misconfigured):
+        RetryPolicy().call(step, what="migrating", sleep=lambda s: None)
+    assert step.calls == 1
+
+
+def test_a_server_that_says_when_to_come_back_is_waited_for_that_long():
+    waits: list[float] = []
+    step = Flaky(failures=1, error=RetryLater("429", retry_after_s=42.0))
+    assert RetryPolicy(max_s=1.0).call(step, what="polling", sleep=waits.append) == "done"
+    assert waits == [42.0]
+
+
+def test_shutdown_interrupts_the_wait_at_once():
+    stop = threading.Event()
+    step = Flaky(failures=100)
+    timer = threading.Timer(0.2, stop.set)
+    timer.start()
+    with pytest.raises(Stopped):
+        RetryPolicy(first_s=60.0, max_s=60.0).call(step, what="writing", stop=stop)
+    assert step.calls == 1
