@@ -1,5 +1,53 @@
-"""Classifiers behind one interface: ``load_classifier(name).classify(texts)``."""
+"""Classifiers behind one interface: ``load_classifier(name).classify(texts)``.
 
-from models.base import Classification, Classifier, Scored, load_classifier
+Backends, by the name that ``load_classifier`` (and the ``classifier`` setting) takes:
 
-__all__ = ["Classification", "Classifier", "Scored", "load_classifier"]
+- ``offline`` (the default): USE multilingual vectors and trained heads, numpy only.
+- ``transformers``: Hugging Face models, needs ``pip install 'canyu[transformers]'``.
+- ``lexicon``: keyword counting, the transparent baseline.
+
+Each backend is imported only when it is chosen: the transformers one needs torch,
+which the default install does not have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from models.base import Classification, Classifier, Scored
+
+DEFAULT = "offline"
+
+
+def _offline() -> Classifier:
+    from models.offline import OfflineClassifier
+
+    return OfflineClassifier()
+
+
+def _transformers() -> Classifier:
+    from models.hf import load_transformers_classifier
+
+    return load_transformers_classifier()
+
+
+def _lexicon() -> Classifier:
+    from models.lexicon import LexiconClassifier
+
+    return LexiconClassifier()
+
+
+BACKENDS: dict[str, Callable[[], Classifier]] = {
+    "offline": _offline,
+    "transformers": _transformers,
+    "lexicon": _lexicon,
+}
+
+
+def load_classifier(name: str = DEFAULT) -> Classifier:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown classifier {name!r}; available: {', '.join(map(repr, BACKENDS))}")
+    return BACKENDS[name]()
+
+
+__all__ = ["BACKENDS", "DEFAULT", "Classification", "Classifier", "Scored", "load_classifier"]

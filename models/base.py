@@ -5,11 +5,8 @@ in order. Implementations are deterministic, thread-safe and accept empty text,
 for which they return language "und", sentiment "neutral" and intent "other".
 Over-long text is judged on its beginning.
 
-Backends, by the name that ``load_classifier`` (and the ``classifier`` setting) takes:
-
-- ``offline`` (the default): USE multilingual vectors and trained heads, numpy only.
-- ``transformers``: Hugging Face models, needs ``pip install 'canyu[transformers]'``.
-- ``lexicon``: keyword counting, the transparent baseline.
+Only the interface lives here; the backends implement it, and ``models`` (the
+package) picks one by name.
 """
 
 from __future__ import annotations
@@ -20,9 +17,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS
-
-DEFAULT = "offline"
-BACKENDS = ("offline", "transformers", "lexicon")
 
 
 @dataclass(frozen=True)
@@ -63,19 +57,3 @@ def empty_classification() -> Classification:
         intent=Scored("other", {i: float(i == "other") for i in INTENT_LABELS}),
         topics=[],
     )
-
-
-def load_classifier(name: str = DEFAULT) -> Classifier:
-    if name == "offline":
-        from models.offline import OfflineClassifier
-
-        return OfflineClassifier()
-    if name == "transformers":
-        from models.hf import load_transformers_classifier
-
-        return load_transformers_classifier()
-    if name == "lexicon":
-        from models.lexicon import LexiconClassifier
-
-        return LexiconClassifier()
-    raise ValueError(f"unknown classifier {name!r}; available: {', '.join(map(repr, BACKENDS))}")

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 
-HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
-KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
-HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+from canyu.writing import HAN, HANGUL, KANA
+
 LETTER_WORD = re.compile(r"[^\W\d_]{2,}")  # words of two or more letters; CJK is counted apart
 LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
 

@@ -16,18 +16,14 @@ from importlib import resources
 
 import yaml
 
+from canyu.writing import HAN, HANGUL, KANA, LATIN_LETTER
 from models.base import Classification, Scored
 
 SENTIMENTS = ("negative", "neutral", "positive")
 INTENTS = ("bug_report", "feature_request", "question", "complaint", "praise", "other")
 MAX_CHARS = 10_000  # longer posts are judged on their beginning
 
-_SCRIPTS = (
-    ("ko", re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")),
-    ("ja", re.compile(r"[\u3040-\u30ff]")),
-    ("zh", re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")),
-    ("en", re.compile(r"[A-Za-z]")),
-)
+_SCRIPTS = (("ko", HANGUL), ("ja", KANA), ("zh", HAN), ("en", LATIN_LETTER))
 
 
 def detect_script_language(text: str) -> str:

@@ -72,9 +72,7 @@ def _intent_label(p: np.ndarray) -> str:
 class OfflineClassifier:
     name = f"offline-use3-heads-{HEADS_VERSION}"
 
-    def __init__(
-        self, heads: Path | None = None, taxonomy: Path | None = None, threads: int = 2, cue_weight: float = CUE_WEIGHT
-    ) -> None:
+    def __init__(self, heads: Path | None = None, taxonomy: Path | None = None, threads: int = 2) -> None:
         heads = heads or heads_dir()
         self.encoder = Encoder(threads=threads)
         self.languages = LanguageIdentifier()
@@ -83,7 +81,7 @@ class OfflineClassifier:
             raise FileNotFoundError(f"no sentiment_{SHARED}.npz in {heads}; run models/train.py")
         self.intent = LinearHead.load(heads / "intent.npz")
         self.lexicon = LexiconClassifier()
-        self.cue_weight = cue_weight
+        self.cue_weight = CUE_WEIGHT  # bench.cue_weight tries others
         topics = load_taxonomy(taxonomy)
         self.topics = TopicMatcher(topics, self.encoder.encode(TopicMatcher.describe(topics)))
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from canyu.writing import CJK
 from models.base import is_blank
 
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
 TOPIC_KEYS = {"id", "names", "description", "rules", "threshold", "fallback"}
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 
 
 class TaxonomyError(ValueError):
@@ -43,7 +43,7 @@ class Topic:
 def _term(term: str) -> str:
     """CJK terms match anywhere; Latin terms match whole words, with a trailing * for any ending."""
     body = re.escape(term.rstrip("*")) + (r"\w*" if term.endswith("*") else "")
-    return body if _CJK.search(term) else rf"(?<!\w){body}(?!\w)"
+    return body if CJK.search(term) else rf"(?<!\w){body}(?!\w)"
 
 
 def compile_rule(rule: str) -> tuple[re.Pattern[str], ...]:

@@ -27,7 +27,6 @@ from models.heads import LinearHead
 from models.offline import SHARED, heads_dir
 
 # Inverse regularisation strength and the fewest rows an n-gram must appear in.
-SENTIMENT_C = 1.0  # the first heads' setting, still used by bench.heads
 SHARED_C = 0.3
 INTENT_C = 0.3
 MIN_DF = 3
