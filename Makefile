@@ -41,6 +41,7 @@ up: $(BIN)/.installed $(CHARTS)
 # data of `make up` (~/.canyu) and a fresh clone starts from empty servers.
 test: export CANYU_HOME := $(CURDIR)/.canyu
 test: $(BIN)/.installed-test $(CHARTS) /usr/bin/chromium
+	$(BIN)/lint-imports
 	$(BIN)/canyu stack up
 	$(BIN)/pytest -ra; status=$$?; $(BIN)/canyu stack down; exit $$status
 

@@ -51,7 +51,7 @@ def add(
             channel=Channel(type=channel_type, target=target, secret_env=secret_env),
         )  # fmt: skip
     except ValidationError as e:
-        fail("; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()))
+        fail(reason_of(e))
     SubscriptionStore(get_settings()).put(subscription)
     typer.echo(f"{subscription.id}: subscribed {channel_type} {target}")
 
