@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
-from canyu_cli.commands import fail
 from canyu.settings import get_settings
+from canyu_cli.commands import fail
+from canyu_runtime.reasons import reason_of
 
 app = typer.Typer(help="Manage alert subscriptions (stored in a compacted Kafka topic).", no_args_is_help=True)
 
