@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+import time
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import TopicAlreadyExistsError
 
 from canyu import topics
@@ -27,6 +30,28 @@ def make_consumer(settings: Settings, *topic_names: str, **config) -> KafkaConsu
     return KafkaConsumer(*topic_names, bootstrap_servers=settings.kafka_bootstrap, **config)
 
 
+def read_all(settings: Settings, topic: str, timeout_s: float = 30) -> list[ConsumerRecord]:
+    """Every record on a topic now, from the beginning to the end offsets it had when we looked."""
+    consumer = make_consumer(settings, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        end = consumer.end_offsets(partitions)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic} took longer than {timeout_s:g}s")
+            for batch in consumer.poll(timeout_ms=500).values():
+                records += batch
+        return records
+    finally:
+        consumer.close()
+
+
 def publish(producer: KafkaProducer, topic: str, post: Post):
     """Send one post keyed by its id, so every version of a post lands on one partition."""
     return producer.send(topic, key=post.id.encode(), value=post.model_dump_json().encode())
@@ -42,8 +67,8 @@ def ensure_topics(settings: Settings) -> list[str]:
             full_name = settings.topic(name)
             if full_name in existing:
                 continue
-            configs = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
             partitions = 1 if name in topics.SINGLE_PARTITION else settings.topic_partitions
+            configs = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
             try:
                 admin.create_topics([NewTopic(full_name, partitions, 1, topic_configs=configs)])
                 created.append(full_name)

@@ -6,14 +6,10 @@ Both the CLI and the dashboard manage subscriptions through this one class.
 
 from __future__ import annotations
 
-import time
-
-from kafka import TopicPartition
-
 from canyu import topics
 from canyu.schema import Subscription
 from canyu.settings import Settings
-from canyu_runtime.kafka_clients import make_consumer, make_producer
+from canyu_runtime.kafka_clients import make_producer, read_all
 
 
 def fold(records: list[tuple[bytes, bytes | None]]) -> dict[str, Subscription]:
@@ -51,21 +47,4 @@ class SubscriptionStore:
         return True
 
     def current(self) -> dict[str, Subscription]:
-        consumer = make_consumer(self.settings, enable_auto_commit=False)
-        try:
-            partitions = [TopicPartition(self.topic, p) for p in consumer.partitions_for_topic(self.topic) or []]
-            if not partitions:
-                return {}
-            consumer.assign(partitions)
-            consumer.seek_to_beginning()
-            end = consumer.end_offsets(partitions)
-            records: list[tuple[bytes, bytes | None]] = []
-            deadline = time.monotonic() + 30
-            while any(consumer.position(tp) < end[tp] for tp in partitions):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"reading {self.topic} took longer than 30s")
-                for batch in consumer.poll(timeout_ms=500).values():
-                    records += [(r.key, r.value) for r in batch]
-            return fold(records)
-        finally:
-            consumer.close()
+        return fold([(r.key, r.value) for r in read_all(self.settings, self.topic)])

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from canyu_runtime.elastic import client
 from canyu.settings import Settings
 from canyu_cli.stack.servers import servers
-from canyu_runtime.kafka_clients import ensure_topics
+from canyu_runtime.elastic import client
+from canyu_runtime.kafka_clients import ensure_topics, read_all
 from canyu_runtime.migrations import migrate
 
 
@@ -121,20 +121,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 90, what: str = "
 
 def read_topic(settings: Settings, topic: str) -> list:
     """Every record currently on a topic, read from the beginning to the end offsets."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        end = consumer.end_offsets(partitions)
-        records = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in partitions) and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
+    return read_all(settings, topic)
 
 
 def committed_everything(settings: Settings, group: str, topic: str) -> bool:
