@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     )
 
     topic_partitions: int = Field(4, ge=1)
+    topic_replication_factor: int = Field(1, ge=1, description="copies of each topic; 3 on a production cluster")
+    topic_min_insync_replicas: int = Field(
+        1, ge=1, description="copies that must have a record before acks=all succeeds; 2 on a production cluster"
+    )
+    dead_letter_retention_days: float = Field(30, gt=0, description="how long dead letters are kept on their topic")
 
     classifier: str = Field("offline", description="models.load_classifier backend: offline|transformers|lexicon")
     # The transformers backend (models/hf.py); model ids are Hugging Face names or local folders.

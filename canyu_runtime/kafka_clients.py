@@ -57,6 +57,16 @@ def publish(producer: KafkaProducer, topic: str, post: Post):
     return producer.send(topic, key=post.id.encode(), value=post.model_dump_json().encode())
 
 
+def topic_configs(settings: Settings, name: str) -> dict[str, str]:
+    """The configs a new canyu topic gets, beyond the broker's defaults."""
+    configs = {"min.insync.replicas": str(settings.topic_min_insync_replicas)}
+    if name in topics.COMPACTED:
+        configs["cleanup.policy"] = "compact"
+    if name == topics.DEAD_LETTERS:
+        configs["retention.ms"] = str(int(settings.dead_letter_retention_days * 86_400_000))
+    return configs
+
+
 def ensure_topics(settings: Settings) -> list[str]:
     """Create any missing canyu topic; return the ones that were created."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="canyu-admin")
@@ -68,9 +78,11 @@ def ensure_topics(settings: Settings) -> list[str]:
             if full_name in existing:
                 continue
             partitions = 1 if name in topics.SINGLE_PARTITION else settings.topic_partitions
-            configs = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
+            replicas = settings.topic_replication_factor
             try:
-                admin.create_topics([NewTopic(full_name, partitions, 1, topic_configs=configs)])
+                admin.create_topics(
+                    [NewTopic(full_name, partitions, replicas, topic_configs=topic_configs(settings, name))]
+                )
                 created.append(full_name)
             except TopicAlreadyExistsError:  # another process won the race
                 pass
