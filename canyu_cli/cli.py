@@ -6,9 +6,9 @@ import sys
 
 import typer
 
-from canyu_cli.commands import dashboard, export, index, kibana, pipeline, produce, search, stack, subscribe
-from canyu_cli.commands import eval as eval_cmd
 from canyu.settings import get_settings
+from canyu_cli.commands import dashboard, dlq, export, index, kibana, pipeline, produce, search, stack, subscribe
+from canyu_cli.commands import eval as eval_cmd
 
 app = typer.Typer(
     help="canyu (参与): social listening, from posts to dashboards.",
@@ -25,6 +25,7 @@ app.add_typer(index.app, name="index")
 app.add_typer(dashboard.app)
 app.add_typer(kibana.app, name="kibana")
 app.add_typer(subscribe.app, name="subscribe")
+app.add_typer(dlq.app, name="dlq")
 
 
 def _unreachable_service(error: Exception) -> str | None:

@@ -8,13 +8,15 @@ synchronous rooms through :class:`DeadLetterWriter`, the Faust worker by sending
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from kafka import KafkaProducer
+from pydantic import ValidationError
 
 from canyu import topics
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
-from canyu_runtime.kafka_clients import make_producer
+from canyu_runtime.kafka_clients import make_producer, read_all
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT_S = 30
@@ -56,3 +58,32 @@ class DeadLetterWriter:
         if self._own and self._producer is not None:
             self._producer.close()
             self._producer = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A dead letter as it sits on its topic: where (``partition:offset``), and the letter."""
+
+    ref: str
+    letter: DeadLetter | None  # None: the record on the topic is not a dead letter at all
+    value: bytes | None
+
+
+def read_dead_letters(settings: Settings) -> list[Stored]:
+    """Every dead letter kept now (the topic's retention is ``dead_letter_retention_days``), oldest first."""
+    stored = []
+    for record in read_all(settings, settings.topic(topics.DEAD_LETTERS)):
+        try:
+            letter = DeadLetter.model_validate_json(record.value or b"")
+        except ValidationError:
+            letter = None
+        stored.append(Stored(f"{record.partition}:{record.offset}", letter, record.value))
+    return sorted(stored, key=lambda s: (s.letter.failed_at.timestamp() if s.letter else 0, s.ref))
+
+
+def send_back(producer: KafkaProducer, letter: DeadLetter, value: bytes | None = None):
+    """Send a dead letter's record (or a fixed ``value`` for it) to the topic it came from, with its key."""
+    if not letter.topic:
+        raise ValueError(f"the dead letter from stage {letter.stage} does not say which topic it came from")
+    key = letter.key.encode() if letter.key else None
+    return producer.send(letter.topic, key=key, value=letter.raw() if value is None else value)
