@@ -26,23 +26,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from producers.base import BadPayload, Page, Record, iso_time, parse_json
+from producers.discourse_common import DiscourseForum, with_title
 from producers.http import FetchError
-
-if TYPE_CHECKING:
-    from producers.discourse import DiscourseSource
 
 log = logging.getLogger(__name__)
 
 CHUNK = 20  # post ids per /t/{id}/posts.json request, as many as Discourse's own client asks for
 GONE = {403, 404, 410}  # a listed topic deleted, or moved where we may not read, before we read it
-
-
-def with_title(posts: list[dict], title: str | None) -> list[dict]:
-    """A topic's posts do not repeat its title; it is the topic's."""
-    return [{"topic_title": title, **post} for post in posts]
 
 
 def created_before(post: dict, when: datetime) -> bool:
@@ -77,12 +69,8 @@ def stream_posts(body: bytes) -> dict:
     return data
 
 
-class TopicSweep:
-    """One step of a sweep for a Discourse source: list the topics that moved, or read the next of them."""
-
-    def __init__(self, source: DiscourseSource):
-        self.source = source
-        self.base_url = source.base_url
+class DiscourseTopicsSource(DiscourseForum):
+    """A Discourse forum in ``mode: topics``: each fetch lists the topics that moved, or reads the next of them."""
 
     def fetch(self, position: dict) -> Page:
         return self.read_topic(position) if position.get("queue") else self.list_topics(position)
@@ -93,18 +81,17 @@ class TopicSweep:
         page = 0
         while True:
             # Only the first page can be "not modified"; a 304 there means no topic moved since the last sweep.
-            token = str(page) if page else None
-            body = self.source.get_page(f"{self.base_url}/latest.json", {"page": token}, token)
-            if body is None:
+            response = self.http.get(f"{self.base_url}/latest.json", {"page": page or None}, conditional=not page)
+            if response is None:
                 return Page([], position)
-            topics, more = listed_topics(body)
+            topics, more = listed_topics(response.content)
             for topic in topics:
                 listed.setdefault(str(topic["id"]), topic)  # a topic bumped while we page shows twice: the first counts
             page += 1
             older = since is not None and any(
                 not t.get("pinned") and iso_time(t["bumped_at"], "bumped_at") < since for t in topics
             )
-            if older or not more or (since is None and page >= self.source.config.backfill_pages):
+            if older or not more or (since is None and page >= self.config.backfill_pages):
                 break
         fresh = [t for t in listed.values() if since is None or iso_time(t["bumped_at"], "bumped_at") >= since]
         known = position.get("topics", {})
@@ -129,11 +116,11 @@ class TopicSweep:
         known = topics.get(topic_id)
         since = iso_time(position["since"], "since") if position.get("since") and known is None else None
         try:
-            body = self.source.http.get(f"{self.base_url}/t/{topic_id}.json").content
+            body = self.http.get(f"{self.base_url}/t/{topic_id}.json").content
         except FetchError as e:
             if e.status not in GONE:
                 raise
-            log.warning("%s: topic %s is gone since it was listed (%s); skipping it", self.source.name, topic_id, e)
+            log.warning("%s: topic %s is gone since it was listed (%s); skipping it", self.name, topic_id, e)
             topics.pop(topic_id, None)
             records = []
         else:
@@ -152,7 +139,7 @@ class TopicSweep:
         batches = [missing[i : i + CHUNK] for i in range(0, len(missing), CHUNK)]
         rest: list[dict] = []
         for batch in reversed(batches) if since else batches:
-            response = self.source.http.get(f"{self.base_url}/t/{topic_id}/posts.json", {"post_ids[]": batch})
+            response = self.http.get(f"{self.base_url}/t/{topic_id}/posts.json", {"post_ids[]": batch})
             posts = stream_posts(response.content)["post_stream"]["posts"]
             rest = [*posts, *rest] if since else [*rest, *posts]
             if since and any(created_before(post, since) for post in posts):

@@ -21,7 +21,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from producers.base import Source, SourceConfig
-from producers.discourse import DiscourseConfig, DiscourseSource
+from producers.discourse import DiscourseSource
+from producers.discourse_common import DiscourseConfig
+from producers.discourse_topics import DiscourseTopicsSource
 from producers.reddit import RedditConfig, RedditSource
 from producers.replay import ReplayConfig, ReplaySource
 from producers.rss import RssConfig, RssSource
@@ -96,4 +98,6 @@ def source_config(kind: str, options: dict, polling: bool = True) -> SourceConfi
 
 
 def build(config: SourceConfig) -> Source:
+    if isinstance(config, DiscourseConfig) and config.mode == "topics":
+        return DiscourseTopicsSource(config)  # the same kind of source, read topic by topic
     return KINDS[config.kind](config)

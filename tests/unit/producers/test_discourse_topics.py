@@ -8,13 +8,12 @@ from datetime import datetime, timezone
 import pytest
 
 from producers import discourse_topics
-from producers.discourse_topics import TopicSweep, stream_posts
+from producers.discourse_topics import stream_posts
 from producers.sources import ConfigError, source_config
 from producers.state import CursorStore
 from tests.unit.producers.helpers import (
     DiscourseForum,
     FakeProducer,
-    FixtureServer,
     Reply,
     fixture,
     make_source,
@@ -35,13 +34,10 @@ def paths(requests) -> list[str]:
     return [r.path + (f"?page={r.params['page']}" if "page" in r.params else "") for r in requests]
 
 
-def test_a_sweep_reads_every_listed_topic_with_the_posts_past_its_first_chunk(settings):
-    server = FixtureServer(DiscourseForum())
+def test_a_sweep_reads_every_listed_topic_with_the_posts_past_its_first_chunk(settings, serve):
+    server = serve(DiscourseForum())
     producer = FakeProducer()
-    try:
-        ok, stats = run_once(topics_source(server.url), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(topics_source(server.url), settings, producer)
     assert ok and sorted(native_ids(producer, "discourse")) == sorted(FIRST)
     assert [d.reason for d in producer.dead_letters()] == ["created_at 'not a date' is not an ISO 8601 time"]
     assert paths(server.requests) == ["/latest.json", "/latest.json?page=1", "/t/3.json", "/t/9.json",
@@ -57,26 +53,23 @@ def test_a_sweep_reads_every_listed_topic_with_the_posts_past_its_first_chunk(se
 
 
 @pytest.mark.parametrize("idle_sweeps", [0, 1], ids=["topics-known", "quiet-topics-forgotten"])
-def test_later_sweeps_read_only_the_topics_that_moved_and_only_their_new_posts(idle_sweeps, settings):
+def test_later_sweeps_read_only_the_topics_that_moved_and_only_their_new_posts(idle_sweeps, settings, serve):
     forum = DiscourseForum()
-    server = FixtureServer(forum)
+    server = serve(forum)
     producer = FakeProducer()
-    try:
-        run_once(topics_source(server.url), settings, producer)
-        for _ in range(idle_sweeps):
-            before = len(server.requests)
-            run_once(topics_source(server.url), settings, producer)
-            assert paths(server.requests[before:]) == ["/latest.json"]  # nothing bumped since: one request
-        assert len(producer.posts()) == len(FIRST)
-        forum.later = True
+    run_once(topics_source(server.url), settings, producer)
+    for _ in range(idle_sweeps):
         before = len(server.requests)
-        ok, stats = run_once(topics_source(server.url), settings, producer)
-        assert paths(server.requests[before:]) == ["/latest.json", "/latest.json?page=1", "/t/9.json",
-                                                   "/t/9/posts.json", "/t/10.json", "/t/7.json"]  # fmt: skip
-        assert server.requests[before + 3].values("post_ids[]") == ["127"]
-        again, _ = run_once(topics_source(server.url), settings, producer)
-    finally:
-        server.close()
+        run_once(topics_source(server.url), settings, producer)
+        assert paths(server.requests[before:]) == ["/latest.json"]  # nothing bumped since: one request
+    assert len(producer.posts()) == len(FIRST)
+    forum.later = True
+    before = len(server.requests)
+    ok, stats = run_once(topics_source(server.url), settings, producer)
+    assert paths(server.requests[before:]) == ["/latest.json", "/latest.json?page=1", "/t/9.json",
+                                               "/t/9/posts.json", "/t/10.json", "/t/7.json"]  # fmt: skip
+    assert server.requests[before + 3].values("post_ids[]") == ["127"]
+    again, _ = run_once(topics_source(server.url), settings, producer)
     ids = native_ids(producer, "discourse")
     assert ok and again and set(ids[len(FIRST) :]) == LATER and len(ids) == len(set(ids))
     assert len(producer.dead_letters()) == 1  # 7/2 is not sent again
@@ -88,7 +81,7 @@ def test_later_sweeps_read_only_the_topics_that_moved_and_only_their_new_posts(i
 
 
 @pytest.mark.parametrize("failure", ["a 5xx on the posts past the chunk", "Kafka refusing the topic's posts"])
-def test_a_restart_in_the_middle_of_a_sweep_resumes_at_its_topic_without_loss_or_doubles(failure, settings):
+def test_a_restart_in_the_middle_of_a_sweep_resumes_at_its_topic_without_loss_or_doubles(failure, settings, serve):
     forum = DiscourseForum()
     producer = FakeProducer()
     crash = {"on": True}
@@ -100,15 +93,12 @@ def test_a_restart_in_the_middle_of_a_sweep_resumes_at_its_topic_without_loss_or
             producer.refuse = True
         return forum(request)
 
-    server = FixtureServer(crashing)
-    try:
-        died, _ = run_once(topics_source(server.url, retries=0), settings, producer)
-        position = CursorStore.for_source(settings, "discourse").load().position
-        crash["on"] = producer.refuse = False
-        first_of_second_run = len(server.requests)
-        ok, _ = run_once(topics_source(server.url), settings, producer)
-    finally:
-        server.close()
+    server = serve(crashing)
+    died, _ = run_once(topics_source(server.url, retries=0), settings, producer)
+    position = CursorStore.for_source(settings, "discourse").load().position
+    crash["on"] = producer.refuse = False
+    first_of_second_run = len(server.requests)
+    ok, _ = run_once(topics_source(server.url), settings, producer)
     assert not died and ok
     assert [topic for topic, _, _ in position["queue"]] == ["9", "7", "8", "5"]  # topic 3 was acknowledged
     assert server.requests[first_of_second_run].path == "/t/9.json"  # resumed at the topic, not at the listing
@@ -117,29 +107,23 @@ def test_a_restart_in_the_middle_of_a_sweep_resumes_at_its_topic_without_loss_or
     assert len(producer.dead_letters()) == 1
 
 
-def test_a_topic_gone_since_it_was_listed_is_skipped_and_the_sweep_goes_on(settings, caplog):
+def test_a_topic_gone_since_it_was_listed_is_skipped_and_the_sweep_goes_on(settings, caplog, serve):
     forum = DiscourseForum()
-    server = FixtureServer(lambda request: Reply(404) if request.path == "/t/8.json" else forum(request))
+    server = serve(lambda request: Reply(404) if request.path == "/t/8.json" else forum(request))
     producer = FakeProducer()
-    try:
-        ok, stats = run_once(topics_source(server.url), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(topics_source(server.url), settings, producer)
     assert ok and stats.poll_errors == 0
     assert sorted(native_ids(producer, "discourse")) == sorted(FIRST - {"8/1", "8/2"})
     assert "topic 8 is gone" in caplog.text
 
 
-def test_a_topic_the_cursor_does_not_know_is_read_back_from_its_tail_only_as_far_as_since(monkeypatch):
+def test_a_topic_the_cursor_does_not_know_is_read_back_from_its_tail_only_as_far_as_since(monkeypatch, serve):
     monkeypatch.setattr(discourse_topics, "CHUNK", 1)
-    server = FixtureServer(DiscourseForum())
-    try:
-        sweep = TopicSweep(topics_source(server.url))
-        topic = stream_posts(fixture("discourse/topics/t-9-later.json"))
-        since = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-        records, last_id = sweep.new_posts("9", topic, None, since)
-    finally:
-        server.close()
+    server = serve(DiscourseForum())
+    sweep = topics_source(server.url)
+    topic = stream_posts(fixture("discourse/topics/t-9-later.json"))
+    since = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+    records, last_id = sweep.new_posts("9", topic, None, since)
     assert [r.item["id"] for r in records] == [124, 127] and last_id == 127
     assert [r.values("post_ids[]") for r in server.requests] == [["127"], ["124"], ["81"]]  # not 80: 81 is older
 
@@ -149,13 +133,10 @@ def test_an_unknown_mode_fails_at_start_naming_the_field():
         source_config("discourse", {"name": "forum", "url": "https://forum.example.com", "mode": "threads"})
 
 
-def test_the_log_names_no_token(settings, monkeypatch, caplog):
+def test_the_log_names_no_token(settings, monkeypatch, caplog, serve):
     monkeypatch.setenv("DISCOURSE_TEST_KEY", "key-1a2b3c4d")
     caplog.set_level(logging.DEBUG)
-    server = FixtureServer(DiscourseForum())
-    try:
-        run_once(topics_source(server.url, token_env="DISCOURSE_TEST_KEY"), settings, FakeProducer())
-    finally:
-        server.close()
+    server = serve(DiscourseForum())
+    run_once(topics_source(server.url, token_env="DISCOURSE_TEST_KEY"), settings, FakeProducer())
     assert all(r.headers["api-key"] == "key-1a2b3c4d" for r in server.requests)
     assert "key-1a2b3c4d" not in caplog.text

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from canyu.schema import Post
-from producers.discourse import DiscourseConfig, DiscourseSource
+from producers.discourse import DiscourseSource
+from producers.discourse_common import DiscourseConfig
 from producers.html import html_text
 from producers.reddit import RedditConfig, RedditSource
 from producers.replay import ReplayConfig, ReplaySource, sample_corpus
