@@ -64,12 +64,12 @@ def _wait_indexed(settings: Settings, expected: int, procs: dict[str, tuple[subp
 
 
 def run_main_job(settings: Settings, keep_running: bool = True) -> int:
-    from canyu_runtime.elastic import client
     from canyu_cli.stack.servers import servers
+    from canyu_runtime.elastic import client
     from canyu_runtime.kafka_clients import ensure_topics
+    from canyu_runtime.migrations import migrate
     from dashboard.launch import dashboard_url, export_tokens, wait_showing
     from producers.replay import replay, sample_corpus
-    from canyu_runtime.migrations import migrate
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
     stack = servers(settings)
@@ -83,8 +83,8 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
     procs = {role: _start(role, settings) for role in ("worker", "sink", "deliver", "dashboard")}
     try:
         result = replay(sample_corpus(), settings)
-        if result.failed or result.rejected:
-            raise RuntimeError(f"the sample replay lost posts: {result.failed or result.rejected}")
+        if result.unacknowledged or result.rejected:
+            raise RuntimeError(f"the sample replay lost posts: {result.unacknowledged or result.rejected}")
         _wait_indexed(settings, result.published, procs)
         wait_showing(settings, result.published)
         typer.echo(

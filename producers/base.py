@@ -92,10 +92,6 @@ class BadPayload(Exception):
         self.raw = raw
 
 
-class RetryLater(Exception):
-    """The source answered, but not with something to act on yet (e.g. Discuz! rebuilding its cache)."""
-
-
 def iso_time(value: str, field: str) -> datetime:
     """An ISO 8601 time that says its timezone (Discourse's ``created_at``, ``bumped_at`` ...)."""
     try:
@@ -126,8 +122,22 @@ class Source(ABC):
     @property
     def http(self) -> Http:
         if self._http is None:
-            self._http = Http.for_source(self.config, self.auth_headers())
+            self._http = self.make_http()
         return self._http
+
+    def make_http(self, **overrides) -> Http:
+        """An HTTP client on this source's settings, carrying its token (``overrides``: e.g. a test's ``sleep``)."""
+        config = self.config
+        return Http(
+            user_agent=config.user_agent,
+            timeout_s=config.timeout_s,
+            rate_per_s=config.rate_per_s,
+            retries=config.retries,
+            backoff_s=config.backoff_s,
+            max_backoff_s=config.max_backoff_s,
+            headers=self.auth_headers(),
+            **overrides,
+        )
 
     def close(self) -> None:
         if self._http is not None:

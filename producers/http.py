@@ -1,5 +1,8 @@
 """Polite HTTP for sources: timeouts, retries with backoff, Retry-After, a rate limit, conditional GET.
 
+Retries follow the runtime's one :class:`~canyu_runtime.retry.RetryPolicy`; a source builds its
+``Http`` from its own settings (``Source.make_http``).
+
 The access token travels in a header. Log lines and errors name the URL and never the
 headers, so the token cannot leak through them.
 """
@@ -7,18 +10,16 @@ headers, so the token cannot leak through them.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
 
 import httpx
 
-if TYPE_CHECKING:
-    from producers.base import SourceConfig
+from canyu_runtime.errors import RetryLater
+from canyu_runtime.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,14 @@ class FetchError(Exception):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status  # the last HTTP status, when the server answered
+
+
+class TryAgain(RetryLater):
+    """A failure the next try may not have: a network error, a 5xx, or a 429 (which may say when)."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after_s: float | None = None):
+        super().__init__(message, retry_after_s)
+        self.status = status
 
 
 def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
@@ -62,26 +71,11 @@ class Http:
             timeout=timeout_s, headers={"User-Agent": user_agent, **(headers or {})}, follow_redirects=True
         )
         self.min_interval_s = 1.0 / rate_per_s
-        self.retries = retries
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
+        self.retry = RetryPolicy(first_s=backoff_s, max_s=max_backoff_s, attempts=retries + 1)
         self.sleep = sleep
         self._last_request = float("-inf")
         self._lock = threading.Lock()
         self._validators: dict[str, dict[str, str]] = {}  # URL → If-None-Match / If-Modified-Since
-
-    @classmethod
-    def for_source(cls, config: SourceConfig, headers: dict[str, str], **overrides) -> Http:
-        return cls(
-            user_agent=config.user_agent,
-            timeout_s=config.timeout_s,
-            rate_per_s=config.rate_per_s,
-            retries=config.retries,
-            backoff_s=config.backoff_s,
-            max_backoff_s=config.max_backoff_s,
-            headers=headers,
-            **overrides,
-        )
 
     def close(self) -> None:
         self.client.close()
@@ -93,10 +87,6 @@ class Http:
                 self.sleep(delay)
             self._last_request = time.monotonic()
 
-    def _backoff(self, attempt: int) -> float:
-        # Jitter spreads the retries of many producers that failed at the same moment.
-        return min(self.max_backoff_s, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
-
     def get(self, url: str, params: dict | None = None, conditional: bool = False) -> httpx.Response | None:
         """GET with retries; None when a conditional GET finds nothing changed (304)."""
         request = self.client.build_request(
@@ -105,37 +95,30 @@ class Http:
         key = str(request.url)
         if conditional:
             request.headers.update(self._validators.get(key, {}))
-        for attempt in range(self.retries + 1):
+
+        def attempt() -> httpx.Response | None:
             self._wait_for_rate_limit()
-            last_try = attempt == self.retries
             try:
                 response = self.client.send(request)
             except httpx.TransportError as e:  # timeouts, refused or reset connections
-                if last_try:
-                    raise FetchError(f"GET {key}: {type(e).__name__} after {attempt + 1} tries") from None
-                delay = self._backoff(attempt)
-                log.warning("GET %s: %s; retrying in %.1fs", key, type(e).__name__, delay)
-                self.sleep(delay)
-                continue
-            if response.status_code == 304:
+                raise TryAgain(type(e).__name__) from None
+            status = response.status_code
+            if status == 304:
                 return None
             if response.is_success:
                 if conditional:
                     self._remember_validators(key, response)
                 return response
-            if response.status_code == 429 or response.status_code >= 500:
-                if last_try:
-                    status = response.status_code
-                    raise FetchError(f"GET {key}: HTTP {status} after {attempt + 1} tries", status)
-                delay = self._backoff(attempt)
-                if response.status_code == 429:
-                    asked = retry_after_s(response.headers.get("Retry-After"))
-                    delay = asked if asked is not None else delay  # the server knows best when it can take us again
-                log.warning("GET %s: HTTP %d; retrying in %.1fs", key, response.status_code, delay)
-                self.sleep(delay)
-                continue
-            raise FetchError(f"GET {key}: HTTP {response.status_code} {response.reason_phrase}", response.status_code)
-        raise AssertionError("unreachable: the last try returns or raises")
+            if status == 429:  # the server knows best when it can take us again
+                raise TryAgain(f"HTTP {status}", status, retry_after_s(response.headers.get("Retry-After")))
+            if status >= 500:
+                raise TryAgain(f"HTTP {status}", status)
+            raise FetchError(f"GET {key}: HTTP {status} {response.reason_phrase}", status)
+
+        try:
+            return self.retry.call(attempt, what=f"GET {key}", retry_on=TryAgain, sleep=self.sleep, logger=log)
+        except TryAgain as e:
+            raise FetchError(f"GET {key}: {e} after {self.retry.attempts} tries", e.status) from None
 
     def _remember_validators(self, key: str, response: httpx.Response) -> None:
         validators = {}

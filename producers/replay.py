@@ -18,9 +18,9 @@ from pydantic import Field, FilePath
 from tqdm import tqdm
 
 from canyu import topics
-from canyu_runtime.kafka_clients import make_producer, publish
 from canyu.schema import Post
 from canyu.settings import Settings
+from canyu_runtime.kafka_clients import make_producer, publish
 from producers.base import Page, Record, Source, SourceConfig
 from producers.runner import Publisher, mapped
 
@@ -60,7 +60,7 @@ class ReplaySource(Source):
 @dataclass
 class ReplayResult:
     published: int = 0
-    failed: list[str] = field(default_factory=list)  # sends the broker never acknowledged
+    unacknowledged: list[str] = field(default_factory=list)  # sends the broker never acknowledged
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason); also on dead-letters
 
 
@@ -90,10 +90,10 @@ def replay(path: Path, settings: Settings, rate: float | None = None, progress: 
                     time.sleep(max(0.0, started + result.published / rate - time.monotonic()))
                 future = publish(producer, topic, post)
                 future.add_callback(lambda _: bar.update())
-                future.add_errback(lambda exc, post_id=post.id: result.failed.append(f"{post_id}: {exc}"))
+                future.add_errback(lambda exc, post_id=post.id: result.unacknowledged.append(f"{post_id}: {exc}"))
                 result.published += 1
             producer.flush()
-        result.published -= len(result.failed)
+        result.published -= len(result.unacknowledged)
     finally:
         producer.close()
     return result

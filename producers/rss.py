@@ -18,7 +18,8 @@ from typing import Literal
 import feedparser
 
 from canyu.schema import Author, Post
-from producers.base import BadPayload, Page, Record, RetryLater, Source, UrlSourceConfig
+from canyu_runtime.errors import RetryLater
+from producers.base import BadPayload, Page, Record, Source, UrlSourceConfig
 from producers.html import html_text
 
 DISCUZ_THREAD = re.compile(r"[?&]tid=(\d+)|/thread-(\d+)-")  # forum.php?mod=viewthread&tid=N, or thread-N-1-1.html

@@ -10,20 +10,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from kafka.errors import KafkaError
-from pydantic import ValidationError
 
 from canyu import topics
-from canyu_runtime.kafka_clients import make_producer, publish
 from canyu.schema import DeadLetter, Post
 from canyu.settings import Settings
-from producers.base import BadPayload, Record, RetryLater, Source
+from canyu_runtime.dead_letters import DeadLetterWriter
+from canyu_runtime.errors import RetryLater
+from canyu_runtime.kafka_clients import make_producer, publish
+from canyu_runtime.reasons import reason_of
+from canyu_runtime.retry import RetryPolicy
+from producers.base import BadPayload, Record, Source
 from producers.http import FetchError
 from producers.metrics import SourceStats
 from producers.state import Cursor, CursorStore
@@ -35,16 +37,6 @@ ACK_TIMEOUT_S = 60
 
 class PublishError(Exception):
     """Kafka did not acknowledge every record of a page; the page will be fetched again."""
-
-
-def reason_of(error: Exception) -> str:
-    """A short, plain reason for a dead letter."""
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc']) or 'record'}: {first['msg']}"
-    if isinstance(error, KeyError):
-        return f"missing field {error.args[0]!r}"
-    return str(error) or type(error).__name__
 
 
 def to_post(source: Source, record: Record) -> Post:
@@ -78,14 +70,12 @@ class Publisher:
         self.producer = producer
         self.source = source
         self.posts_topic = settings.topic(topics.POSTS_RAW)
-        self.dlq_topic = settings.topic(topics.DEAD_LETTERS)
+        self.dead_letters = DeadLetterWriter(settings, producer)
 
     def dead_letter(self, raw: bytes, reason: str):
+        """Send ``raw`` to the dead-letter topic; the future resolves when Kafka acknowledged it."""
         letter = DeadLetter.of(raw, stage="produce", source=self.source.name, reason=reason, topic=self.posts_topic)
-        log.warning("%s: dead letter: %s", self.source.name, reason)
-        return self.producer.send(
-            self.dlq_topic, key=self.source.name.encode(), value=letter.model_dump_json().encode()
-        )
+        return self.dead_letters.send(letter)
 
     def publish_page(self, records: list[Record], cursor: Cursor) -> PageResult:
         return self.send_all(
@@ -124,15 +114,11 @@ class Publisher:
 EXPECTED_ERRORS = (BadPayload, FetchError, PublishError, RetryLater)  # logged in one line, without a traceback
 
 
-def _retry_delay(source: Source, failures: int) -> float:
-    config = source.config
-    return min(config.max_backoff_s, config.backoff_s * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
-
-
 def poll(source: Source, publisher: Publisher, store: CursorStore, stats: SourceStats, settings: Settings,
          stop: threading.Event, once: bool = False) -> bool:  # fmt: skip
     """Poll until ``stop`` is set (or, with ``once``, until caught up). False when ``once`` gave up on errors."""
     cursor = store.load()
+    retry = RetryPolicy(first_s=source.config.backoff_s, max_s=source.config.max_backoff_s)
     failures = 0
     while not stop.is_set():
         try:
@@ -154,7 +140,7 @@ def poll(source: Source, publisher: Publisher, store: CursorStore, stats: Source
                 log.warning("%s: poll failed: %s", source.name, stats.last_error)
             if once and failures > source.config.retries:
                 return False
-            stop.wait(_retry_delay(source, failures))
+            stop.wait(retry.delay(failures))
             continue
         cursor.position = page.position
         store.save(cursor)  # only now: every record of the page is acknowledged

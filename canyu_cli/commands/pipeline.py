@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from canyu_cli.commands import fail
 from canyu.settings import get_settings
+from canyu_cli.commands import fail
 
 app = typer.Typer()
 
@@ -43,10 +41,10 @@ def replay(
     result = run_replay(path, get_settings(), rate=rate)
     for line, reason in result.rejected:
         typer.secho(f"{path}:{line}: skipped, {reason}", fg=typer.colors.YELLOW, err=True)
-    for failure in result.failed:
+    for failure in result.unacknowledged:
         typer.secho(f"not acknowledged: {failure}", fg=typer.colors.RED, err=True)
     typer.echo(f"published {result.published} posts, skipped {len(result.rejected)} invalid lines")
-    if result.failed:
+    if result.unacknowledged:
         raise typer.Exit(1)
 
 
@@ -58,29 +56,21 @@ def worker() -> None:
     run_worker(get_settings())
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
 @app.command()
 def sink() -> None:
     """Run the Elasticsearch sink: enriched posts, alerts, feedback items and cascades → bulk index.
 
     Offsets are committed only after Elasticsearch has acknowledged each batch.
     """
-    import logging
-
+    from canyu_runtime.process import configure_logging, stop_on_signals
     from sinks.elasticsearch import ElasticsearchSink
 
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     settings = get_settings()
     try:
         es_sink = ElasticsearchSink(settings)
         typer.echo(f"sink: {', '.join(es_sink.topics)} → Elasticsearch {settings.es_url}")
-        es_sink.run(_stop_on_signals())
+        es_sink.run(stop_on_signals())
     except ValueError as e:  # a setting no retry can fix
         fail(str(e))
 
@@ -88,14 +78,13 @@ def sink() -> None:
 @app.command()
 def deliver() -> None:
     """Run the notification delivery sink: notifications → webhooks, Slack, email or Kafka, at least once."""
-    import logging
-
+    from canyu_runtime.process import configure_logging, stop_on_signals
     from sinks.delivery import DeliverySink
 
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     delivery = DeliverySink(get_settings())
     typer.echo(f"deliver: {', '.join(delivery.topics)} → subscribers' channels")
-    delivery.run(_stop_on_signals())
+    delivery.run(stop_on_signals())
 
 
 @app.command()

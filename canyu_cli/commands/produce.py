@@ -14,10 +14,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from canyu_cli.commands import fail
 from canyu.settings import get_settings
-
-KIND_NAMES = ("weibo", "discourse", "rss", "reddit", "replay")  # producers.sources.KINDS, without importing it here
+from canyu_cli.commands import fail
+from producers.sources import KINDS, ConfigError, build, load_sources_file, source_config  # KINDS: one command each
 
 app = typer.Typer(
     help="Poll social sources and publish their posts to posts.raw (one source, or all in a sources file).",
@@ -33,7 +32,6 @@ MetricsPort = Annotated[
 def _run(configs: list, once: bool, metrics_port: int | None) -> None:
     from producers.metrics import SourceStats, serve_metrics
     from producers.runner import run_sources
-    from producers.sources import build
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -75,8 +73,6 @@ def produce(
     if config is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(2)
-    from producers.sources import ConfigError, load_sources_file
-
     try:
         configs = load_sources_file(config)
     except ConfigError as e:
@@ -139,8 +135,6 @@ def _add_kind_command(kind: str) -> None:
         once: Once = False,
         metrics_port: MetricsPort = None,
     ) -> None:
-        from producers.sources import ConfigError, build, source_config
-
         given = {"name": name or kind, "url": url, "token_env": token_env, "interval_s": interval}
         options = {**{k: v for k, v in given.items() if v is not None}, **_options(set_)}
         if kind == "replay" and file is not None:
@@ -160,5 +154,5 @@ def _add_kind_command(kind: str) -> None:
     app.command(kind)(one_source)
 
 
-for _kind in KIND_NAMES:
+for _kind in KINDS:
     _add_kind_command(_kind)

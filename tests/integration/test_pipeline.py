@@ -51,7 +51,7 @@ def test_the_worker_enriches_and_the_sink_indexes(ns, tmp_path):
     posts = write_posts(tmp_path / "posts.jsonl", 27)
     with running("worker", ns, tmp_path), running("sink", ns, tmp_path):
         result = replay(tmp_path / "posts.jsonl", ns, progress=False)
-        assert result.published == 27 and not result.failed
+        assert result.published == 27 and not result.unacknowledged
         wait_for(lambda: count_docs(ns) == 27, what="27 indexed posts")
 
     enriched = [EnrichedPost.model_validate_json(r.value) for r in read_topic(ns, ns.topic(topics.POSTS_ENRICHED))]

@@ -21,10 +21,10 @@ from tests.unit.producers.helpers import (
     FIXTURES,
     REDDIT_PAGES,
     DiscourseForum,
-    FixtureServer,
     Reply,
     fixture,
     page_router,
+    serving,  # noqa: F401 - the fixture `serve`
     weibo_route,
 )
 
@@ -37,6 +37,10 @@ WEIBO_IDS = {"9007199254740995", "9007199254740001", "9007199254740993", "900719
 @pytest.fixture
 def settings(ns, tmp_path):
     return ns.model_copy(update={"home": tmp_path / "home"})
+
+
+def dead_letters(settings) -> list[DeadLetter]:
+    return [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.DEAD_LETTERS))]
 
 
 def records_by_key(settings, topic: str) -> dict[bytes, list]:
@@ -52,8 +56,8 @@ def produce(settings, config, log, *args) -> subprocess.Popen:
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def test_a_producer_killed_between_pages_resumes_and_publishes_each_post_once(settings, tmp_path):
-    server = FixtureServer(weibo_route)
+def test_a_producer_killed_between_pages_resumes_and_publishes_each_post_once(settings, tmp_path, serve):
+    server = serve(weibo_route)
     server.hold = lambda request: request.params.get("max_id") == "9007199254740969"  # the request for page 3
     config = tmp_path / "sources.yaml"
     url = f"{server.url}/2/statuses/home_timeline.json"
@@ -61,31 +65,28 @@ def test_a_producer_killed_between_pages_resumes_and_publishes_each_post_once(se
                       f" token_env: CANYU_TEST_WEIBO_TOKEN, count: 3, {QUICK}}}\n")  # fmt: skip
     metrics_port = free_port()
     log_path = tmp_path / "produce.log"
-    try:
-        with log_path.open("wb") as log:
-            first = produce(settings, config, log, "--metrics-port", str(metrics_port))
-            try:
-                assert server.holding.wait(60), "the producer never asked for page 3"
-                metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
-                assert 'canyu_producer_published_total{source="weibo-main"} 6.0' in metrics
-            finally:
-                first.kill()  # SIGKILL: no clean-up, as in a crash
-                first.wait()
-            server.hold = lambda request: False
-            server.release()
-            position = CursorStore.for_source(settings, "weibo-main").load().position
-            assert position["next"] == "9007199254740969"  # pages 1 and 2 were acknowledged, then saved
-            second = produce(settings, config, log, "--once")
-            assert second.wait(120) == 0
-    finally:
-        server.close()
+    with log_path.open("wb") as log:
+        first = produce(settings, config, log, "--metrics-port", str(metrics_port))
+        try:
+            assert server.holding.wait(60), "the producer never asked for page 3"
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+            assert 'canyu_producer_published_total{source="weibo-main"} 6.0' in metrics
+        finally:
+            first.kill()  # SIGKILL: no clean-up, as in a crash
+            first.wait()
+        server.hold = lambda request: False
+        server.release()
+        position = CursorStore.for_source(settings, "weibo-main").load().position
+        assert position["next"] == "9007199254740969"  # pages 1 and 2 were acknowledged, then saved
+        second = produce(settings, config, log, "--once")
+        assert second.wait(120) == 0
 
     posts = records_by_key(settings, topics.POSTS_RAW)
     assert set(posts) == {f"weibo-main:{i}".encode() for i in WEIBO_IDS}
     assert all(len(copies) == 1 for copies in posts.values())  # exactly once, across the kill
     repost = Post.model_validate_json(posts[b"weibo-main:9007199254740995"][0].value)
     assert repost.repost_of == "weibo-main:9007199254740001"
-    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.DEAD_LETTERS))]
+    letters = dead_letters(settings)
     assert sorted(d.reason for d in letters) == [
         "created_at 'yesterday 18:00' is not like 'Tue May 31 17:46:55 +0800 2011'", "missing field 'id'"]  # fmt: skip
     assert all(d.source == "weibo-main" and d.stage == "produce" and b'"text"' in d.raw() for d in letters)
@@ -95,41 +96,38 @@ def test_a_producer_killed_between_pages_resumes_and_publishes_each_post_once(se
     assert TOKEN not in output
 
 
-def test_a_discourse_topics_sweep_killed_between_topics_resumes_and_follows_new_posts_once(settings, tmp_path):
+def test_a_discourse_topics_sweep_killed_between_topics_resumes_and_follows_new_posts_once(settings, tmp_path, serve):
     forum = DiscourseForum()
-    server = FixtureServer(forum)
+    server = serve(forum)
     server.hold = lambda request: request.path == "/t/9/posts.json"  # topic 3 is done, topic 9 half read
     config = tmp_path / "sources.yaml"
     config.write_text(
         f"sources:\n  - {{name: forum-topics, kind: discourse, mode: topics, url: '{server.url}', {QUICK}}}\n"
     )
-    try:
-        with (tmp_path / "produce.log").open("wb") as log:
-            first = produce(settings, config, log)
-            try:
-                assert server.holding.wait(60), "the producer never asked for the posts past topic 9's first chunk"
-            finally:
-                first.kill()
-                first.wait()
-            server.hold = lambda request: False
-            server.release()
-            position = CursorStore.for_source(settings, "forum-topics").load().position
-            assert [topic for topic, _, _ in position["queue"]] == ["9", "7", "8", "5"]
-            assert produce(settings, config, log, "--once").wait(120) == 0
-            forum.later = True
-            assert produce(settings, config, log, "--once").wait(120) == 0
-    finally:
-        server.close()
+    with (tmp_path / "produce.log").open("wb") as log:
+        first = produce(settings, config, log)
+        try:
+            assert server.holding.wait(60), "the producer never asked for the posts past topic 9's first chunk"
+        finally:
+            first.kill()
+            first.wait()
+        server.hold = lambda request: False
+        server.release()
+        position = CursorStore.for_source(settings, "forum-topics").load().position
+        assert [topic for topic, _, _ in position["queue"]] == ["9", "7", "8", "5"]
+        assert produce(settings, config, log, "--once").wait(120) == 0
+        forum.later = True
+        assert produce(settings, config, log, "--once").wait(120) == 0
 
     posts = records_by_key(settings, topics.POSTS_RAW)
     assert set(posts) == {f"forum-topics:{p}".encode() for p in DiscourseForum.POSTS | DiscourseForum.LATER_POSTS}
     assert all(len(copies) == 1 for copies in posts.values())  # exactly once, across the kill and the later sweep
     assert Post.model_validate_json(posts[b"forum-topics:9/24"][0].value).title == "X5 battery megathread 🔋"
-    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.DEAD_LETTERS))]
+    letters = dead_letters(settings)
     assert [d.reason for d in letters] == ["created_at 'not a date' is not an ISO 8601 time"]
 
 
-def test_every_kind_of_source_runs_concurrently_into_kafka(settings, tmp_path):
+def test_every_kind_of_source_runs_concurrently_into_kafka(settings, tmp_path, serve):
     feeds = {"/forum.php": fixture("rss/discuz-gb2312.xml")}
     forum, reddit = page_router("before", DISCOURSE_PAGES), page_router("after", REDDIT_PAGES)
 
@@ -140,7 +138,7 @@ def test_every_kind_of_source_runs_concurrently_into_kafka(settings, tmp_path):
             return reddit(request)
         return Reply(200, feeds[request.path], {"Content-Type": "application/rss+xml"})
 
-    server = FixtureServer(route)
+    server = serve(route)
     config = tmp_path / "sources.yaml"
     config.write_text(f"""sources:
   - {{name: forum, kind: discourse, url: '{server.url}', {QUICK}}}
@@ -149,12 +147,9 @@ def test_every_kind_of_source_runs_concurrently_into_kafka(settings, tmp_path):
   - {{name: sample, kind: replay, path: '{sample_corpus()}', lines_per_page: 100}}
 """)
     lines = []
-    try:
-        for _ in range(2):  # the second run finds nothing new
-            sources = [build(c) for c in load_sources_file(config)]
-            assert run_sources(sources, settings, threading.Event(), once=True, report=lines.append)
-    finally:
-        server.close()
+    for _ in range(2):  # the second run finds nothing new
+        sources = [build(c) for c in load_sources_file(config)]
+        assert run_sources(sources, settings, threading.Event(), once=True, report=lines.append)
 
     posts = records_by_key(settings, topics.POSTS_RAW)
     sample_ids = {Post.model_validate_json(line).id.encode() for line in sample_corpus().read_bytes().splitlines()}
@@ -164,7 +159,7 @@ def test_every_kind_of_source_runs_concurrently_into_kafka(settings, tmp_path):
     assert set(posts) == expected
     assert all(len(copies) == 1 for copies in posts.values())
     assert all(Post.model_validate_json(copies[0].value).id.encode() == key for key, copies in posts.items())
-    letters = [DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.DEAD_LETTERS))]
+    letters = dead_letters(settings)
     assert sorted(d.source for d in letters) == ["bbs", "forum", "reddit"]  # the feed's bad item only once
     assert any(line.startswith("sample: fetched 342, published 342") for line in lines)
 
@@ -184,9 +179,7 @@ def test_canyu_replay_sends_bad_lines_to_the_dlq_and_publishes_the_rest(settings
     path = tmp_path / "posts.jsonl"
     path.write_bytes(b"\n".join([good[0], b'{"id": "broken', *good[1:]]) + b"\n")
     result = replay(path, settings, progress=False)
-    assert result.published == 3 and result.rejected[0][0] == 2 and not result.failed
-    (letter,) = [
-        DeadLetter.model_validate_json(r.value) for r in read_topic(settings, settings.topic(topics.DEAD_LETTERS))
-    ]
+    assert result.published == 3 and result.rejected[0][0] == 2 and not result.unacknowledged
+    (letter,) = dead_letters(settings)
     assert letter.raw() == b'{"id": "broken' and letter.reason.startswith("line 2: ") and letter.source == "replay"
     assert len(read_topic(settings, settings.topic(topics.POSTS_RAW))) == 3

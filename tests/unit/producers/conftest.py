@@ -1,6 +1,7 @@
 import pytest
 
 from canyu.settings import Settings
+from tests.unit.producers.helpers import serving  # noqa: F401 - the fixture `serve`, for every test here
 
 
 @pytest.fixture

@@ -1,20 +1,22 @@
-"""Test doubles for producers: a local HTTP server that serves recorded payloads, and an in-memory Kafka producer."""
+"""Test doubles for producers: recorded payloads served by pytest-httpserver, and an in-memory Kafka producer."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
+import pytest
+import werkzeug
 from kafka.errors import KafkaTimeoutError
+from pytest_httpserver import HTTPServer
 
 from canyu.schema import DeadLetter, Post
-from producers.base import SourceConfig
-from producers.http import Http
 from producers.metrics import SourceStats
 from producers.runner import Publisher, poll
 from producers.sources import build, source_config
@@ -45,55 +47,55 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+Route = Callable[[Request], Reply]
+
+
 class FixtureServer:
-    """An HTTP server on 127.0.0.1 that answers each request with ``route(request)``.
+    """Answers each request to pytest-httpserver's ``httpserver`` with ``route(request)``.
 
     ``hold`` (a predicate) makes matching requests wait until ``release()``: tests kill a
     producer while its request for the next page is in flight.
     """
 
-    def __init__(self, route: Callable[[Request], Reply]):
+    def __init__(self, httpserver: HTTPServer, route: Route):
         self.route = route
+        self.url = httpserver.url_for("/").rstrip("/")
         self.requests: list[Request] = []
         self.hold: Callable[[Request], bool] = lambda request: False
         self.holding = threading.Event()
         self._released = threading.Event()
-        server = self
+        httpserver.expect_request(re.compile("/.*")).respond_with_handler(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                url = urlsplit(self.path)
-                query = parse_qsl(url.query)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                request = Request(url.path, dict(query), headers, query)
-                server.requests.append(request)
-                if server.hold(request):
-                    server.holding.set()
-                    server._released.wait(30)
-                reply = server.route(request)
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.handle_error = lambda request, address: None  # a client that hung up (a timeout test) is fine
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+    def _answer(self, incoming: werkzeug.Request) -> werkzeug.Response:
+        query = parse_qsl(incoming.query_string.decode())
+        request = Request(incoming.path, dict(query), {k.lower(): v for k, v in incoming.headers.items()}, query)
+        self.requests.append(request)
+        if self.hold(request):
+            self.holding.set()
+            self._released.wait(30)
+        reply = self.route(request)
+        status = f"{reply.status} {HTTPStatus(reply.status).phrase}"  # as servers say it, not werkzeug's UPPER CASE
+        response = werkzeug.Response(reply.body, status, reply.headers)
+        if "content-type" not in {name.lower() for name in reply.headers}:
+            del response.headers["Content-Type"]  # no made-up charset to override what the body says of itself
+        return response
 
     def release(self) -> None:
         self._released.set()
 
-    def close(self) -> None:
-        self.release()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+
+@pytest.fixture(name="serve")
+def serving(httpserver: HTTPServer) -> Iterator[Callable[[Route], FixtureServer]]:
+    """``serve(route)``: a :class:`FixtureServer` for this test; requests it still holds are let go at the end."""
+    servers: list[FixtureServer] = []
+
+    def start(route: Route) -> FixtureServer:
+        servers.append(FixtureServer(httpserver, route))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.release()
 
 
 def page_router(param: str, pages: dict[str | None, str], content_type: str = "application/json") -> Callable:
@@ -177,11 +179,6 @@ class DiscourseForum:
         return json_reply(f"discourse/topics/{name}")
 
 
-def quick_http(config: SourceConfig, headers: dict[str, str] | None = None, sleeps: list[float] | None = None) -> Http:
-    """Http as the source would build it, but recording its sleeps instead of sleeping."""
-    return Http.for_source(config, headers or {}, sleep=sleeps.append if sleeps is not None else lambda s: None)
-
-
 class FakeFuture:
     def __init__(self, error: Exception | None = None):
         self.error = error
@@ -215,8 +212,9 @@ class FakeProducer:
 def make_source(kind: str, url: str, sleeps: list | None = None, **options):
     """A source as the sources file would make it, with quick retries and an Http that does not sleep."""
     defaults = {"name": kind, "url": url, "backoff_s": 0.01, "max_backoff_s": 0.02, "interval_s": 0.01, "retries": 2}
-    config = source_config(kind, {**defaults, **options})
-    return type(build(config))(config, http=quick_http(config, build(config).auth_headers(), sleeps))
+    source = build(source_config(kind, {**defaults, **options}))
+    sleep = sleeps.append if sleeps is not None else lambda seconds: None
+    return type(source)(source.config, http=source.make_http(sleep=sleep))
 
 
 def run_once(source, settings, producer) -> tuple[bool, SourceStats]:

@@ -8,9 +8,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from typer.testing import CliRunner
 
-from canyu_cli.cli import app
 from canyu.schema import Post
 from canyu.settings import Settings, get_settings
+from canyu_cli.cli import app
 from producers.metrics import SourceStats, StatsCollector, saved_stats
 from producers.sources import ConfigError, load_sources_file
 from tests.unit.producers.helpers import FIXTURES
@@ -167,10 +167,3 @@ def test_one_source_from_the_command_line_runs_with_its_options(home, monkeypatc
     ((config,), once, port) = runs[0]
     assert (config.kind, config.name, config.interval_s, config.api_username) == ("discourse", "forum", 30, "system")
     assert once and port is None
-
-
-def test_the_command_offers_every_kind_of_source():
-    from canyu_cli.commands.produce import KIND_NAMES
-    from producers.sources import KINDS
-
-    assert set(KIND_NAMES) == set(KINDS)

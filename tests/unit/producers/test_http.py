@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -11,10 +12,15 @@ from producers.http import FetchError, Http, retry_after_s
 from tests.unit.producers.helpers import FixtureServer, Reply
 
 
-def scripted(*replies: Reply) -> FixtureServer:
-    """A server that gives these replies in turn, then repeats the last one."""
-    queue = list(replies)
-    return FixtureServer(lambda request: queue.pop(0) if len(queue) > 1 else queue[0])
+@pytest.fixture
+def scripted(serve) -> Callable[..., FixtureServer]:
+    """``scripted(*replies)``: a server that gives these replies in turn, then repeats the last one."""
+
+    def start(*replies: Reply) -> FixtureServer:
+        queue = list(replies)
+        return serve(lambda request: queue.pop(0) if len(queue) > 1 else queue[0])
+
+    return start
 
 
 @pytest.fixture
@@ -27,22 +33,16 @@ def http(sleeps, **options) -> Http:
     return Http(**{**defaults, **options}, sleep=sleeps.append)
 
 
-def test_5xx_is_retried_with_growing_jittered_backoff(sleeps):
+def test_5xx_is_retried_with_growing_jittered_backoff(sleeps, scripted):
     server = scripted(Reply(503), Reply(502), Reply(200, b"ok"))
-    try:
-        response = http(sleeps).get(server.url + "/x")
-    finally:
-        server.close()
+    response = http(sleeps).get(server.url + "/x")
     assert response.content == b"ok" and len(server.requests) == 3
     assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0  # backoff 1s then 2s, each jittered down to half
 
 
-def test_429_waits_as_long_as_retry_after_says(sleeps):
+def test_429_waits_as_long_as_retry_after_says(sleeps, scripted):
     server = scripted(Reply(429, headers={"Retry-After": "7"}), Reply(200, b"ok"))
-    try:
-        response = http(sleeps, max_backoff_s=2).get(server.url + "/x")
-    finally:
-        server.close()
+    response = http(sleeps, max_backoff_s=2).get(server.url + "/x")
     assert response.content == b"ok"
     assert sleeps == [7.0]  # the server's word, even past our own longest backoff
 
@@ -55,23 +55,17 @@ def test_retry_after_as_an_http_date():
     assert retry_after_s("soon", now) is None and retry_after_s(None) is None
 
 
-def test_a_server_that_keeps_failing_is_a_clear_error_after_the_retries(sleeps):
+def test_a_server_that_keeps_failing_is_a_clear_error_after_the_retries(sleeps, scripted):
     server = scripted(Reply(500))
-    try:
-        with pytest.raises(FetchError, match=r"HTTP 500 after 4 tries"):
-            http(sleeps).get(server.url + "/x")
-    finally:
-        server.close()
+    with pytest.raises(FetchError, match=r"HTTP 500 after 4 tries"):
+        http(sleeps).get(server.url + "/x")
     assert len(server.requests) == 4 and len(sleeps) == 3
 
 
-def test_a_client_error_is_not_retried(sleeps):
+def test_a_client_error_is_not_retried(sleeps, scripted):
     server = scripted(Reply(401))
-    try:
-        with pytest.raises(FetchError, match="HTTP 401 Unauthorized"):
-            http(sleeps).get(server.url + "/x")
-    finally:
-        server.close()
+    with pytest.raises(FetchError, match="HTTP 401 Unauthorized"):
+        http(sleeps).get(server.url + "/x")
     assert len(server.requests) == 1 and sleeps == []
 
 
@@ -84,50 +78,38 @@ def test_network_errors_are_retried_then_reported(sleeps):
     assert len(sleeps) == 2
 
 
-def test_every_request_has_a_timeout(sleeps):
-    server = FixtureServer(lambda request: time.sleep(0.5) or Reply(200, b"late"))
-    try:
-        with pytest.raises(FetchError, match="ReadTimeout after 1 tries"):
-            http(sleeps, timeout_s=0.1, retries=0).get(server.url + "/x")
-    finally:
-        server.close()
+def test_every_request_has_a_timeout(sleeps, serve):
+    server = serve(lambda request: time.sleep(0.5) or Reply(200, b"late"))
+    with pytest.raises(FetchError, match="ReadTimeout after 1 tries"):
+        http(sleeps, timeout_s=0.1, retries=0).get(server.url + "/x")
 
 
-def test_user_agent_and_token_header_are_sent(sleeps):
+def test_user_agent_and_token_header_are_sent(sleeps, scripted):
     server = scripted(Reply(200, b"ok"))
-    try:
-        http(sleeps, headers={"Authorization": "OAuth2 s3cret"}).get(server.url + "/x", {"count": 5, "max_id": None})
-    finally:
-        server.close()
+    http(sleeps, headers={"Authorization": "OAuth2 s3cret"}).get(server.url + "/x", {"count": 5, "max_id": None})
     (request,) = server.requests
     assert request.headers["user-agent"] == "canyu-test/1 (+tests)"
     assert request.headers["authorization"] == "OAuth2 s3cret"
     assert request.params == {"count": "5"}  # unset parameters are left out, not sent empty
 
 
-def test_conditional_get_sends_the_validators_and_reads_304_as_unchanged(sleeps):
+def test_conditional_get_sends_the_validators_and_reads_304_as_unchanged(sleeps, serve):
     def route(request):
         if request.headers.get("if-none-match") == '"v1"':
             return Reply(304)
         return Reply(200, b"feed", {"ETag": '"v1"', "Last-Modified": "Fri, 27 Nov 2026 12:00:00 GMT"})
 
-    server = FixtureServer(route)
+    server = serve(route)
     client = http(sleeps)
-    try:
-        assert client.get(server.url + "/feed", conditional=True).content == b"feed"
-        assert client.get(server.url + "/feed", conditional=True) is None
-        assert client.get(server.url + "/feed").content == b"feed"  # not conditional: always the full body
-    finally:
-        server.close()
+    assert client.get(server.url + "/feed", conditional=True).content == b"feed"
+    assert client.get(server.url + "/feed", conditional=True) is None
+    assert client.get(server.url + "/feed").content == b"feed"  # not conditional: always the full body
     assert server.requests[1].headers["if-modified-since"] == "Fri, 27 Nov 2026 12:00:00 GMT"
 
 
-def test_the_rate_limit_spaces_requests(sleeps):
+def test_the_rate_limit_spaces_requests(sleeps, scripted):
     server = scripted(Reply(200, b"ok"))
     client = http(sleeps, rate_per_s=2)  # at most one request every 0.5s
-    try:
-        client.get(server.url + "/a")
-        client.get(server.url + "/b")
-    finally:
-        server.close()
+    client.get(server.url + "/a")
+    client.get(server.url + "/b")
     assert len(sleeps) == 1 and 0.3 < sleeps[0] <= 0.5

@@ -12,7 +12,6 @@ from tests.unit.producers.helpers import (
     DISCOURSE_PAGES,
     REDDIT_PAGES,
     FakeProducer,
-    FixtureServer,
     Reply,
     fixture,
     make_source,
@@ -39,14 +38,11 @@ ROUTES = {
 
 
 @pytest.mark.parametrize("kind", EXPECTED)
-def test_paging_publishes_every_post_once_and_bad_records_to_the_dlq(kind, settings):
-    server = FixtureServer(ROUTES[kind][0])
+def test_paging_publishes_every_post_once_and_bad_records_to_the_dlq(kind, settings, serve):
+    server = serve(ROUTES[kind][0])
     producer = FakeProducer()
-    try:
-        ok, stats = run_once(make_source(kind, server.url, backfill_pages=10), settings, producer)
-        again, _ = run_once(make_source(kind, server.url, backfill_pages=10), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(make_source(kind, server.url, backfill_pages=10), settings, producer)
+    again, _ = run_once(make_source(kind, server.url, backfill_pages=10), settings, producer)
     ids, bad = EXPECTED[kind]
     assert ok and again
     assert sorted(native_ids(producer, kind)) == sorted(ids)  # the second poll found nothing new
@@ -59,7 +55,7 @@ def test_paging_publishes_every_post_once_and_bad_records_to_the_dlq(kind, setti
 
 
 @pytest.mark.parametrize("kind", EXPECTED)
-def test_a_restart_between_pages_resumes_without_loss_or_doubles(kind, settings):
+def test_a_restart_between_pages_resumes_without_loss_or_doubles(kind, settings, serve):
     route, param, third_page = ROUTES[kind]
     crash = {"on": True}
 
@@ -68,15 +64,12 @@ def test_a_restart_between_pages_resumes_without_loss_or_doubles(kind, settings)
             return Reply(404, b"gone")
         return route(request)
 
-    server = FixtureServer(crashing)
+    server = serve(crashing)
     producer = FakeProducer()
-    try:
-        died, _ = run_once(make_source(kind, server.url, backfill_pages=10, retries=0), settings, producer)
-        crash["on"] = False
-        first_of_second_run = len(server.requests)
-        ok, _ = run_once(make_source(kind, server.url, backfill_pages=10), settings, producer)
-    finally:
-        server.close()
+    died, _ = run_once(make_source(kind, server.url, backfill_pages=10, retries=0), settings, producer)
+    crash["on"] = False
+    first_of_second_run = len(server.requests)
+    ok, _ = run_once(make_source(kind, server.url, backfill_pages=10), settings, producer)
     assert not died and ok
     assert server.requests[first_of_second_run].params.get(param) == third_page  # resumed, not restarted
     ids = native_ids(producer, kind)
@@ -85,117 +78,88 @@ def test_a_restart_between_pages_resumes_without_loss_or_doubles(kind, settings)
 
 
 @pytest.mark.parametrize("kind", EXPECTED)
-def test_5xx_and_429_are_retried_honouring_retry_after(kind, settings):
+def test_5xx_and_429_are_retried_honouring_retry_after(kind, settings, serve):
     trouble = [Reply(503), Reply(429, headers={"Retry-After": "3"})]
-    server = FixtureServer(lambda request: trouble.pop(0) if trouble else ROUTES[kind][0](request))
+    server = serve(lambda request: trouble.pop(0) if trouble else ROUTES[kind][0](request))
     producer, sleeps = FakeProducer(), []
-    try:
-        ok, stats = run_once(make_source(kind, server.url, sleeps, backfill_pages=10), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(make_source(kind, server.url, sleeps, backfill_pages=10), settings, producer)
     assert ok and 3.0 in sleeps and stats.poll_errors == 0
     assert sorted(native_ids(producer, kind)) == sorted(EXPECTED[kind][0])
 
 
-def test_the_first_run_reads_only_backfill_pages_then_follows_new_posts(settings):
-    server = FixtureServer(weibo_route)
+def test_the_first_run_reads_only_backfill_pages_then_follows_new_posts(settings, serve):
+    server = serve(weibo_route)
     producer = FakeProducer()
-    try:
-        ok, _ = run_once(make_source("weibo", server.url, backfill_pages=1), settings, producer)
-        run_once(make_source("weibo", server.url, backfill_pages=1), settings, producer)
-    finally:
-        server.close()
+    ok, _ = run_once(make_source("weibo", server.url, backfill_pages=1), settings, producer)
+    run_once(make_source("weibo", server.url, backfill_pages=1), settings, producer)
     assert ok and len(producer.posts()) == 4  # page 1 only: three statuses and one original
     assert server.requests[-1].params == {"count": "100", "since_id": "9007199254740995"}
 
 
-def test_an_empty_discuz_feed_means_retry_later_not_nothing_new(settings):
+def test_an_empty_discuz_feed_means_retry_later_not_nothing_new(settings, serve):
     feeds = [fixture("rss/discuz-empty.xml")]
-    server = FixtureServer(lambda request: Reply(200, feeds.pop(0) if feeds else fixture("rss/discuz-gb2312.xml"),
+    server = serve(lambda request: Reply(200, feeds.pop(0) if feeds else fixture("rss/discuz-gb2312.xml"),
                                                  {"Content-Type": "application/rss+xml"}))  # fmt: skip
     producer = FakeProducer()
-    try:
-        ok, stats = run_once(
-            make_source("rss", server.url + "/forum.php?mod=rss&fid=2", name="bbs"), settings, producer
-        )
-    finally:
-        server.close()
+    ok, stats = run_once(make_source("rss", server.url + "/forum.php?mod=rss&fid=2", name="bbs"), settings, producer)
     assert ok and len(server.requests) == 2
     assert stats.poll_errors == 1 and stats.published == 2 and stats.failed == 1
 
 
-def test_a_feed_that_stays_empty_gives_up_in_once_mode_and_keeps_its_cursor(settings):
-    server = FixtureServer(lambda request: Reply(200, fixture("rss/discuz-empty.xml")))
+def test_a_feed_that_stays_empty_gives_up_in_once_mode_and_keeps_its_cursor(settings, serve):
+    server = serve(lambda request: Reply(200, fixture("rss/discuz-empty.xml")))
     producer = FakeProducer()
-    try:
-        ok, stats = run_once(make_source("rss", server.url, name="bbs", retries=1), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(make_source("rss", server.url, name="bbs", retries=1), settings, producer)
     assert not ok and producer.sent == []
     assert "empty" in stats.last_error and stats.poll_errors == 2
 
 
-def test_a_feed_polled_again_skips_what_it_published_and_dead_lettered(settings):
-    server = FixtureServer(lambda request: Reply(200, fixture("rss/discuz-gb2312.xml")))
+def test_a_feed_polled_again_skips_what_it_published_and_dead_lettered(settings, serve):
+    server = serve(lambda request: Reply(200, fixture("rss/discuz-gb2312.xml")))
     producer = FakeProducer()
-    try:
-        run_once(make_source("rss", server.url, name="bbs"), settings, producer)
-        ok, stats = run_once(make_source("rss", server.url, name="bbs"), settings, producer)
-    finally:
-        server.close()
+    run_once(make_source("rss", server.url, name="bbs"), settings, producer)
+    ok, stats = run_once(make_source("rss", server.url, name="bbs"), settings, producer)
     assert ok and len(producer.posts()) == 2 and len(producer.dead_letters()) == 1
     assert (stats.fetched, stats.published, stats.duplicates, stats.failed) == (3, 0, 3, 0)
 
 
-def test_a_gb2312_feed_decodes_by_the_http_charset_too(settings):
+def test_a_gb2312_feed_decodes_by_the_http_charset_too(settings, serve):
     body = fixture("rss/discuz-gb2312.xml").replace(b' encoding="gb2312"', b"")  # the charset only in the header
-    server = FixtureServer(lambda request: Reply(200, body, {"Content-Type": "text/xml; charset=gb2312"}))
+    server = serve(lambda request: Reply(200, body, {"Content-Type": "text/xml; charset=gb2312"}))
     producer = FakeProducer()
-    try:
-        run_once(make_source("rss", server.url, name="bbs"), settings, producer)
-    finally:
-        server.close()
+    run_once(make_source("rss", server.url, name="bbs"), settings, producer)
     assert {p.title for p in producer.posts()} == {"升级后耗电快，待机一晚掉了百分之二十", "求助：蓝牙耳机连不上"}
 
 
-def test_an_unreadable_response_goes_to_the_dlq_whole_and_polling_goes_on(settings):
+def test_an_unreadable_response_goes_to_the_dlq_whole_and_polling_goes_on(settings, serve):
     replies = [Reply(200, b"<html>maintenance</html>")]
-    server = FixtureServer(lambda request: replies.pop(0) if replies else weibo_route(request))
+    server = serve(lambda request: replies.pop(0) if replies else weibo_route(request))
     producer = FakeProducer()
-    try:
-        ok, stats = run_once(make_source("weibo", server.url, backfill_pages=10), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(make_source("weibo", server.url, backfill_pages=10), settings, producer)
     first = producer.dead_letters()[0]
     assert first.raw() == b"<html>maintenance</html>" and first.reason.startswith("unreadable response: invalid JSON")
     assert ok and stats.poll_errors == 1 and len(producer.posts()) == 8
 
 
-def test_unacknowledged_sends_keep_the_cursor_and_are_sent_again(settings):
-    server = FixtureServer(page_router("before", DISCOURSE_PAGES))
+def test_unacknowledged_sends_keep_the_cursor_and_are_sent_again(settings, serve):
+    server = serve(page_router("before", DISCOURSE_PAGES))
     producer = FakeProducer()
     producer.refuse = True
-    try:
-        ok, stats = run_once(make_source("discourse", server.url, retries=0), settings, producer)
-        assert not ok and "not acknowledged" in stats.last_error
-        assert CursorStore.for_source(settings, "discourse").load().position == {}
-        producer.refuse = False
-        ok, _ = run_once(make_source("discourse", server.url, backfill_pages=10), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(make_source("discourse", server.url, retries=0), settings, producer)
+    assert not ok and "not acknowledged" in stats.last_error
+    assert CursorStore.for_source(settings, "discourse").load().position == {}
+    producer.refuse = False
+    ok, _ = run_once(make_source("discourse", server.url, backfill_pages=10), settings, producer)
     assert ok and sorted(native_ids(producer, "discourse")) == sorted(EXPECTED["discourse"][0])
 
 
-def test_the_token_goes_in_a_header_and_never_into_logs(settings, monkeypatch, caplog):
+def test_the_token_goes_in_a_header_and_never_into_logs(settings, monkeypatch, caplog, serve):
     monkeypatch.setenv("WEIBO_TEST_TOKEN", "tok-9f8e7d6c5b4a")
     replies = [Reply(500), Reply(401)]
-    server = FixtureServer(lambda request: replies.pop(0) if replies else weibo_route(request))
+    server = serve(lambda request: replies.pop(0) if replies else weibo_route(request))
     producer = FakeProducer()
     caplog.set_level(logging.DEBUG)
-    try:
-        ok, stats = run_once(make_source("weibo", server.url, token_env="WEIBO_TEST_TOKEN"), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(make_source("weibo", server.url, token_env="WEIBO_TEST_TOKEN"), settings, producer)
     assert ok and stats.poll_errors == 1  # the 401 failed one poll; the next one went through
     assert all(r.headers["authorization"] == "OAuth2 tok-9f8e7d6c5b4a" for r in server.requests)
     assert all("tok-9f8e7d6c5b4a" not in str(r.params) for r in server.requests)
@@ -224,22 +188,19 @@ def test_a_replay_source_resumes_at_its_offset_and_picks_up_appended_lines(setti
     assert len(producer.dead_letters()) == 1 and stats.published == 3
 
 
-def test_a_post_from_the_same_second_as_the_high_water_mark_is_not_lost(settings):
+def test_a_post_from_the_same_second_as_the_high_water_mark_is_not_lost(settings, serve):
     import json
 
     listing = json.loads(fixture("reddit/new-page3.json"))
     first = listing["data"]["children"][0]
     twin = {"kind": "t3", "data": {**first["data"], "name": "t3_1h9x0ab", "id": "1h9x0ab"}}  # posted the same second
     bodies = [listing, {**listing, "data": {**listing["data"], "children": [twin, first]}}]
-    server = FixtureServer(
+    server = serve(
         lambda request: Reply(200, json.dumps(bodies[0] if len(server.requests) == 1 else bodies[1]).encode())
     )
     producer = FakeProducer()
-    try:
-        run_once(make_source("reddit", server.url), settings, producer)
-        ok, stats = run_once(make_source("reddit", server.url), settings, producer)
-    finally:
-        server.close()
+    run_once(make_source("reddit", server.url), settings, producer)
+    ok, stats = run_once(make_source("reddit", server.url), settings, producer)
     assert ok and native_ids(producer, "reddit") == ["t3_1h9x0aa", "t3_1h9x0ab"]
     assert stats.duplicates == 1
 

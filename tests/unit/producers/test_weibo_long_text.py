@@ -48,13 +48,10 @@ def token(monkeypatch):
     return "WEIBO_LONG_TOKEN"
 
 
-def test_a_long_status_gets_its_full_text_through_the_same_client(settings, token):
-    server = FixtureServer(weibo_long_text_route())
+def test_a_long_status_gets_its_full_text_through_the_same_client(settings, token, serve):
+    server = serve(weibo_long_text_route())
     producer, sleeps = FakeProducer(), []
-    try:
-        ok, stats = run_once(make_source("weibo", server.url, sleeps, token_env=token), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(make_source("weibo", server.url, sleeps, token_env=token), settings, producer)
     found = texts(producer)
     assert ok and set(found) == {LONG, REPOST, ORIGINAL, COMPLETE} and stats.published == 4
     assert found[LONG] == full_text(LONG)
@@ -72,14 +69,11 @@ def test_a_long_status_gets_its_full_text_through_the_same_client(settings, toke
      Reply(200, b'{"error":"permission denied, need a high level appkey","error_code":10014}'), Reply(200, b"<html>")],
     ids=["5xx", "404", "an error in JSON", "not JSON"],
 )  # fmt: skip
-def test_when_the_long_text_cannot_be_read_the_post_keeps_its_short_text(reply, settings, token, caplog):
-    server = FixtureServer(weibo_long_text_route(show=lambda request: reply))
+def test_when_the_long_text_cannot_be_read_the_post_keeps_its_short_text(reply, settings, token, caplog, serve):
+    server = serve(weibo_long_text_route(show=lambda request: reply))
     producer = FakeProducer()
     caplog.set_level(logging.DEBUG)
-    try:
-        ok, stats = run_once(make_source("weibo", server.url, token_env=token), settings, producer)
-    finally:
-        server.close()
+    ok, stats = run_once(make_source("weibo", server.url, token_env=token), settings, producer)
     found = texts(producer)
     assert ok and stats.published == 4 and stats.poll_errors == 0 and not producer.dead_letters()
     assert found[LONG] == short_text(LONG) and found[ORIGINAL] == short_text(ORIGINAL)
@@ -87,25 +81,19 @@ def test_when_the_long_text_cannot_be_read_the_post_keeps_its_short_text(reply, 
     assert f"status {LONG} keeps its short text" in caplog.text and TOKEN not in caplog.text
 
 
-def test_long_texts_are_not_fetched_when_turned_off_nor_for_a_saved_file(settings):
-    server = FixtureServer(weibo_long_text_route())
+def test_long_texts_are_not_fetched_when_turned_off_nor_for_a_saved_file(settings, serve):
+    server = serve(weibo_long_text_route())
     producer = FakeProducer()
-    try:
-        ok, _ = run_once(make_source("weibo", server.url, long_text=False), settings, producer)
-    finally:
-        server.close()
+    ok, _ = run_once(make_source("weibo", server.url, long_text=False), settings, producer)
     assert ok and shows(server) == [] and texts(producer)[LONG] == short_text(LONG)
     saved = WeiboSource(WeiboConfig.model_validate({"name": "weibo"}, context={"polling": False}))
     assert [r.item["idstr"] for r in saved.records(fixture("weibo/long.json"))] == [LONG, ORIGINAL, REPOST, COMPLETE]
 
 
-def test_show_url_defaults_beside_the_timeline_and_can_be_set(settings):
-    server = FixtureServer(weibo_long_text_route())
+def test_show_url_defaults_beside_the_timeline_and_can_be_set(settings, serve):
+    server = serve(weibo_long_text_route())
     producer = FakeProducer()
-    try:
-        run_once(make_source("weibo", f"{server.url}/2/statuses/home_timeline.json"), settings, producer)
-        run_once(make_source("weibo", f"{server.url}/feed.json", name="other", show_url=f"{server.url}/x/show.json"),
-                 settings, producer)  # fmt: skip
-    finally:
-        server.close()
+    run_once(make_source("weibo", f"{server.url}/2/statuses/home_timeline.json"), settings, producer)
+    run_once(make_source("weibo", f"{server.url}/feed.json", name="other", show_url=f"{server.url}/x/show.json"),
+             settings, producer)  # fmt: skip
     assert [r.path for r in shows(server)] == ["/2/statuses/show.json"] * 2 + ["/x/show.json"] * 2
