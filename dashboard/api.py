@@ -6,37 +6,64 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from canyu.filters import RELATIVE, Filters
 from canyu.schema import EnrichedPost, FeedbackItem
 from dashboard import live, reads
 from dashboard.auth import reader
-from dashboard.filters import Filters
 
 router = APIRouter(prefix="/api", dependencies=[Depends(reader)], responses={401: {"description": "no valid token"}})
 
-Query_ = Annotated[Filters, Query()]
+TERM = r"^[^\s:/]{1,64}$"
+
+
+class FilterParams(BaseModel):
+    """The page's filters as URL query parameters: one value each, checked before any query runs (else 422).
+
+    The same parameters appear in the page's address and in every API call, so a view can be
+    shared by sharing its address. What they mean is ``canyu.filters.Filters``, as for the CLI.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: str | None = Field(None, pattern=RELATIVE, description="relative range back from now: 30m, 12h, 7d, 2w")
+    until: AwareDatetime | None = Field(None, description="ISO date-time with a zone, e.g. 2026-11-20T00:00:00Z")
+    source: str | None = Field(None, pattern=TERM, description="only this source, e.g. microblog")
+    lang: str | None = Field(None, pattern=r"^[a-z]{2,3}$", description="only this language, e.g. zh, ko, en")
+    topic: str | None = Field(None, pattern=TERM, description="only posts about this topic id")
+    product: str | None = Field(None, pattern=TERM, description="only posts that mention this product id")
+
+
+def as_filters(params: Annotated[FilterParams, Query()]) -> Filters:
+    chosen = params.model_dump(exclude_none=True)
+    times = {name: chosen.pop(name) for name in ("since", "until") if name in chosen}
+    return Filters(**{name: [value] for name, value in chosen.items()}, **times)
+
+
+Filters_ = Annotated[Filters, Depends(as_filters)]
 
 
 @router.get("/summary", response_model=reads.Summary)
-def summary(request: Request, filters: Query_) -> reads.Summary:
+def summary(request: Request, filters: Filters_) -> reads.Summary:
     """Totals, volume over time by source and sentiment, top topics and products with their sentiment split."""
     return reads.summary(request.app.state.es, request.app.state.settings, filters)
 
 
 @router.get("/top-posts", response_model=list[EnrichedPost])
-def top_posts(request: Request, filters: Query_) -> list[EnrichedPost]:
+def top_posts(request: Request, filters: Filters_) -> list[EnrichedPost]:
     """The most engaging posts: most likes, then reposts, then comments."""
     return reads.top_posts(request.app.state.es, request.app.state.settings, filters)
 
 
 @router.get("/top-cascades", response_model=list[reads.RankedCascade])
-def top_cascades(request: Request, filters: Query_) -> list[reads.RankedCascade]:
+def top_cascades(request: Request, filters: Filters_) -> list[reads.RankedCascade]:
     """The root posts spreading fastest by reposts (reposts in the latest 10 minutes)."""
     return reads.top_cascades(request.app.state.es, request.app.state.settings, filters)
 
 
 @router.get("/feedback", response_model=list[FeedbackItem])
-def feedback(request: Request, filters: Query_) -> list[FeedbackItem]:
+def feedback(request: Request, filters: Filters_) -> list[FeedbackItem]:
     """Open feedback items (grouped bug reports and feature requests), largest first, with posts per day."""
     return reads.open_feedback(request.app.state.es, request.app.state.settings, filters)
 
@@ -46,7 +73,7 @@ def feedback(request: Request, filters: Query_) -> list[FeedbackItem]:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "a stream of `post` and `alert` events"}},
 )
-async def live_feed(request: Request, filters: Query_) -> StreamingResponse:
+async def live_feed(request: Request, filters: Filters_) -> StreamingResponse:
     """Server-sent events: the latest posts (with the filters) and alerts, then each new one as it is indexed."""
     settings = request.app.state.settings
     feeds = {

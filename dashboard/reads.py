@@ -11,9 +11,9 @@ from datetime import datetime
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel
 
+from canyu.filters import Filters
 from canyu.schema import Cascade, EnrichedPost, FeedbackItem
 from canyu.settings import Settings
-from dashboard.filters import Filters
 
 TOP = 10
 VOLUME_BUCKETS = 48

@@ -1,84 +1,28 @@
 """Search indexed posts with a safe query syntax (simple_query_string, never scripts).
 
-Users name fields the short way (``topic``, ``lang``); ``FIELDS`` maps those
-names to the indexed fields once, for filters and aggregations alike.
+Filters and the short field names (``FIELDS``) are the contract's (``canyu.filters``),
+shared with the dashboard.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 
 from elasticsearch import Elasticsearch
 
-from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS
+from canyu.filters import FIELDS, Filters
 
-_RELATIVE = re.compile(r"^(\d+)([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-FIELDS = {
-    "source": "source",
-    "lang": "language",
-    "topic": "topics.id",
-    "intent": "intent.label",
-    "product": "products",
-    "sentiment": "sentiment.label",
-    "author": "author.id",
-}
-LABELS = {"sentiment": SENTIMENT_LABELS, "intent": INTENT_LABELS}
 INTERVALS = ("minute", "hour", "day", "week", "month", "quarter", "year")
 TEXT_FIELDS = ["title^2", "text"]
 
 
-def parse_since(value: str, now: datetime | None = None) -> datetime:
-    """``30m``, ``12h``, ``7d``, ``2w`` before now, or an ISO date/datetime (UTC if no zone)."""
-    now = now or datetime.now(timezone.utc)
-    match = _RELATIVE.match(value.strip())
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r}: use e.g. 7d, 12h, 30m, 2w or an ISO date like 2026-11-01") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-@dataclass
-class Filters:
-    """Each list keeps posts with any of its values; different fields must all match."""
-
-    source: list[str] = field(default_factory=list)
-    lang: list[str] = field(default_factory=list)
-    topic: list[str] = field(default_factory=list)
-    intent: list[str] = field(default_factory=list)
-    product: list[str] = field(default_factory=list)
-    sentiment: list[str] = field(default_factory=list)
-    author: list[str] = field(default_factory=list)
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def __post_init__(self) -> None:
-        for name, allowed in LABELS.items():
-            wrong = [v for v in getattr(self, name) if v not in allowed]
-            if wrong:
-                raise ValueError(f"--{name} {', '.join(wrong)}: choose from {', '.join(allowed)}")
-        if self.since and self.until and self.since >= self.until:
-            raise ValueError(f"--since {self.since.isoformat()} is not before --until {self.until.isoformat()}")
-
-
 def build_query(text: str, filters: Filters | None = None) -> dict:
-    filters = filters or Filters()
     must = (
         [{"simple_query_string": {"query": text, "fields": TEXT_FIELDS, "default_operator": "and"}}]
         if text.strip() and text.strip() != "*"
         else [{"match_all": {}}]
     )
-    clauses: list[dict] = [{"terms": {FIELDS[name]: values}} for name in FIELDS if (values := getattr(filters, name))]
-    window = {op: at.isoformat() for op, at in (("gte", filters.since), ("lt", filters.until)) if at}
-    if window:
-        clauses.append({"range": {"created_at": window}})
-    return {"bool": {"must": must, "filter": clauses}}
+    return {"bool": {"must": must, "filter": (filters or Filters()).post_clauses()}}
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from canyu.settings import get_settings
 from canyu_cli.commands import fail
 from canyu_cli.commands.search import QueryArg, with_filters
-from canyu.settings import get_settings
 
 app = typer.Typer()
 

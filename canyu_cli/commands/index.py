@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from canyu_cli.commands import fail
 from canyu.settings import get_settings
+from canyu_cli.commands import fail
 
 app = typer.Typer(help="Manage canyu's Elasticsearch indices: migrate, retention, forget-author.", no_args_is_help=True)
 
@@ -32,12 +32,12 @@ def retention(
     dry_run: Annotated[bool, typer.Option(help="only list what would be dropped")] = False,
 ) -> None:
     """Drop the monthly posts indices whose whole month is older than --older-than."""
+    from canyu.filters import parse_time
     from canyu_runtime.elastic import client
-    from queries.search import parse_since
     from sinks.retention import apply_retention
 
     try:
-        cutoff = parse_since(older_than)
+        cutoff = parse_time(older_than)
     except ValueError as e:
         fail(f"--older-than {e}")
     settings = get_settings()

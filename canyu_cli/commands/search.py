@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from canyu_cli.commands import fail
 from canyu.settings import get_settings
+from canyu_cli.commands import fail
 
 app = typer.Typer()
 
@@ -30,7 +30,7 @@ _FILTER_HELP = {
 }
 _TIME_HELP = {
     "since": "created at or after: 7d, 12h, 30m, 2w or an ISO date",
-    "until": "created before: 7d, 12h, 30m, 2w or an ISO date",
+    "until": "created at or before: 7d, 12h, 30m, 2w or an ISO date",
 }
 
 
@@ -51,14 +51,14 @@ def with_filters(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(**kwargs):
-        from queries.search import Filters, parse_since
+        from canyu.filters import Filters, read_time
 
         options = {p.name: kwargs.pop(p.name) for p in _FILTER_PARAMS}
         try:
             times = {name: options.pop(name) for name in _TIME_HELP}
             filters = Filters(
                 **{name: values or [] for name, values in options.items()},
-                **{name: parse_since(value) if value else None for name, value in times.items()},
+                **{name: read_time(value) if value else None for name, value in times.items()},
             )
         except ValueError as e:
             fail(str(e))

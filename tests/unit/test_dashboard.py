@@ -11,10 +11,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
+from canyu.filters import Filters
 from canyu.settings import Settings
+from dashboard.api import FilterParams, as_filters
 from dashboard.app import create_app
 from dashboard.auth import with_tokens
-from dashboard.filters import Filters
 from dashboard.live import Feed
 
 READ, ADMIN = "r" * 24, "a" * 24
@@ -35,19 +36,19 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_filters_become_term_and_date_math_clauses() -> None:
-    f = Filters(since="7d", until="2026-11-20T08:00:00+08:00", source="forum", lang="zh", topic="battery",
-                product="phone-x1")  # fmt: skip
+def test_page_filters_become_terms_and_date_math_clauses() -> None:
+    f = as_filters(FilterParams(since="7d", until="2026-11-20T08:00:00+08:00", source="forum", lang="zh",
+                              topic="battery", product="phone-x1"))  # fmt: skip
     assert f.post_clauses() == [
-        {"term": {"source": "forum"}},
-        {"term": {"language": "zh"}},
-        {"term": {"topics.id": "battery"}},
-        {"term": {"products": "phone-x1"}},
+        {"terms": {"source": ["forum"]}},
+        {"terms": {"language": ["zh"]}},
+        {"terms": {"topics.id": ["battery"]}},
+        {"terms": {"products": ["phone-x1"]}},
         {"range": {"created_at": {"gte": "now-7d", "lte": "2026-11-20T00:00:00+00:00"}}},
     ]
     assert f.feedback_clauses() == [
-        {"term": {"topic": "battery"}},
-        {"term": {"product": "phone-x1"}},
+        {"terms": {"topic": ["battery"]}},
+        {"terms": {"product": ["phone-x1"]}},
         {"range": {"last_seen": {"gte": "now-7d", "lte": "2026-11-20T00:00:00+00:00"}}},
     ]
     assert Filters().post_clauses() == [] == Filters().feedback_clauses()

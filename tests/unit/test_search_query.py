@@ -2,7 +2,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from queries.search import Agg, Filters, build_query, parse_since
+from canyu.filters import Filters, parse_time, read_time
+from queries.search import Agg, build_query
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
@@ -18,12 +19,12 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
     ],
 )
 def test_since_accepts_relative_and_absolute_times(value, expected):
-    assert parse_since(value, now=NOW) == expected
+    assert parse_time(value, now=NOW) == expected
 
 
 def test_since_rejects_nonsense_with_a_hint():
     with pytest.raises(ValueError, match="7d"):
-        parse_since("last tuesday")
+        parse_time("last tuesday")
 
 
 def test_the_query_uses_simple_query_string_and_exact_filters():
@@ -41,7 +42,7 @@ def test_the_query_uses_simple_query_string_and_exact_filters():
         {"terms": {"products": ["p9"]}},
         {"terms": {"sentiment.label": ["negative", "neutral"]}},
         {"terms": {"author.id": ["u1"]}},
-        {"range": {"created_at": {"gte": since.isoformat(), "lt": until.isoformat()}}},
+        {"range": {"created_at": {"gte": since.isoformat(), "lte": until.isoformat()}}},
     ]
     assert "script" not in str(query)
 
@@ -77,3 +78,16 @@ def test_aggregations_are_terms_over_known_fields_or_calendar_histograms():
 def test_other_aggregations_are_refused_with_the_syntax(spec):
     with pytest.raises(ValueError, match="use terms:<source|lang"):
         Agg.parse(spec)
+
+
+def test_relative_times_go_to_elasticsearch_as_date_math():
+    filters = Filters(since=read_time("7d"), until=read_time("2026-11-08"))
+    assert build_query("*", filters)["bool"]["filter"] == [
+        {"range": {"created_at": {"gte": "now-7d", "lte": "2026-11-08T00:00:00+00:00"}}}
+    ]
+
+
+def test_a_window_empty_whatever_the_clock_is_refused_and_one_that_depends_on_it_is_not():
+    with pytest.raises(ValueError, match="is not before"):
+        Filters(since="1d", until="7d")
+    assert Filters(since="1h", until=NOW).since == "1h"

@@ -1,0 +1,119 @@
+"""Which posts to read: the one set of filters of ``canyu search``, ``canyu export`` and the dashboard.
+
+Pure: it builds Elasticsearch query clauses as dicts and sends nothing. Users name fields
+the short way (``topic``, ``lang``); ``FIELDS`` maps those names to the indexed fields
+once, for filters and aggregations alike.
+
+A time is relative (``30m``, ``12h``, ``7d``, ``2w`` before now) or an absolute, zoned
+datetime. Relative times go to Elasticsearch as date math (``now-7d``) rather than being
+turned into datetimes here, so "now" is always the cluster's clock: the same one the
+live feed's window and the indexed timestamps are read by, and the same for a search
+typed in a terminal as for a dashboard address opened a week after it was shared.
+``parse_time`` turns one into a datetime where Python needs it (the retention cut-off).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS
+
+RELATIVE = r"^[1-9][0-9]{0,3}[mhdw]$"
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}  # the same units in Elasticsearch's date math
+
+FIELDS = {
+    "source": "source",
+    "lang": "language",
+    "topic": "topics.id",
+    "intent": "intent.label",
+    "product": "products",
+    "sentiment": "sentiment.label",
+    "author": "author.id",
+}
+LABELS = {"sentiment": SENTIMENT_LABELS, "intent": INTENT_LABELS}
+# Feedback items carry a topic and a product of their own; the other filters do not apply to them.
+FEEDBACK_FIELDS = {"topic": "topic", "product": "product"}
+
+Time = str | datetime  # a relative time as typed ("7d"), or an aware datetime
+
+
+def read_time(value: str) -> Time:
+    """What a person types: a relative time (kept as such) or an ISO date/datetime, UTC if it names no zone."""
+    value = value.strip()
+    if re.match(RELATIVE, value):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r}: use e.g. 7d, 12h, 30m, 2w or an ISO date like 2026-11-01") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def resolve(at: Time, now: datetime) -> datetime:
+    if isinstance(at, datetime):
+        return at
+    return now - timedelta(**{_UNITS[at[-1]]: int(at[:-1])})
+
+
+def parse_time(value: str, now: datetime | None = None) -> datetime:
+    """``30m``, ``12h``, ``7d``, ``2w`` before now, or an ISO date/datetime (UTC if no zone)."""
+    return resolve(read_time(value), now or datetime.now(timezone.utc))
+
+
+def _bound(at: Time) -> str:
+    # In UTC: Elasticsearch takes offsets up to ±18:00 only, Python any under a day.
+    return f"now-{at}" if isinstance(at, str) else at.astimezone(timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Each list keeps posts with any of its values; different fields must all match.
+
+    ``since`` and ``until`` bound the time both inclusively.
+    """
+
+    source: list[str] = field(default_factory=list)
+    lang: list[str] = field(default_factory=list)
+    topic: list[str] = field(default_factory=list)
+    intent: list[str] = field(default_factory=list)
+    product: list[str] = field(default_factory=list)
+    sentiment: list[str] = field(default_factory=list)
+    author: list[str] = field(default_factory=list)
+    since: Time | None = None
+    until: Time | None = None
+
+    def __post_init__(self) -> None:
+        for name, allowed in LABELS.items():
+            wrong = [v for v in getattr(self, name) if v not in allowed]
+            if wrong:
+                raise ValueError(f"--{name} {', '.join(wrong)}: choose from {', '.join(allowed)}")
+        for at in (self.since, self.until):
+            if isinstance(at, str) and not re.match(RELATIVE, at):
+                raise ValueError(f"{at!r} is not a relative time like 7d, 12h, 30m or 2w")
+            if isinstance(at, datetime) and at.tzinfo is None:
+                raise ValueError(f"{at.isoformat()} names no time zone")
+        # Refused only when the window is empty whatever the clock says: both bounds absolute, or both
+        # relative. A relative since and an absolute until depend on when the query runs, and match nothing.
+        if self.since and self.until and type(self.since) is type(self.until):
+            now = datetime.now(timezone.utc)
+            if resolve(self.since, now) >= resolve(self.until, now):
+                raise ValueError(f"--since {_shown(self.since)} is not before --until {_shown(self.until)}")
+
+    def _clauses(self, fields: dict[str, str], time_field: str) -> list[dict]:
+        clauses: list[dict] = [{"terms": {fields[name]: values}} for name in fields if (values := getattr(self, name))]
+        window = {op: _bound(at) for op, at in (("gte", self.since), ("lte", self.until)) if at}
+        return clauses + ([{"range": {time_field: window}}] if window else [])
+
+    def post_clauses(self) -> list[dict]:
+        """For the posts index, where every filter applies."""
+        return self._clauses(FIELDS, "created_at")
+
+    def feedback_clauses(self) -> list[dict]:
+        """Feedback items are filtered by topic and product, and are current when last seen in the window."""
+        return self._clauses(FEEDBACK_FIELDS, "last_seen")
+
+
+def _shown(at: Time) -> str:
+    return at if isinstance(at, str) else at.isoformat()
