@@ -1,7 +1,7 @@
 """Stream the posts matching a query to JSONL, CSV or Parquet, one page at a time.
 
 Memory stays constant whatever the number of matches: a page of hits is read
-(``queries.scan``), written and dropped before the next one is asked for.
+(``canyu_runtime.elastic.pages``), written and dropped before the next one is asked for.
 JSONL keeps each document whole. CSV and Parquet have one column per indexed
 field of the posts mapping (``canyu/conf/posts.template.json``), so the
 columns and the field reference cannot disagree; list fields (topics,
@@ -22,8 +22,8 @@ from typing import IO
 from elasticsearch import Elasticsearch
 
 from canyu.indices import load_template
-from canyu_runtime.elastic import pages
 from canyu.schema import EnrichedPost
+from canyu_runtime.elastic import pages
 
 FORMATS = ("jsonl", "csv", "parquet")
 LIST_SEPARATOR = ";"
