@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 from elasticsearch import ConnectionError as EsConnectionError
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import NotFoundError
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from canyu.settings import Settings
+from canyu_runtime.elastic import client
 from dashboard import admin, api
 from dashboard.auth import COOKIE, is_reader
 
@@ -30,7 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
     if not (CHARTS / "chart.umd.min.js").is_file():
         raise RuntimeError(f"the chart library is not installed in {HERE}: run `npm ci --prefix dashboard`")
 
-    es = Elasticsearch(settings.es_url, request_timeout=10)
+    es = client(settings, request_timeout=10)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
