@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 import pytest
 from elasticsearch import helpers
 
-from canyu_runtime.elastic import client
-from queries.export import COLUMNS
 from canyu.indices import kinds
+from canyu_runtime.elastic import client
 from canyu_runtime.migrations import migrate
+from queries.export import COLUMNS
 from tests.integration.conftest import count_docs, env_for
 from tests.integration.test_index import enriched
 
@@ -60,7 +60,7 @@ def report():
         print("peak_rss_kb", re.search(r"VmHWM:\\s+(\\d+)", f.read()).group(1), file=sys.stderr)
 atexit.register(report)
 sys.argv = ["canyu", *sys.argv[1:]]
-runpy.run_module("canyu", run_name="__main__")
+runpy.run_module("canyu_cli", run_name="__main__")
 """
 
 
