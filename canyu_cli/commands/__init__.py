@@ -1,4 +1,5 @@
-"""The subcommands of ``canyu``, one module per room. Each imports its room lazily."""
+"""The subcommands of ``canyu``, one module per room. Most import their room only when they run, so that
+``canyu --help`` stays quick; ``produce`` reads its kinds from the producers room at start."""
 
 from __future__ import annotations
 

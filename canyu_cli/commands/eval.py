@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from canyu_cli.commands import fail
 from canyu.settings import get_settings
+from canyu_cli.commands import fail
 
 app = typer.Typer()
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from canyu_cli.commands import fail
 from canyu.settings import get_settings
+from canyu_cli.commands import fail
 
 app = typer.Typer(help="Kibana saved objects for users of the compose stack.", no_args_is_help=True)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from canyu_cli.commands import fail
 from canyu.settings import Settings, get_settings
+from canyu_cli.commands import fail
 
 app = typer.Typer(help="Run a local Kafka broker and Elasticsearch node (no Docker).", no_args_is_help=True)
 
