@@ -5,7 +5,9 @@ Memory stays constant whatever the number of matches: a page of hits is read
 JSONL keeps each document whole. CSV and Parquet have one column per indexed
 field of the posts mapping (``canyu/conf/posts.template.json``), so the
 columns and the field reference cannot disagree; list fields (topics,
-products) are lists in Parquet and ``;``-joined in CSV.
+products) are lists in Parquet and ``;``-joined in CSV. A CSV cell of text that
+starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return) gets a leading ``'``, so opening an export never runs what a poster wrote.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from canyu_runtime.elastic import pages
 
 FORMATS = ("jsonl", "csv", "parquet")
 LIST_SEPARATOR = ";"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def mapped_leaves(properties: dict, prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -82,6 +85,15 @@ class JsonlWriter(Writer):
         self.out.writelines(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
 
 
+def csv_cell(value: object) -> object:
+    """A value as a CSV cell: lists joined, and text that a spreadsheet would run as a formula made inert."""
+    if isinstance(value, list):
+        value = LIST_SEPARATOR.join(map(str, value))
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 class CsvWriter(Writer):
     def __init__(self, out: IO[str]):
         self.writer = csv.DictWriter(out, fieldnames=[path for path, _, _ in COLUMNS])
@@ -89,9 +101,7 @@ class CsvWriter(Writer):
 
     def write(self, docs: list[dict]) -> None:
         for row in map(flatten, docs):
-            self.writer.writerow(
-                {k: LIST_SEPARATOR.join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()}
-            )
+            self.writer.writerow({k: csv_cell(v) for k, v in row.items()})
 
 
 class ParquetWriter(Writer):

@@ -1,0 +1,25 @@
+"""CSV export: what a poster wrote can never run as a spreadsheet formula."""
+
+import csv
+import io
+
+from queries.export import CsvWriter, csv_cell
+
+
+def test_text_that_starts_like_a_formula_gets_a_leading_quote():
+    for text in ("=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"):
+        assert csv_cell(text) == "'" + text
+    assert csv_cell(["=1", "b"]) == "'=1;b"  # a joined list is one cell
+
+
+def test_plain_text_numbers_and_missing_values_are_left_alone():
+    assert csv_cell("电池续航太差了 = bad") == "电池续航太差了 = bad"
+    assert csv_cell(-0.5) == -0.5 and csv_cell(0) == 0
+    assert csv_cell(None) is None
+
+
+def test_an_exported_row_carries_the_quoted_text():
+    out = io.StringIO()
+    CsvWriter(out).write([{"id": "weibo:1", "text": "=cmd|' /C calc'!A0", "topics": [{"id": "battery"}]}])
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["text"] == "'=cmd|' /C calc'!A0" and row["id"] == "weibo:1" and row["topics.id"] == "battery"
