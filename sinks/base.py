@@ -1,7 +1,8 @@
 """A consumer that hands batches to ``write`` and commits only what was written.
 
 A subclass implements ``write(batch)``. If it raises, the same batch is retried
-with backoff and nothing is committed, so a crash or an outage downstream loses
+with the one retry policy (:class:`canyu_runtime.retry.RetryPolicy`, without bound
+until shutdown) and nothing is committed, so a crash or an outage downstream loses
 nothing: the records are read again from the last committed offset. After a
 successful write it commits, per partition, the offset just past the last
 record of the batch, and nothing beyond.
@@ -22,11 +23,10 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
-from canyu import topics
-from canyu_runtime.kafka_clients import make_producer
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
-from canyu_runtime.errors import Misconfigured
+from canyu_runtime.dead_letters import DeadLetterWriter
+from canyu_runtime.retry import RetryPolicy, Stopped
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,15 @@ def offsets_after(batch: list[ConsumerRecord]) -> dict[TopicPartition, OffsetAnd
 class BatchSink(ABC):
     name: str = "sink"
     stage: str = "sink"  # named on the dead letters it writes
-    _producer: KafkaProducer | None = None
+    retry = RetryPolicy()  # a failed batch: backoff up to 30 s, tried again until it is written or shutdown
 
     def __init__(self, settings: Settings, topics: list[str], group_id: str):
         self.settings = settings
         self.topics = topics
         self.group_id = group_id
         self.heartbeat = settings.home / "run" / f"{group_id}.heartbeat"
-        self.written = 0
+        self.dead_letters = DeadLetterWriter(settings)
+        self.stop = threading.Event()  # ``run``'s: set, it ends every wait for a retry
 
     def prepare(self) -> None:
         """Set up the destination before the first batch; retried like ``write``."""
@@ -71,7 +72,7 @@ class BatchSink(ABC):
         )
 
     def run(self, stop: threading.Event | None = None) -> None:
-        stop = stop or threading.Event()
+        stop = self.stop = stop or threading.Event()
         self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
         self._until_done(self.prepare, "preparing", stop)
         consumer = self._consumer()
@@ -91,10 +92,8 @@ class BatchSink(ABC):
 
     @property
     def producer(self) -> KafkaProducer:
-        """Opened on first use: most sinks never write a dead letter."""
-        if self._producer is None:
-            self._producer = make_producer(self.settings)
-        return self._producer
+        """The dead-letter writer's, opened on first use: most sinks never write a dead letter."""
+        return self.dead_letters.producer
 
     def dead_letter(self, record: ConsumerRecord, reason: str) -> DeadLetter:
         return DeadLetter.of(
@@ -109,40 +108,29 @@ class BatchSink(ABC):
 
     def send_dead_letters(self, letters: list[DeadLetter]) -> None:
         """Publish to dead-letters and wait for the acks, so the batch's offsets are committed only after."""
-        dlq = self.settings.topic(topics.DEAD_LETTERS)
-        sent = [
-            self.producer.send(dlq, key=(letter.key or "").encode(), value=letter.model_dump_json().encode())
-            for letter in letters
-        ]
-        for future in sent:
-            future.get(timeout=30)
+        self.dead_letters.send_all(letters)
 
     def close(self) -> None:
         """Release what ``write`` opened; subclasses that open more call this too."""
-        if self._producer is not None:
-            self._producer.close()
+        self.dead_letters.close()
 
     def _commit(self, consumer: KafkaConsumer, batch: list[ConsumerRecord]) -> None:
         try:
             consumer.commit(offsets_after(batch))
-            self.written += len(batch)
         except CommitFailedError as e:
             # The group rebalanced while we wrote (a long outage outlasts max.poll.interval.ms). The
             # records will be delivered again and written again, which is harmless: writes are idempotent.
             log.warning("%s: commit refused after a rebalance (%s); the batch will be read again", self.name, e)
 
     def _until_done(self, step: Callable[[], None], what: str, stop: threading.Event) -> None:
-        delay = 0.5
-        while not stop.is_set():
-            try:
-                step()
-                return
-            except Misconfigured:
-                raise
-            except Exception as e:  # noqa: BLE001 - any failure means: keep the batch, try again
-                log.warning("%s: %s failed (%s); retrying in %.1fs", self.name, what, e, delay)
-                stop.wait(delay)
-                delay = min(delay * 2, 30.0)
+        """``step()`` until it succeeds or ``stop`` is set; any failure but a ``Permanent`` one
+        (``Misconfigured``: it stops the sink) means: keep the batch, try again."""
+        if stop.is_set():
+            return
+        try:
+            self.retry.call(step, what=f"{self.name}: {what}", stop=stop)
+        except Stopped:
+            return
 
 
 def heartbeat_age_s(path: Path) -> float | None:

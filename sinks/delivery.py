@@ -4,9 +4,13 @@ Delivery is at least once: offsets are committed only after every notification o
 batch was delivered or dead-lettered, so a crash repeats some deliveries. Each one
 carries the notification id (header ``X-Canyu-Notification-Id``, or the email's
 Message-ID) for receivers to deduplicate. Webhook bodies are signed with
-HMAC-SHA256 over ``"{timestamp}.{body}"``. Addresses on loopback, private or
-link-local networks are refused unless their host is in ``deliver_allowed_hosts``:
-a subscription must not be a way to reach into our own network.
+HMAC-SHA256 over ``"{timestamp}.{body}"``. A failed delivery is tried again under
+the one retry policy, ``deliver_attempts`` times in all, then dead-lettered; a
+refusal (a 4xx answer, a redirect, a forbidden address) is dead-lettered at once.
+Redirects are never followed: one could lead past the address check. Addresses
+on loopback, private or link-local networks are refused unless their host is in
+``deliver_allowed_hosts``: a subscription must not be a way to reach into our own
+network.
 """
 
 from __future__ import annotations
@@ -20,33 +24,29 @@ import os
 import smtplib
 import socket
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from email.message import EmailMessage
+from functools import partial
 
+import httpx
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
 from canyu import topics
 from canyu.schema import Channel, Notification
 from canyu.settings import Settings
+from canyu_runtime.errors import Permanent
+from canyu_runtime.reasons import reason_of
+from canyu_runtime.retry import RetryPolicy, Stopped
 from sinks.base import BatchSink
 
 log = logging.getLogger(__name__)
 TIMEOUT_S = 10
+TRANSIENT = (OSError, smtplib.SMTPException, KafkaError)  # what a later attempt may get past
 
 
-class Refused(Exception):
+class Refused(Permanent):
     """Delivery must not be tried at all (a retry would not help)."""
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a redirect could lead past the address check
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def check_address(url: str, allowed_hosts: list[str]) -> None:
@@ -87,33 +87,31 @@ class DeliverySink(BatchSink):
 
     def __init__(self, settings: Settings):
         super().__init__(settings, [settings.topic(topics.NOTIFICATIONS)], settings.delivery_group)
+        self.delivery_retry = RetryPolicy(attempts=settings.deliver_attempts)
 
     def write(self, batch: list[ConsumerRecord]) -> None:
         for record in batch:
             try:
                 notice = Notification.model_validate_json(record.value)
             except ValueError as e:
-                self._dead(record, f"not a valid Notification: {e}")
+                self._dead(record, f"not a valid Notification: {reason_of(e)}")
                 continue
-            self._deliver_with_retries(notice, record)
+            try:
+                self._deliver_with_retries(notice, record)
+            except Stopped:  # shutdown: ``run`` commits nothing, so the rest is delivered on the next start
+                return
 
     def _deliver_with_retries(self, notice: Notification, record: ConsumerRecord) -> None:
-        delay = 0.5
-        for attempt in range(1, self.settings.deliver_attempts + 1):
-            try:
-                self.deliver(notice)
-                log.info("delivered %s to %s %s", notice.id, notice.channel.type, notice.channel.target)
-                return
-            except Refused as e:
-                self._dead(record, f"refused: {e}")
-                return
-            except (OSError, smtplib.SMTPException, KafkaError) as e:
-                if attempt == self.settings.deliver_attempts:
-                    self._dead(record, f"gave up after {attempt} attempts: {e}")
-                    return
-                log.warning("delivering %s failed (%s); attempt %d in %.1fs", notice.id, e, attempt + 1, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        """Deliver, or dead-letter once it is refused or the attempts are spent; ``Stopped`` on shutdown."""
+        deliver = partial(self.deliver, notice)
+        try:
+            self.delivery_retry.call(deliver, what=f"delivering {notice.id}", retry_on=TRANSIENT, stop=self.stop)
+        except Refused as e:
+            self._dead(record, f"refused: {reason_of(e)}")
+        except TRANSIENT as e:
+            self._dead(record, f"gave up after {self.delivery_retry.attempts} attempts: {reason_of(e)}")
+        else:
+            log.info("delivered %s to %s %s", notice.id, notice.channel.type, notice.channel.target)
 
     def deliver(self, notice: Notification) -> None:
         channel = notice.channel
@@ -138,14 +136,19 @@ class DeliverySink(BatchSink):
         secret = os.environ.get(channel.secret_env) if channel.secret_env else self.settings.webhook_secret
         if secret:
             headers["X-Canyu-Signature"] = signature(secret.encode(), timestamp, body)
-        request = urllib.request.Request(channel.target, data=body, headers=headers, method="POST")
         try:
-            with _opener.open(request, timeout=TIMEOUT_S) as response:
-                response.read()
-        except urllib.error.HTTPError as e:
-            if 400 <= e.code < 500 and e.code not in (408, 429):
-                raise Refused(f"{channel.target} answered {e.code}") from e
-            raise OSError(f"{channel.target} answered {e.code}") from e
+            response = httpx.post(
+                channel.target, content=body, headers=headers, timeout=TIMEOUT_S, follow_redirects=False
+            )  # a redirect could lead past the address check
+        except httpx.TransportError as e:  # could not connect, or no answer in time: try again
+            raise OSError(f"{channel.target}: {reason_of(e)}") from e
+        code = response.status_code
+        if 300 <= code < 400:
+            raise Refused(f"{channel.target} answered {code}, a redirect, which is not followed")
+        if 400 <= code < 500 and code not in (408, 429):
+            raise Refused(f"{channel.target} answered {code}")
+        if code >= 400:
+            raise OSError(f"{channel.target} answered {code}")
 
     def _email(self, channel: Channel, notice: Notification) -> None:
         message = EmailMessage()

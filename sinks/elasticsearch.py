@@ -26,11 +26,13 @@ from pydantic import BaseModel, ValidationError
 
 from canyu import topics
 from canyu.indices import IndexKind, kinds, load_analysis
-from canyu_runtime.elastic import client
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
 from canyu.settings import Settings
-from sinks.base import BatchSink
+from canyu_runtime.elastic import client
+from canyu_runtime.errors import RetryLater
 from canyu_runtime.migrations import migrate
+from canyu_runtime.reasons import reason_of
+from sinks.base import BatchSink
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def version_of(when: datetime) -> int:
     """Microseconds since the epoch, in integers: exact, and later instants are larger."""
     return (when - EPOCH) // timedelta(microseconds=1)
-
-
-class RetryLater(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -133,9 +131,7 @@ class ElasticsearchSink(BatchSink):
             try:
                 doc = route.model.model_validate_json(record.value)
             except ValidationError as e:
-                first = e.errors()[0]
-                where = ".".join(map(str, first["loc"])) or "the record"
-                outcome.rejected.append((record, f"not a valid {route.model.__name__}: {where}: {first['msg']}"))
+                outcome.rejected.append((record, f"not a valid {route.model.__name__}: {reason_of(e)}"))
                 continue
             valid.append((record, [route.action(doc), doc.model_dump(mode="json")]))
         if valid:

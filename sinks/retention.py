@@ -28,9 +28,9 @@ from functools import partial
 
 from elasticsearch import Elasticsearch
 
-from canyu_runtime.elastic import pages
-from canyu.settings import Settings
 from canyu.indices import IndexKind, kinds
+from canyu.settings import Settings
+from canyu_runtime.elastic import pages
 from canyu_runtime.migrations import indices_behind
 
 REMOVED_TITLE = "(removed at the author's request)"

@@ -14,8 +14,9 @@ from canyu import topics
 from canyu.indices import analysis_choices, load_analysis, load_template
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
 from canyu.settings import Settings
+from canyu_runtime.errors import RetryLater
 from sinks.base import offsets_after
-from sinks.elasticsearch import RetryLater, read_bulk_response, routes, version_of
+from sinks.elasticsearch import read_bulk_response, routes, version_of
 from canyu.indices import kinds
 from sinks.retention import plan_retention
 

@@ -1,0 +1,58 @@
+"""A sink retries a failed batch under the one retry policy: until it is written, stopped, or misconfigured."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from canyu.settings import Settings
+from canyu_runtime.errors import Misconfigured
+from canyu_runtime.retry import RetryPolicy
+from sinks.base import BatchSink
+from tests.unit.test_retry import Flaky
+
+
+class Sink(BatchSink):
+    retry = RetryPolicy(first_s=0.01, max_s=0.02)
+
+    def write(self, batch) -> None:
+        pass
+
+
+@pytest.fixture
+def sink(tmp_path):
+    return Sink(Settings(home=tmp_path), ["t"], "g")
+
+
+def test_a_failing_batch_is_tried_again_until_it_is_written(sink, caplog):
+    step = Flaky(failures=4)
+    sink._until_done(step, "writing 3 records", threading.Event())
+    assert step.calls == 5
+    assert "sink: writing 3 records failed (connection refused); retrying" in caplog.text
+
+
+def test_a_misconfigured_sink_stops_at_once(sink):
+    step = Flaky(failures=1, error=Misconfigured("no such analysis"))
+    with pytest.raises(Misconfigured):
+        sink._until_done(step, "preparing", threading.Event())
+    assert step.calls == 1
+
+
+def test_a_stop_during_the_backoff_ends_the_retries_promptly(sink):
+    sink.retry = RetryPolicy(first_s=60.0, max_s=60.0)
+    step = Flaky(failures=10)
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    sink._until_done(step, "writing", stop)
+    assert time.monotonic() - started < 5 and step.calls == 1
+
+
+def test_nothing_is_tried_once_stopped(sink):
+    step = Flaky(failures=0)
+    stop = threading.Event()
+    stop.set()
+    sink._until_done(step, "preparing", stop)
+    assert step.calls == 0
