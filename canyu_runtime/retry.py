@@ -74,7 +74,8 @@ class RetryPolicy:
                            state.next_action.sleep)  # fmt: skip
 
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(retry_on) & tenacity.retry_if_not_exception_type((Permanent, Stopped)),
+            retry=tenacity.retry_if_exception_type(retry_on)
+            & tenacity.retry_if_not_exception_type((Permanent, Stopped)),
             stop=tenacity.stop_after_attempt(self.attempts) if self.attempts else tenacity.stop_never,
             wait=wait,
             sleep=pause,
