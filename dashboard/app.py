@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,7 @@ from canyu.settings import Settings
 from canyu_runtime.elastic import client
 from dashboard import admin, api
 from dashboard.auth import COOKIE, is_reader
+from dashboard.security import MaskTokens, SecurityHeaders, without_credentials
 
 HERE = Path(__file__).resolve().parent
 CHARTS = HERE / "node_modules" / "chart.js" / "dist"
@@ -33,9 +35,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     es = client(settings, request_timeout=10)
 
+    access_log, mask = logging.getLogger("uvicorn.access"), MaskTokens()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        access_log.addFilter(mask)  # here, because uvicorn sets up its loggers before the app starts
         yield
+        access_log.removeFilter(mask)
         es.close()
 
     app = FastAPI(
@@ -48,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.es = es
     app.include_router(api.router)
@@ -57,7 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(EsConnectionError)
     async def elasticsearch_down(request: Request, exc: EsConnectionError) -> JSONResponse:
-        return JSONResponse({"detail": f"cannot reach Elasticsearch at {settings.es_url}"}, status_code=503)
+        where = without_credentials(settings.es_url)
+        return JSONResponse({"detail": f"cannot reach Elasticsearch at {where}"}, status_code=503)
 
     @app.exception_handler(NotFoundError)
     async def no_posts_index(request: Request, exc: NotFoundError) -> JSONResponse:

@@ -113,12 +113,26 @@ function fillOptions(options) {
   }
 }
 
+// Only http(s) links: a feed can carry javascript: or data: addresses.
+function safeHref(url) {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
 function postItem(post, extra) {
   const li = el("li");
   li.dataset.id = post.id;
   const text = (post.title ? `${post.title} · ` : "") + post.text;
-  const link = post.url ? el("a", "", text.slice(0, 160)) : el("span", "", text.slice(0, 160));
-  if (post.url) link.href = post.url;
+  const href = post.url ? safeHref(post.url) : null;
+  const link = href ? el("a", "", text.slice(0, 160)) : el("span", "", text.slice(0, 160));
+  if (href) {
+    link.href = href;
+    link.rel = "noopener noreferrer";
+  }
   const meta = el("div", "meta",
     `${post.created_at.slice(0, 16).replace("T", " ")} · ${post.source} · ${post.language} · ${post.author.name || post.author.id}` +
     (extra ? ` · ${extra}` : ""));

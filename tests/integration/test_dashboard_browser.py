@@ -13,8 +13,8 @@ from kafka import KafkaProducer
 from playwright.sync_api import expect, sync_playwright
 
 from canyu import topics
-from canyu_runtime.elastic import client
 from canyu.schema import Author, Post
+from canyu_runtime.elastic import client
 from dashboard.auth import with_tokens
 from tests.integration.conftest import free_port, read_topic, running, wait_for
 from tests.integration.dashboard_corpus import FASTEST_CASCADES, OPEN_FEEDBACK, POSTS, seed
@@ -79,6 +79,7 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
         assert sums["topics"] == Counter(p.sentiment.label for p in POSTS)  # one topic per seeded post
         assert sums["products"] == Counter(p.sentiment.label for p in POSTS for _ in p.products)
         assert page.locator("#top-posts li").count() == 10
+        assert page.locator("#top-posts li a[href^='https://']").count() == 10
         assert page.locator("#top-cascades li").evaluate_all("els => els.map(e => e.dataset.id)") == FASTEST_CASCADES
         assert page.locator("#feedback li").evaluate_all("els => els.map(e => e.dataset.id)") == OPEN_FEEDBACK
         expect(page.locator('#live li[data-id="alert-battery"]')).to_be_attached()
@@ -98,7 +99,7 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
         expect(page.locator("body[data-loaded=true]")).to_be_attached(timeout=20_000)
         post = Post(id=f"forum:live-{uuid.uuid4().hex[:8]}", source="forum", author=Author(id="live-tester"),
                     text="live feed check: the battery of my phone-x1 lasts two days, great",
-                    created_at=datetime.now(timezone.utc))  # fmt: skip
+                    url="javascript:fetch('/api/subscriptions')", created_at=datetime.now(timezone.utc))  # fmt: skip
         publish_raw(settings, post)
         # Generous for a cold Faust worker on a busy machine; once it runs this takes a few seconds.
         newest = page.locator("#live li").first
@@ -112,6 +113,8 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
                 indexed = es.count(index=settings.posts_alias, query={"term": {"id": post.id}})["count"]
             raise AssertionError(f"not in the live feed; on posts.enriched: {len(enriched)}, indexed: {indexed}") from e
         assert "lasts two days" in newest.inner_text()
+        assert newest.locator("a").count() == 0, "a link that is not http(s) is shown as text"
+        assert "script-src 'self'" in page.request.get(base).headers["content-security-policy"]
 
         page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
         browser.close()

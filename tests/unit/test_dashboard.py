@@ -6,6 +6,7 @@ without) a query, and a query that cannot reach it must say so with a 503.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +18,7 @@ from dashboard.api import FilterParams, as_filters
 from dashboard.app import create_app
 from dashboard.auth import with_tokens
 from dashboard.live import Feed
+from dashboard.security import MaskTokens, without_credentials
 
 READ, ADMIN = "r" * 24, "a" * 24
 
@@ -154,3 +156,24 @@ def test_a_document_from_a_clock_ahead_does_not_hide_later_ones() -> None:
     assert [d["id"] for d in feed.poll(es)] == ["from-the-future"]
     es.docs.append(doc("now", 0))
     assert [d["id"] for d in feed.poll(es)] == ["now"]
+
+
+def test_every_response_carries_a_policy_that_runs_only_the_pages_own_scripts(web) -> None:
+    for path in ("/", "/api/summary", "/openapi.json", "/static/dashboard.js"):
+        policy = web.get(path, headers=bearer(READ)).headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_a_token_in_an_address_never_reaches_the_access_log() -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", f"/?since=7d&token={READ}", "1.1", 200), None)  # fmt: skip
+    assert MaskTokens().filter(record)
+    assert READ not in record.getMessage() and "token=***" in record.getMessage() and "since=7d" in record.getMessage()
+
+
+def test_the_503_names_elasticsearch_without_its_credentials() -> None:
+    settings = Settings(es_url="http://elastic:s3cret@127.0.0.1:9", dashboard_token=READ, dashboard_admin_token=ADMIN)
+    with TestClient(create_app(settings)) as web:
+        detail = web.get("/api/summary", headers=bearer(READ)).json()["detail"]
+    assert "s3cret" not in detail and "http://127.0.0.1:9" in detail
+    assert without_credentials("https://es.example:9243") == "https://es.example:9243"
