@@ -41,6 +41,8 @@ from canyu_runtime.retry import RetryPolicy, Stopped
 from sinks.base import BatchSink
 
 log = logging.getLogger(__name__)
+# httpx logs every request's URL at INFO, and a Slack webhook's path is its secret.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 TIMEOUT_S = 10
 TRANSIENT = (OSError, smtplib.SMTPException, KafkaError)  # what a later attempt may get past
 
@@ -66,6 +68,15 @@ def check_address(url: str, allowed_hosts: list[str]) -> None:
                 f"{parsed.hostname} resolves to {address}, a non-public address; "
                 "add the host to deliver_allowed_hosts to allow it"
             )
+
+
+def shown(channel: Channel) -> str:
+    """The channel's target as logs and dead letters may show it: a webhook's path (a Slack
+    webhook's is its secret) and query are left out."""
+    if channel.type not in ("webhook", "slack"):
+        return channel.target
+    parsed = urllib.parse.urlsplit(channel.target)
+    return f"{parsed.scheme}://{parsed.netloc.rpartition('@')[2]}/…"
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -111,7 +122,7 @@ class DeliverySink(BatchSink):
         except TRANSIENT as e:
             self._dead(record, f"gave up after {self.delivery_retry.attempts} attempts: {reason_of(e)}")
         else:
-            log.info("delivered %s to %s %s", notice.id, notice.channel.type, notice.channel.target)
+            log.info("delivered %s to %s %s", notice.id, notice.channel.type, shown(notice.channel))
 
     def deliver(self, notice: Notification) -> None:
         channel = notice.channel
@@ -126,6 +137,7 @@ class DeliverySink(BatchSink):
 
     def _post(self, channel: Channel, notice_id: str, body: bytes) -> None:
         check_address(channel.target, self.settings.deliver_allowed_hosts)
+        where = shown(channel)
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -141,14 +153,14 @@ class DeliverySink(BatchSink):
                 channel.target, content=body, headers=headers, timeout=TIMEOUT_S, follow_redirects=False
             )  # a redirect could lead past the address check
         except httpx.TransportError as e:  # could not connect, or no answer in time: try again
-            raise OSError(f"{channel.target}: {reason_of(e)}") from e
+            raise OSError(f"{where}: {type(e).__name__}") from None  # its message repeats the URL
         code = response.status_code
         if 300 <= code < 400:
-            raise Refused(f"{channel.target} answered {code}, a redirect, which is not followed")
+            raise Refused(f"{where} answered {code}, a redirect, which is not followed")
         if 400 <= code < 500 and code not in (408, 429):
-            raise Refused(f"{channel.target} answered {code}")
+            raise Refused(f"{where} answered {code}")
         if code >= 400:
-            raise OSError(f"{channel.target} answered {code}")
+            raise OSError(f"{where} answered {code}")
 
     def _email(self, channel: Channel, notice: Notification) -> None:
         message = EmailMessage()

@@ -114,3 +114,14 @@ def test_a_stop_during_the_backoff_ends_the_batch_promptly_and_dead_letters_noth
     assert time.monotonic() - started < 5
     assert len(receiver.requests) == 1  # the second notification is left for the next start
     assert delivery.dead_letters.sent == []
+
+
+def test_a_slack_webhooks_secret_path_stays_out_of_logs_and_dead_letters(delivery, receiver, caplog):
+    secret_url = f"{receiver.url}/services/T000/B000/XXXXsecretXXXX"
+    receiver.statuses = [200, 503, 503, 503]
+    caplog.set_level("INFO")
+    for _ in range(2):
+        delivery.write([record(receiver, notice(Channel(type="slack", target=secret_url)).model_dump_json().encode())])
+    (letter,) = delivery.dead_letters.sent
+    assert "delivered" in caplog.text and "503" in letter.reason
+    assert "XXXXsecretXXXX" not in caplog.text and "XXXXsecretXXXX" not in letter.reason
