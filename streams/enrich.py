@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from canyu.schema import DeadLetter, EnrichedPost, LabelScores, Post, TopicScore
+from canyu_runtime.reasons import reason_of
 from models import Classifier
 
 
@@ -23,12 +24,6 @@ class RawRecord:
     key: str | None = None
 
 
-def _reason(error: ValidationError | ValueError) -> str:
-    if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()[:5])
-    return str(error)
-
-
 def parse(record: RawRecord) -> Post | DeadLetter:
     try:
         return Post.model_validate_json(record.value)
@@ -36,7 +31,7 @@ def parse(record: RawRecord) -> Post | DeadLetter:
         return DeadLetter.of(
             record.value,
             stage="enrich",
-            reason=f"not a valid Post: {_reason(e)}",
+            reason=f"not a valid Post: {reason_of(e)}",
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
