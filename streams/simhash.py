@@ -12,10 +12,11 @@ import hashlib
 import re
 import unicodedata
 
+from canyu.writing import CJK
+
 BITS = 64
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"[@#]\S+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _WORD = re.compile(r"\w+")
 
 
@@ -30,7 +31,7 @@ def features(text: str) -> list[str]:
     """Words for alphabetic scripts, character bigrams for CJK and Hangul (which have no spaces)."""
     feats: list[str] = []
     for word in normalise(text).split():
-        if _CJK.search(word):
+        if CJK.search(word):
             feats += [word[i : i + 2] for i in range(max(1, len(word) - 1))]
         else:
             feats.append(word)
