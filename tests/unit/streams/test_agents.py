@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 from faust.topics import Topic
+from faust.transport.drivers.aiokafka import Producer
+from faust.types import TP
 
 from canyu.schema import Alert, Channel, Subscription, SubscriptionMatch
 from canyu.settings import Settings
@@ -27,11 +29,18 @@ def sent(monkeypatch) -> list[tuple[str, bytes, bytes]]:
 
 
 def run_agent(name: str, values: list[bytes], settings: Settings | None = None) -> None:
+    run_agents([(name, [(None, value) for value in values])], settings)
+
+
+def run_agents(inputs: list[tuple[str, list[tuple[bytes | None, bytes | None]]]], settings: Settings | None = None):
+    """Each agent in turn, on one app, so later agents see the tables earlier ones wrote."""
+
     async def drive():
         app = create_app(settings or Settings(namespace="tc.", classifier="lexicon"))
-        async with app.agents[name].test_context() as agent:
-            for value in values:
-                await agent.put(value)
+        for name, records in inputs:
+            async with app.agents[name].test_context() as agent:
+                for key, value in records:
+                    await agent.put(value, key=key)
 
     asyncio.run(drive())
 
@@ -79,12 +88,16 @@ def test_notify_turns_matching_alerts_into_one_notification_per_subscription(sen
         "camera": Subscription(id="s2", name="camera team", match=SubscriptionMatch(topics=["camera"]),
                                channel=Channel(type="kafka", target="team.camera")),
     }  # fmt: skip
-    monkeypatch.setattr("canyu_runtime.subscriptions.SubscriptionStore.current", lambda self: subs)
     alert = Alert(id="spike|x|1", kind="spike", key="topic=battery|sentiment=negative",
                   dimensions={"topic": "battery", "sentiment": "negative"}, window_start=T0, window_end=T0,
                   observed=12, baseline_mean=1, baseline_std=1, threshold=10)  # fmt: skip
-    run_agent(
-        "notify", [alert.model_dump_json().encode()], Settings(namespace="tc.", classifier="lexicon", home=tmp_path)
+    # With no broker there is no partitioner; the subscriptions table's changelog has one partition.
+    monkeypatch.setattr(Producer, "key_partition", lambda self, topic, key: TP(topic, 0))
+    gone = subs["battery"].model_copy(update={"id": "s3"})
+    records = [(s.id.encode(), s.model_dump_json().encode()) for s in [*subs.values(), gone]]
+    run_agents(
+        [("subscriptions", [*records, (b"s3", None)]), ("notify", [(None, alert.model_dump_json().encode())])],
+        Settings(namespace="tc.", classifier="lexicon", home=tmp_path),
     )
     ((_, value),) = on(sent, "notifications")
     notice = json.loads(value)
