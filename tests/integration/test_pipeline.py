@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from canyu import topics
-from canyu_runtime.kafka_clients import make_producer, publish
 from canyu.schema import DeadLetter, EnrichedPost, Post
+from canyu_runtime.kafka_clients import make_producer, publish
 from producers.replay import replay
 from tests.integration.conftest import committed_everything, count_docs, read_topic, running, wait_for
 
@@ -89,7 +89,8 @@ def test_a_malformed_record_goes_to_the_dlq_while_good_ones_arrive(ns, tmp_path)
     with running("worker", ns, tmp_path), running("sink", ns, tmp_path):
         replay(tmp_path / "posts.jsonl", ns, progress=False)
         wait_for(lambda: count_docs(ns) == 9, what="the 9 good posts indexed")
-        dlq = wait_for(lambda: len(r := read_topic(ns, ns.topic(topics.DEAD_LETTERS))) == 2 and r, what="2 dead letters")
+        dead_letters = ns.topic(topics.DEAD_LETTERS)
+        dlq = wait_for(lambda: len(r := read_topic(ns, dead_letters)) == 2 and r, what="2 dead letters")
     letters = {DeadLetter.model_validate_json(r.value).key: DeadLetter.model_validate_json(r.value) for r in dlq}
     assert letters["broken:1"].raw() == b'{"id": "broken:1", "text": '
     assert "Invalid JSON" in letters["broken:1"].reason or "EOF" in letters["broken:1"].reason

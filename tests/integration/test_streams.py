@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.request import urlopen
 
 from canyu import topics
-from canyu_runtime.kafka_clients import make_producer, publish
 from canyu.schema import Alert, Channel, Post, Subscription, SubscriptionMatch
 from canyu.settings import Settings
+from canyu_runtime.kafka_clients import make_producer, publish
 from canyu_runtime.subscriptions import SubscriptionStore
 from tests.integration.conftest import free_port, read_topic, running, wait_for
 from tests.local_servers import smtp_server, webhook_receiver
