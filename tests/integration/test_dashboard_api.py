@@ -10,12 +10,12 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from canyu_runtime.elastic import client
 from canyu.schema import Channel, Subscription, SubscriptionMatch
+from canyu_runtime.elastic import client
 from canyu_runtime.kafka_clients import ensure_topics
+from canyu_runtime.migrations import migrate
 from dashboard.app import create_app
 from dashboard.auth import with_tokens
-from canyu_runtime.migrations import migrate
 from tests.integration.dashboard_corpus import FASTEST_CASCADES, OPEN_FEEDBACK, POSTS, seed
 
 pytestmark = pytest.mark.timeout(240)

@@ -13,11 +13,11 @@ from elasticsearch import Elasticsearch
 from kafka.consumer.fetcher import ConsumerRecord
 
 from canyu import topics
-from canyu_runtime.elastic import client
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
+from canyu_runtime.elastic import client
 from canyu_runtime.kafka_clients import ensure_topics
-from sinks.elasticsearch import ElasticsearchSink
 from canyu_runtime.migrations import migrate
+from sinks.elasticsearch import ElasticsearchSink
 from sinks.retention import REMOVED_TITLE, Forgotten, forget_author
 from tests.integration.conftest import count_docs, env_for, forget_namespace, read_topic
 

@@ -10,10 +10,9 @@ import time
 import uuid
 
 from canyu import topics
-from canyu_runtime.elastic import client
-from canyu_runtime.kafka_clients import make_producer
 from canyu_cli.stack.servers import servers
-from canyu_runtime.kafka_clients import ensure_topics
+from canyu_runtime.elastic import client
+from canyu_runtime.kafka_clients import ensure_topics, make_producer
 from canyu_runtime.migrations import migrate
 from tests.integration.conftest import committed_everything, count_docs, free_port, read_topic, running, wait_for
 from tests.integration.test_index import enriched

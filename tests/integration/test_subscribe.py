@@ -28,9 +28,11 @@ def test_add_list_and_remove_a_subscription(ns):
 
 def test_a_bad_subscription_is_refused_with_the_field_named(ns):
     env = env_for(ns)
-    bad = subprocess.run([sys.executable, "-m", "canyu_cli", "subscribe", "add", "--name", "x", "--email", "a@example.com",
-                          "--intent", "rant"], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    bad = subprocess.run([sys.executable, "-m", "canyu_cli", "subscribe", "add", "--name", "x", "--email",
+                          "a@example.com", "--intent", "rant"], env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
     assert bad.returncode == 1 and "intents" in bad.stderr
-    two = subprocess.run([sys.executable, "-m", "canyu_cli", "subscribe", "add", "--name", "x", "--email", "a@example.com",
-                          "--kafka", "t"], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    two = subprocess.run([sys.executable, "-m", "canyu_cli", "subscribe", "add", "--name", "x", "--email",
+                          "a@example.com", "--kafka", "t"], env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
     assert two.returncode == 1 and "exactly one channel" in two.stderr

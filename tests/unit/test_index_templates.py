@@ -11,13 +11,12 @@ from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import BaseModel
 
 from canyu import topics
-from canyu.indices import analysis_choices, load_analysis, load_template
+from canyu.indices import analysis_choices, kinds, load_analysis, load_template
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
 from canyu.settings import Settings
 from canyu_runtime.errors import RetryLater
 from sinks.base import offsets_after
 from sinks.elasticsearch import read_bulk_response, routes, version_of
-from canyu.indices import kinds
 from sinks.retention import plan_retention
 
 MODELS = {"posts": EnrichedPost, "alerts": Alert, "feedback-items": FeedbackItem, "cascades": Cascade}
