@@ -18,8 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
-SERVICES = {"kafka", "elasticsearch", "kibana", "init", "worker", "sink", "deliver", "dashboard", "producer"}
-LONG_RUNNING = {"kafka", "elasticsearch", "kibana", "worker", "sink", "deliver", "dashboard"}
+KAFKA = {"kafka", "kafka-2", "kafka-3"}
+SERVICES = {*KAFKA, "elasticsearch", "kibana", "init", "worker", "sink", "deliver", "dashboard", "producer"}
+LONG_RUNNING = {*KAFKA, "elasticsearch", "kibana", "worker", "sink", "deliver", "dashboard"}
 CANYU_SERVICES = {"init", "worker", "sink", "deliver", "dashboard", "producer"}
 
 
@@ -135,10 +136,10 @@ def test_canyu_services_share_one_image_and_wait_for_init(config: dict) -> None:
         svc = services[name]
         assert svc["image"] == "canyu:local", name
         assert Path(svc["build"]["context"]) == ROOT, name
-        assert svc["environment"]["CANYU_KAFKA_BOOTSTRAP"] == "kafka:9092", name
+        assert svc["environment"]["CANYU_KAFKA_BOOTSTRAP"] == "kafka:9092,kafka-2:9092,kafka-3:9092", name
         assert svc["environment"]["CANYU_ES_URL"] == "http://elasticsearch:9200", name
         deps = {dep: d["condition"] for dep, d in svc["depends_on"].items()}
-        assert deps["kafka"] == deps["elasticsearch"] == "service_healthy", name
+        assert {deps[b] for b in (*KAFKA, "elasticsearch")} == {"service_healthy"}, name
         if name != "init":
             assert deps["init"] == "service_completed_successfully", name
 
@@ -171,3 +172,16 @@ def test_producer_only_runs_with_the_demo_profile(compose: Path) -> None:
 
 def test_no_obsolete_version_key() -> None:
     assert not any(line.startswith("version:") for line in COMPOSE_FILE.read_text().splitlines())
+
+
+def test_kafka_keeps_three_copies_and_writes_need_two(config: dict) -> None:
+    services = config["services"]
+    assert {services[n]["environment"]["KAFKA_NODE_ID"] for n in KAFKA} == {"1", "2", "3"}
+    for name in KAFKA:
+        env = services[name]["environment"]
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093"
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3" and env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
+        assert env["KAFKA_ADVERTISED_LISTENERS"].startswith(f"PLAINTEXT://{name}:9092,")
+    for name in CANYU_SERVICES:
+        env = services[name]["environment"]
+        assert env["CANYU_TOPIC_REPLICATION_FACTOR"] == "3" and env["CANYU_TOPIC_MIN_INSYNC_REPLICAS"] == "2"
