@@ -15,7 +15,9 @@ from dashboard.auth import reader
 
 router = APIRouter(prefix="/api", dependencies=[Depends(reader)], responses={401: {"description": "no valid token"}})
 
-TERM = r"^[^\s:/]{1,64}$"
+# No white space, ':' or '/'. White space is spelled out because Python's \s and the
+# spec's (ECMA) \s differ at the edges (U+001C-001F, U+0085, U+FEFF).
+TERM = r"^[^:/\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]{1,64}$"
 
 
 class FilterParams(BaseModel):
