@@ -9,26 +9,16 @@ file is replaced atomically: a crash leaves the old cursor or the new one, never
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from canyu.settings import Settings
+from canyu_runtime.files import write_json_atomically
 
 
 def source_dir(settings: Settings, name: str) -> Path:
     # The namespace keeps the cursors of test runs (and of separate deployments) apart.
     return settings.home / "producers" / f"{settings.namespace}{name}"
-
-
-def write_json_atomically(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
-        json.dump(data, f, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(f.name, path)
 
 
 @dataclass
