@@ -16,14 +16,19 @@ from pydantic import ValidationError
 from canyu import topics
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
-from canyu_runtime.kafka_clients import make_producer, read_all
+from canyu_runtime.kafka_clients import MAX_RECORD_BYTES, make_producer, read_all
+from canyu_runtime.metrics import METRICS
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT_S = 30
 
 
 def message(letter: DeadLetter) -> tuple[bytes, bytes]:
-    """The Kafka key and value of a dead letter: keyed by the record's key, else its source."""
+    """The Kafka key and value of a dead letter: keyed by the record's key, else its source.
+
+    Every dead letter, from any room, is encoded here once, so this is where it is counted."""
+    METRICS.dead_lettered(letter.topic)
+    letter = fitted(letter)  # never over Kafka's limit
     return (letter.key or letter.source or "").encode(), letter.model_dump_json().encode()
 
 

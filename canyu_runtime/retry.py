@@ -23,6 +23,7 @@ from typing import TypeVar
 import tenacity
 
 from canyu_runtime.errors import Permanent
+from canyu_runtime.metrics import METRICS
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class RetryPolicy:
             error = state.outcome.exception()
             if on_failure is not None:
                 on_failure(error)
+            METRICS.retried()
             logger.warning("%s failed (%s); retrying in %.1fs", what, error or type(error).__name__,
                            state.next_action.sleep)  # fmt: skip
 

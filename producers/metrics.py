@@ -6,11 +6,12 @@ import json
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from canyu.settings import Settings
+from canyu_runtime.metrics import serve
 from producers.state import source_dir, write_json_atomically
 
 COUNTS = {
@@ -86,5 +87,5 @@ class StatsCollector(Collector):
 def serve_metrics(stats: list[SourceStats], port: int, host: str = "127.0.0.1") -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(StatsCollector(stats))
-    start_http_server(port, addr=host, registry=registry)
+    serve(registry, port, host)
     return registry
