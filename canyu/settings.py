@@ -7,10 +7,11 @@ Precedence, highest first: keyword arguments, environment, the file named by
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -58,6 +59,13 @@ class Settings(BaseSettings):
         1, ge=1, description="copies that must have a record before acks=all succeeds; 2 on a production cluster"
     )
     dead_letter_retention_days: float = Field(30, gt=0, description="how long dead letters are kept on their topic")
+
+    date_floor: AwareDatetime = Field(
+        datetime(2000, 1, 1, tzinfo=timezone.utc), description="a post dated before this is out of the sane window"
+    )
+    date_future_margin_s: float = Field(
+        86_400, ge=0, description="a post dated more than this after its fetched_at is out of the sane window"
+    )
 
     classifier: str = Field("offline", description="models.load_classifier backend: offline|transformers|lexicon")
     # The transformers backend (models/hf.py); model ids are Hugging Face names or local folders.
