@@ -7,6 +7,7 @@ synchronous rooms through :class:`DeadLetterWriter`, the Faust worker by sending
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 
@@ -21,6 +22,28 @@ from canyu_runtime.metrics import METRICS
 
 log = logging.getLogger(__name__)
 ACK_TIMEOUT_S = 30
+
+
+MAX_REASON_CHARS = 2_000
+
+
+def fitted(letter: DeadLetter, limit: int = MAX_RECORD_BYTES) -> DeadLetter:
+    """The letter, its raw bytes cut short (and the reason saying so) when it would be over Kafka's record limit:
+    a record too big for Kafka is set aside in part rather than stopping whoever sets it aside."""
+    if len(letter.reason) > MAX_REASON_CHARS:
+        letter = letter.model_copy(update={"reason": letter.reason[:MAX_REASON_CHARS] + "…"})
+    size = len(letter.model_dump_json().encode())
+    if size <= limit:
+        return letter
+    raw = letter.raw()
+    room = limit - (size - len(letter.raw_base64)) - 200  # what the rest of the letter and the note below take
+    keep = max(0, room // 4 * 3)
+    return letter.model_copy(
+        update={
+            "raw_base64": base64.b64encode(raw[:keep]).decode("ascii"),
+            "reason": f"{letter.reason} (too big to keep whole: the first {keep} of {len(raw)} bytes are kept)",
+        }
+    )
 
 
 def message(letter: DeadLetter) -> tuple[bytes, bytes]:

@@ -13,6 +13,8 @@ from canyu import topics
 from canyu.schema import Post
 from canyu.settings import Settings
 
+MAX_RECORD_BYTES = 1_000_000  # a record's value, kept under the producer's max_request_size (1 MiB) with room
+
 
 def make_producer(settings: Settings) -> KafkaProducer:
     # Idempotent with acks=all: a retried send cannot duplicate or reorder a record.
