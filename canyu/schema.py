@@ -8,6 +8,8 @@ nothing from each other. A missing engagement count is ``None``, never ``0``:
 from __future__ import annotations
 
 import base64
+import re
+import urllib.parse
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -193,10 +195,74 @@ class SubscriptionMatch(_Strict):
     alert_kinds: list[AlertKind] = []
 
 
+CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")  # control characters, and white space, which no target needs
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def target_problem(channel_type: str, target: str) -> str | None:
+    """Why ``target`` cannot be a ``channel_type`` channel's target, or None when it can."""
+    if CONTROL.search(target):
+        return "contains a control character or white space"
+    if channel_type in ("webhook", "slack"):
+        parsed = urllib.parse.urlsplit(target)
+        if parsed.scheme not in ("http", "https"):
+            return "is not an http(s) URL"
+        if not parsed.hostname:
+            return "has no host"
+        try:
+            port = parsed.port  # raises on a port that is not a number from 0 to 65535
+        except ValueError:
+            port = 0
+        if port == 0:
+            return "has a port outside 1-65535"
+    elif channel_type == "email":
+        if len(target) > 254 or not EMAIL.match(target):
+            return "is not an email address like team@example.com"
+    elif channel_type == "kafka":
+        if not KAFKA_TOPIC.match(target) or target in (".", ".."):
+            return "is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"
+    return None
+
+
+PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+# The same rules as ``target_problem``, as patterns, so the API's spec says what it accepts.
+TARGET_PATTERNS = {
+    "webhook": rf"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::{PORT})?(?:/[!-~]*)?$",
+    "email": EMAIL.pattern,
+    "kafka": r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]{0,248}|\.[A-Za-z0-9._-]{2,248}|\.\.[A-Za-z0-9._-]{1,247})$",
+}
+TARGET_PATTERNS["slack"] = TARGET_PATTERNS["webhook"]
+
+
 class Channel(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,  # a Slack URL is a secret
+        json_schema_extra={
+            "allOf": [
+                {"if": {"properties": {"type": {"const": kind}}}, "then": {"properties": {"target": {"pattern": p}}}}
+                for kind, p in TARGET_PATTERNS.items()
+            ]
+        },
+    )
+
     type: Literal["webhook", "slack", "email", "kafka"]
-    target: str = Field(description="URL for webhook/slack, address for email, topic for kafka")
-    secret_env: str | None = Field(default=None, description="environment variable holding the HMAC secret")
+    target: str = Field(
+        max_length=2048, description="URL for webhook/slack, address for email, topic for kafka; checked when made"
+    )
+    secret_env: str | None = Field(
+        default=None, pattern=ENV_NAME.pattern, description="environment variable holding the HMAC secret"
+    )
+
+    @model_validator(mode="after")
+    def _target_fits_the_type(self) -> Channel:
+        problem = target_problem(self.type, self.target)
+        if problem:
+            raise ValueError(f"the {self.type} target {problem}")  # a Slack URL's path is a secret: not repeated
+        return self
 
 
 class Subscription(_Strict):

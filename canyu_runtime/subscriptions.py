@@ -6,10 +6,17 @@ Both the CLI and the dashboard manage subscriptions through this one class.
 
 from __future__ import annotations
 
+import logging
+
+from pydantic import ValidationError
+
 from canyu import topics
 from canyu.schema import Subscription
 from canyu.settings import Settings
 from canyu_runtime.kafka_clients import make_producer, read_all
+from canyu_runtime.reasons import reason_of
+
+log = logging.getLogger(__name__)
 
 
 def fold(records: list[tuple[bytes, bytes | None]]) -> dict[str, Subscription]:
@@ -20,7 +27,11 @@ def fold(records: list[tuple[bytes, bytes | None]]) -> dict[str, Subscription]:
         if value is None:
             current.pop(sub_id, None)
         else:
-            current[sub_id] = Subscription.model_validate_json(value)
+            try:
+                current[sub_id] = Subscription.model_validate_json(value)
+            except ValidationError as e:  # stored before targets were checked: it could never be delivered
+                log.warning("subscription %s is ignored: %s", sub_id, reason_of(e))
+                current.pop(sub_id, None)
     return current
 
 

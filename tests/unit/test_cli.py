@@ -41,3 +41,15 @@ def test_replay_of_a_missing_file_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["replay", str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 1
     assert "is not a file" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "target", "why"),
+    [("--webhook", "http://hooks.example.com:99999/x", "port outside 1-65535"),
+     ("--email", "team@example.com\r\nBcc: all@example.com", "control character"),
+     ("--kafka", "team/topic", "not a Kafka topic name")],
+)  # fmt: skip
+def test_subscribe_refuses_a_bad_target_with_a_clear_error(option, target, why):
+    result = CliRunner().invoke(app, ["subscribe", "add", "--name", "battery", option, target])
+    assert result.exit_code == 1
+    assert why in result.output

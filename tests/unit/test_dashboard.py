@@ -177,3 +177,15 @@ def test_the_503_names_elasticsearch_without_its_credentials() -> None:
         detail = web.get("/api/summary", headers=bearer(READ)).json()["detail"]
     assert "s3cret" not in detail and "http://127.0.0.1:9" in detail
     assert without_credentials("https://es.example:9243") == "https://es.example:9243"
+
+
+@pytest.mark.parametrize(
+    ("channel", "why"),
+    [({"type": "webhook", "target": "http://hooks.example.com:99999/x"}, "port outside 1-65535"),
+     ({"type": "email", "target": "team@example.com\r\nBcc: all@example.com"}, "control character")],
+)  # fmt: skip
+def test_a_subscription_with_a_bad_target_is_refused_with_a_clear_error(web, channel, why) -> None:
+    body = {"id": "s-1", "name": "battery", "channel": channel}
+    answer = web.post("/api/subscriptions", json=body, headers=bearer(ADMIN))
+    assert answer.status_code == 422
+    assert why in answer.text

@@ -1,7 +1,9 @@
+import re
+
 import pytest
 from pydantic import ValidationError
 
-from canyu.schema import DeadLetter, EnrichedPost, Post
+from canyu.schema import Channel, DeadLetter, EnrichedPost, Post
 
 BASE = {"id": "weibo:4901", "source": "weibo", "text": "电池续航太差了", "created_at": "2026-11-20T10:00:00+08:00",
         "author": {"id": "u1"}}  # fmt: skip
@@ -52,3 +54,48 @@ def test_a_dead_letter_keeps_the_exact_bytes():
     raw = b"\xff\xfe not utf-8 {"
     letter = DeadLetter.of(raw, stage="enrich", reason="bad json", offset=7)
     assert DeadLetter.model_validate_json(letter.model_dump_json()).raw() == raw
+
+
+BAD_TARGETS = [
+    ("webhook", "http://hooks.example.com:99999/x", "port outside 1-65535"),
+    ("webhook", "http://hooks.example.com:0/x", "port outside 1-65535"),
+    ("webhook", "http://hooks.example.com/a\x00b", "control character"),
+    ("webhook", "http://hooks.example.com/a\r\nX-Injected: 1", "control character"),
+    ("slack", "javascript:alert(1)", "not an http(s) URL"),
+    ("webhook", "ftp://hooks.example.com/x", "not an http(s) URL"),
+    ("webhook", "http:///x", "has no host"),
+    ("email", "team@example.com\r\nBcc: everyone@example.com", "control character"),
+    ("email", "team@example.com\nBcc: everyone@example.com", "control character"),
+    ("email", "not-an-address", "not an email address"),
+    ("email", "team@localhost", "not an email address"),
+    ("kafka", "team topic", "control character or white space"),
+    ("kafka", "team/topic", "not a Kafka topic name"),
+    ("kafka", "..", "not a Kafka topic name"),
+    ("kafka", "t" * 250, "not a Kafka topic name"),
+]
+
+
+@pytest.mark.parametrize(("kind", "target", "why"), BAD_TARGETS)
+def test_a_channel_target_is_checked_when_it_is_made(kind, target, why):
+    with pytest.raises(ValidationError, match=re.escape(why)):
+        Channel(type=kind, target=target)
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [("webhook", "https://hooks.example.com:8443/x?y=1"), ("slack", "https://hooks.slack.com/services/T/B/X"),
+     ("email", "battery-team+alerts@example.co.uk"), ("kafka", "team.battery_alerts-1")],
+)  # fmt: skip
+def test_good_channel_targets_pass(kind, target):
+    assert Channel(type=kind, target=target).target == target
+
+
+def test_a_bad_target_error_does_not_repeat_a_slack_url():
+    with pytest.raises(ValidationError) as caught:
+        Channel(type="slack", target="https://hooks.slack.com:99999/services/T/B/SECRET")
+    assert "SECRET" not in str(caught.value)
+
+
+def test_secret_env_must_be_a_variable_name():
+    with pytest.raises(ValidationError, match="secret_env"):
+        Channel(type="webhook", target="https://hooks.example.com/x", secret_env="A=B; rm")

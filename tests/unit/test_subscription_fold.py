@@ -15,3 +15,9 @@ def test_the_latest_value_per_key_wins_and_tombstones_remove():
 
 def test_a_tombstone_for_an_unknown_key_is_harmless():
     assert fold([(b"x", None)]) == {}
+
+
+def test_a_stored_subscription_that_is_no_longer_valid_is_ignored_not_fatal():
+    bad = sub("b", "old").replace(b'"target":"t"', b'"target":"t t"')
+    current = fold([(b"a", sub("a", "ok")), (b"b", bad)])
+    assert list(current) == ["a"]
