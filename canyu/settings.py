@@ -97,6 +97,13 @@ class Settings(BaseSettings):
         [], description="hosts on loopback or private networks that notifications may still be sent to"
     )
     deliver_attempts: int = Field(5, ge=1, description="tries per notification before it goes to dead-letters")
+    deliver_timeout_s: float = Field(10, gt=0, description="per request: connecting, and each read or write")
+    deliver_deadline_s: float = Field(30, gt=0, description="a batch's deliveries end by then; the rest are retried")
+    deliver_concurrency: int = Field(8, ge=1, description="endpoints served at once")
+    deliver_backoff_s: float = Field(5, gt=0, description="first wait before a failed notification is tried again")
+    deliver_max_backoff_s: float = Field(
+        60, gt=0, le=120, description="longest wait between tries; with the deadline, well inside the poll interval"
+    )
     webhook_secret: str | None = Field(None, description="HMAC key for webhooks whose channel names no secret_env")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

@@ -11,6 +11,7 @@ FEEDBACK_ITEMS = "feedback.items"
 CASCADES = "cascades"
 SUBSCRIPTIONS = "subscriptions"  # compacted: the latest record per subscription id wins
 NOTIFICATIONS = "notifications"
+NOTIFICATIONS_RETRY = "notifications.retry"  # failed deliveries, each due again after a backoff
 COUNTS = "counts"  # compacted: the latest count per window and key, for live charts
 
 ALL = (
@@ -23,6 +24,7 @@ ALL = (
     CASCADES,
     SUBSCRIPTIONS,
     NOTIFICATIONS,
+    NOTIFICATIONS_RETRY,
     COUNTS,
 )
 COMPACTED = (SUBSCRIPTIONS, COUNTS)

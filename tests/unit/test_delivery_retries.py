@@ -1,17 +1,37 @@
-"""The delivery sink's retries under the one retry policy: recovery, give-up, refusal and shutdown."""
+"""The delivery sink's retries: through the retry topic with backoff, give-up, refusal, deadlines and shutdown."""
 
 from __future__ import annotations
 
 import dataclasses
+import socket
 import threading
 import time
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
 
 from canyu.schema import Channel, DeadLetter
+from sinks.delivery import DUE_HEADER, TRIES_HEADER
 from tests.local_servers import webhook_receiver
 from tests.unit.test_delivery import notice, sink
+
+
+class Acked:
+    def get(self, timeout=None):
+        return None
+
+
+class Producer:
+    """Stands in for Kafka: keeps what was sent to the retry topic."""
+
+    def __init__(self):
+        self.sent: list[SimpleNamespace] = []
+
+    def send(self, topic, key=None, value=None, headers=None):
+        self.sent.append(SimpleNamespace(topic=topic, partition=0, offset=len(self.sent), key=key, value=value,
+                                         headers=headers or []))  # fmt: skip
+        return Acked()
 
 
 class Letters:
@@ -19,6 +39,7 @@ class Letters:
 
     def __init__(self):
         self.sent: list[DeadLetter] = []
+        self.producer = Producer()
 
     def send_all(self, letters: list[DeadLetter]) -> None:
         self.sent += letters
@@ -35,7 +56,7 @@ def receiver():
 
 @pytest.fixture
 def delivery():
-    d = sink()  # deliver_attempts=3
+    d = sink(deliver_timeout_s=1, deliver_deadline_s=2)  # deliver_attempts=3
     d.delivery_retry = dataclasses.replace(d.delivery_retry, first_s=0.01, max_s=0.02)
     d.dead_letters = Letters()
     yield d
@@ -44,32 +65,79 @@ def delivery():
 
 def record(receiver, value: bytes | None = None):
     body = value or notice(Channel(type="webhook", target=receiver.url)).model_dump_json().encode()
-    return SimpleNamespace(topic="notifications", partition=0, offset=7, key=b"n-1", value=body)
+    return SimpleNamespace(topic="notifications", partition=0, offset=7, key=b"n-1", value=body, headers=[])
 
 
-def test_attempts_come_from_the_settings():
-    assert sink().delivery_retry.attempts == 3
+def retries(delivery) -> list[SimpleNamespace]:
+    """What the last batch sent to the retry topic, taken off it."""
+    sent, delivery.dead_letters.producer.sent = delivery.dead_letters.producer.sent, []
+    assert all(r.topic == delivery.retry_topic for r in sent)
+    return sent
+
+
+def until_settled(delivery, batch) -> int:
+    """Write the batch, then what it sent to the retry topic, until nothing is left; how many batches."""
+    batches = 0
+    while batch:
+        delivery.write(batch)
+        batches += 1
+        batch = retries(delivery)
+    return batches
+
+
+def tries(retried) -> int:
+    return int(dict(retried.headers)[TRIES_HEADER])
+
+
+def test_the_retry_policy_comes_from_the_settings():
+    policy = sink(deliver_backoff_s=2, deliver_max_backoff_s=40).delivery_retry
+    assert (policy.attempts, policy.first_s, policy.max_s) == (3, 2, 40)
+
+
+def test_the_sink_reads_the_retry_topic_too():
+    assert sink().topics == ["notifications", "notifications.retry"]
+
+
+def test_a_failure_goes_to_the_retry_topic_with_a_backoff_instead_of_holding_the_batch(delivery, receiver):
+    receiver.statuses = [503]
+    before, failing = time.time(), record(receiver)
+    delivery.write([failing])
+    (retried,) = retries(delivery)
+    assert len(receiver.requests) == 1 and tries(retried) == 1
+    assert retried.key == b"n-1" and retried.value == failing.value
+    assert before < float(dict(retried.headers)[DUE_HEADER]) <= time.time() + 0.02
+    assert delivery.dead_letters.sent == []
 
 
 def test_a_webhook_that_fails_twice_is_delivered_on_the_third_attempt(delivery, receiver):
     receiver.statuses = [503, 502]
-    delivery.write([record(receiver)])
+    assert until_settled(delivery, [record(receiver)]) == 3
     assert len(receiver.requests) == 3
     assert delivery.dead_letters.sent == []
 
 
+def test_a_retry_waits_until_it_is_due(delivery, receiver):
+    delivery.delivery_retry = dataclasses.replace(delivery.delivery_retry, first_s=0.5, max_s=0.5)
+    receiver.statuses = [503]
+    delivery.write([record(receiver)])
+    (retried,) = retries(delivery)
+    due = float(dict(retried.headers)[DUE_HEADER])
+    delivery.write([retried])
+    assert len(receiver.requests) == 2 and time.time() >= due
+
+
 def test_a_webhook_that_always_fails_is_dead_lettered_after_the_last_attempt(delivery, receiver):
     receiver.statuses = [503] * 10
-    delivery.write([record(receiver)])
+    until_settled(delivery, [record(receiver)])
     assert len(receiver.requests) == 3
     (letter,) = delivery.dead_letters.sent
-    assert letter.stage == "deliver" and letter.offset == 7 and letter.key == "n-1"
+    assert letter.stage == "deliver" and letter.key == "n-1"
     assert letter.reason.startswith("gave up after 3 attempts:") and "503" in letter.reason
 
 
 def test_an_unreachable_webhook_is_retried_then_dead_lettered(delivery, receiver):
     url = "http://127.0.0.1:9/hook"  # the discard port: nothing listens
-    delivery.write([record(receiver, notice(Channel(type="webhook", target=url)).model_dump_json().encode())])
+    until_settled(delivery, [record(receiver, notice(Channel(type="webhook", target=url)).model_dump_json().encode())])
     (letter,) = delivery.dead_letters.sent
     assert letter.reason.startswith("gave up after 3 attempts:")
 
@@ -78,7 +146,7 @@ def test_an_unreachable_webhook_is_retried_then_dead_lettered(delivery, receiver
 def test_a_client_error_or_a_redirect_is_refused_at_once(delivery, receiver, status):
     receiver.statuses = [status]
     delivery.write([record(receiver)])
-    assert len(receiver.requests) == 1
+    assert len(receiver.requests) == 1 and retries(delivery) == []
     (letter,) = delivery.dead_letters.sent
     assert letter.reason.startswith("refused:") and str(status) in letter.reason
 
@@ -86,7 +154,7 @@ def test_a_client_error_or_a_redirect_is_refused_at_once(delivery, receiver, sta
 @pytest.mark.parametrize("status", [408, 429])
 def test_timeout_and_too_many_requests_are_retried(delivery, receiver, status):
     receiver.statuses = [status]
-    delivery.write([record(receiver)])
+    until_settled(delivery, [record(receiver)])
     assert len(receiver.requests) == 2
     assert delivery.dead_letters.sent == []
 
@@ -99,21 +167,41 @@ def test_a_forbidden_address_is_refused_without_a_request(delivery, receiver):
     assert letter.reason.startswith("refused:") and "non-public" in letter.reason
 
 
+def test_an_unset_secret_is_dead_lettered_with_a_clear_reason(delivery, receiver, monkeypatch):
+    monkeypatch.delenv("UNSET_TEAM_SECRET", raising=False)
+    channel = Channel(type="webhook", target=receiver.url, secret_env="UNSET_TEAM_SECRET")
+    delivery.write([record(receiver, notice(channel).model_dump_json().encode())])
+    assert receiver.requests == []
+    (letter,) = delivery.dead_letters.sent
+    assert (
+        letter.reason == "refused: the secret variable UNSET_TEAM_SECRET is not set; a webhook is never sent unsigned"
+    )
+
+
 def test_an_invalid_notification_is_dead_lettered_with_a_short_reason(delivery, receiver):
     delivery.write([record(receiver, b'{"id": "n-1"}')])
     (letter,) = delivery.dead_letters.sent
     assert letter.reason.startswith("not a valid Notification: ") and "Field required" in letter.reason
 
 
-def test_a_stop_during_the_backoff_ends_the_batch_promptly_and_dead_letters_nothing(delivery, receiver):
+def test_a_stored_notification_with_a_bad_target_is_dead_lettered_not_retried(delivery, receiver):
+    good = notice(Channel(type="email", target="team@example.com")).model_dump_json()
+    delivery.write([record(receiver, good.replace("team@example.com", "a@b.com\\r\\nBcc: x@y.z").encode())])
+    (letter,) = delivery.dead_letters.sent
+    assert letter.reason.startswith("not a valid Notification: ") and "control character" in letter.reason
+
+
+def test_a_stop_during_the_backoff_ends_the_batch_promptly_and_sends_nothing(delivery, receiver):
     receiver.statuses = [503] * 10
-    delivery.delivery_retry = dataclasses.replace(delivery.delivery_retry, first_s=60.0, max_s=60.0)
+    delivery.write([record(receiver)])
+    (retried,) = retries(delivery)
+    retried.headers = [(TRIES_HEADER, b"1"), (DUE_HEADER, str(time.time() + 60).encode())]
+    receiver.statuses = []  # the fresh notification is delivered; the retry waits for its time
     threading.Timer(0.3, delivery.stop.set).start()
     started = time.monotonic()
-    delivery.write([record(receiver), record(receiver)])
+    delivery.write([retried, record(receiver)])
     assert time.monotonic() - started < 5
-    assert len(receiver.requests) == 1  # the second notification is left for the next start
-    assert delivery.dead_letters.sent == []
+    assert retries(delivery) == [] and delivery.dead_letters.sent == []
 
 
 def test_a_slack_webhooks_secret_path_stays_out_of_logs_and_dead_letters(delivery, receiver, caplog):
@@ -121,7 +209,68 @@ def test_a_slack_webhooks_secret_path_stays_out_of_logs_and_dead_letters(deliver
     receiver.statuses = [200, 503, 503, 503]
     caplog.set_level("INFO")
     for _ in range(2):
-        delivery.write([record(receiver, notice(Channel(type="slack", target=secret_url)).model_dump_json().encode())])
+        until_settled(
+            delivery, [record(receiver, notice(Channel(type="slack", target=secret_url)).model_dump_json().encode())]
+        )
     (letter,) = delivery.dead_letters.sent
     assert "delivered" in caplog.text and "503" in letter.reason
     assert "XXXXsecretXXXX" not in caplog.text and "XXXXsecretXXXX" not in letter.reason
+
+
+@contextmanager
+def silent_endpoint(drip: bytes | None = None):
+    """A server that takes connections and never answers; or, with ``drip``, answers a byte every 0.2 s."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.1)
+        held = []
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                held.append(conn)
+            except OSError:
+                pass
+            if drip:
+                for conn in held:
+                    try:
+                        conn.sendall(drip[:1])
+                    except OSError:
+                        pass
+                time.sleep(0.2)
+        for conn in held:
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+def test_a_dead_endpoint_does_not_starve_the_others_and_costs_one_timeout(delivery, receiver):
+    with silent_endpoint() as dead:
+        batch = [record(receiver, notice(Channel(type="webhook", target=dead)).model_dump_json().encode())] * 6
+        batch.append(record(receiver))
+        started = time.monotonic()
+        delivery.write(batch)
+        elapsed = time.monotonic() - started
+    assert len(receiver.requests) == 1  # the healthy receiver got its notification at once
+    assert elapsed < 4  # one timeout (1 s), not six
+    retried = retries(delivery)
+    assert len(retried) == 6 and sorted(map(tries, retried)) == [0, 0, 0, 0, 0, 1]  # untried ones spent no try
+    assert delivery.dead_letters.sent == []
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline(delivery, receiver):
+    with silent_endpoint(drip=b"H" * 1000) as dripping:
+        started = time.monotonic()
+        delivery.write([record(receiver, notice(Channel(type="webhook", target=dripping)).model_dump_json().encode())])
+        elapsed = time.monotonic() - started
+    assert elapsed < 2 + 2 + 1  # the deadline and its grace, though every read got a byte within its timeout
+    (retried,) = retries(delivery)
+    assert tries(retried) == 1
