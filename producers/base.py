@@ -17,7 +17,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator
 
-from canyu.schema import Post
+from canyu.dates import in_window
+from canyu.schema import Post, utcnow
+from canyu.settings import Settings, get_settings
 from producers.http import Http
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"  # a Post.source, a file name and a metric label alike
@@ -35,6 +37,8 @@ class SourceConfig(BaseModel):
     retries: int = Field(4, ge=0, description="retries of a request after a network error, 5xx or 429")
     backoff_s: float = Field(1.0, gt=0, description="first retry delay; it doubles each time, with jitter")
     max_backoff_s: float = Field(60.0, gt=0, description="longest delay between retries (Retry-After may ask more)")
+    max_retry_after_s: float = Field(300.0, gt=0, description="the longest wait a Retry-After header may ask")
+    max_response_bytes: int = Field(10_000_000, ge=1024, description="larger responses are refused, not read")
     backfill_pages: int = Field(3, ge=1, description="pages read back into the past on the very first run")
     max_text_chars: int = Field(50_000, ge=1, description="longer posts go to the dead-letter queue")
     remember: int = Field(5_000, ge=100, description="recent post ids kept in the cursor to skip duplicates")
@@ -114,10 +118,18 @@ class Source(ABC):
     kind: ClassVar[str]
     token_header: ClassVar[tuple[str, str]] = ("Authorization", "Bearer {}")  # (header, value) carrying the token
 
-    def __init__(self, config: SourceConfig, http: Http | None = None):
+    def __init__(self, config: SourceConfig, http: Http | None = None, settings: Settings | None = None):
         self.config = config
         self.name = config.name
         self._http = http
+        self._settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        """The pipeline's settings (the sane date window): given, or read on first use."""
+        if self._settings is None:
+            self._settings = get_settings()
+        return self._settings
 
     @property
     def http(self) -> Http:
@@ -135,6 +147,8 @@ class Source(ABC):
             retries=config.retries,
             backoff_s=config.backoff_s,
             max_backoff_s=config.max_backoff_s,
+            max_retry_after_s=config.max_retry_after_s,
+            max_response_bytes=config.max_response_bytes,
             headers=self.auth_headers(),
             **overrides,
         )
@@ -183,6 +197,10 @@ class PagedSource(Source):
     def order(self, item: dict) -> int:
         """A number that grows with time, to compare with the high-water mark."""
 
+    def order_time(self, item: dict) -> datetime | None:
+        """The date that ``order`` stands for, when it is one (Reddit's ``created_utc``); None for an id."""
+        return None
+
     def get_page(self, url: str, params: dict, token: str | None) -> bytes | None:
         # Only the newest page can be "not modified" since the last poll; older ones are read once a sweep.
         response = self.http.get(url, params, conditional=token is None)
@@ -200,18 +218,26 @@ class PagedSource(Source):
         items, _ = self.items(body)
         return [Record.of(record) for item in items for record in self.expand(item)]
 
-    def _order_or_none(self, item: dict) -> int | None:
+    def _order_or_none(self, item: dict, fetched_at: datetime | None = None) -> int | None:
+        """The item's order key; None when it has none, or when it is a date out of the sane window, which must
+        never become the high-water mark (``canyu.dates.in_window``). Such an item is still published or
+        dead-lettered: the runner decides."""
         try:
-            return self.order(item)
-        except (KeyError, TypeError, ValueError):
-            return None  # the runner sends such a record to the dead-letter queue
+            key = self.order(item)
+            when = self.order_time(item)
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            return None
+        if when is not None and not in_window(when, fetched_at or utcnow(), self.settings):
+            return None
+        return key
 
     def fetch(self, position: dict) -> Page:
         high = int(position["high"]) if position.get("high") else None
         pages = position.get("pages", 0) + 1
         body = self.request(position.get("next"), position.get("high"))
         items, token = self.items(body) if body else ([], None)
-        orders = [self._order_or_none(item) for item in items]
+        fetched_at = utcnow()
+        orders = [self._order_or_none(item, fetched_at) for item in items]
         fresh = [item for item, key in zip(items, orders, strict=True) if high is None or key is None or key >= high]
         earlier_top = [int(position["top"])] if position.get("top") else []
         top = max([*earlier_top, *(key for key in orders if key is not None)], default=None)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from canyu.dates import in_window
+from canyu.schema import utcnow
 from producers.base import BadPayload, Page, Record, iso_time, parse_json
 from producers.discourse_common import DiscourseForum, with_title
 from producers.http import FetchError
@@ -96,7 +98,9 @@ class DiscourseTopicsSource(DiscourseForum):
         fresh = [t for t in listed.values() if since is None or iso_time(t["bumped_at"], "bumped_at") >= since]
         known = position.get("topics", {})
         queue = [[str(t["id"]), t["bumped_at"], t["posts_count"]] for t in fresh if changed(known.get(str(t["id"])), t)]
-        newest = max((t["bumped_at"] for t in fresh), key=lambda b: iso_time(b, "bumped_at"), default=None)
+        now = utcnow()  # a bumped_at out of the sane window never becomes the next ``since``
+        dated = [t["bumped_at"] for t in fresh if in_window(iso_time(t["bumped_at"], "bumped_at"), now, self.settings)]
+        newest = max(dated, key=lambda b: iso_time(b, "bumped_at"), default=None)
         swept = {**position, "queue": queue, "newest": newest or position.get("since")}
         return Page([], swept, more=True) if queue else Page([], self.finish(swept))
 

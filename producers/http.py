@@ -4,7 +4,14 @@ Retries follow the runtime's one :class:`~canyu_runtime.retry.RetryPolicy`; a so
 ``Http`` from its own settings (``Source.make_http``).
 
 The access token travels in a header. Log lines and errors name the URL and never the
-headers, so the token cannot leak through them.
+headers, so the token cannot leak through them. Redirects are followed here, not by httpx:
+on a redirect to another origin (scheme, host or port) the credential headers (the
+source's token headers, ``Authorization``, ``Cookie``) are left behind, whatever their
+names (Discourse's ``Api-Key`` and ``Api-Username`` too).
+
+A response body is read up to ``max_response_bytes`` (decoded); a larger one fails the
+request with an error that names the setting. A ``Retry-After`` wait is capped at
+``max_retry_after_s``: a server cannot park a source for a day.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from canyu_runtime.errors import RetryLater
 from canyu_runtime.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+MAX_REDIRECTS = 10
+CREDENTIALS = ("authorization", "cookie", "proxy-authorization")  # never sent to another origin
 
 
 class FetchError(Exception):
@@ -65,11 +74,17 @@ class Http:
         backoff_s: float = 1.0,
         max_backoff_s: float = 60.0,
         headers: dict[str, str] | None = None,
+        max_response_bytes: int = 10_000_000,
+        max_retry_after_s: float = 300.0,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        """``headers`` carry credentials (the source's token): they go only to the origin that was asked."""
         self.client = httpx.Client(
-            timeout=timeout_s, headers={"User-Agent": user_agent, **(headers or {})}, follow_redirects=True
+            timeout=timeout_s, headers={"User-Agent": user_agent, **(headers or {})}, follow_redirects=False
         )
+        self.credentials = {*CREDENTIALS, *(name.lower() for name in headers or {})}
+        self.max_response_bytes = max_response_bytes
+        self.max_retry_after_s = max_retry_after_s
         self.min_interval_s = 1.0 / rate_per_s
         self.retry = RetryPolicy(first_s=backoff_s, max_s=max_backoff_s, attempts=retries + 1)
         self.sleep = sleep
@@ -99,7 +114,7 @@ class Http:
         def attempt() -> httpx.Response | None:
             self._wait_for_rate_limit()
             try:
-                response = self.client.send(request)
+                response = self._send(request, key)
             except httpx.TransportError as e:  # timeouts, refused or reset connections
                 raise TryAgain(type(e).__name__) from None
             status = response.status_code
@@ -109,8 +124,9 @@ class Http:
                 if conditional:
                     self._remember_validators(key, response)
                 return response
-            if status == 429:  # the server knows best when it can take us again
-                raise TryAgain(f"HTTP {status}", status, retry_after_s(response.headers.get("Retry-After")))
+            if status == 429:  # the server knows best when it can take us again, up to a point
+                asked = retry_after_s(response.headers.get("Retry-After"))
+                raise TryAgain(f"HTTP {status}", status, None if asked is None else min(asked, self.max_retry_after_s))
             if status >= 500:
                 raise TryAgain(f"HTTP {status}", status)
             raise FetchError(f"GET {key}: HTTP {status} {response.reason_phrase}", status)
@@ -119,6 +135,44 @@ class Http:
             return self.retry.call(attempt, what=f"GET {key}", retry_on=TryAgain, sleep=self.sleep, logger=log)
         except TryAgain as e:
             raise FetchError(f"GET {key}: {e} after {self.retry.attempts} tries", e.status) from None
+
+    def _send(self, request: httpx.Request, key: str) -> httpx.Response:
+        """Send, following redirects (credentials stay with their origin); a success's body read, capped."""
+        origin = request.url.scheme, request.url.host, request.url.port
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.client.send(request, stream=True)
+            try:
+                if response.next_request is None:
+                    return self._read(response, key) if response.is_success else response
+            finally:
+                response.close()
+            request = response.next_request
+            if (request.url.scheme, request.url.host, request.url.port) != origin:
+                for name in [name for name in request.headers if name.lower() in self.credentials]:
+                    del request.headers[name]
+        raise FetchError(f"GET {key}: more than {MAX_REDIRECTS} redirects")
+
+    def _read(self, response: httpx.Response, key: str) -> httpx.Response:
+        """The response with its whole (decoded) body, or FetchError when it is over ``max_response_bytes``."""
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise FetchError(
+                    f"GET {key}: the response is over {self.max_response_bytes} bytes "
+                    "(the source's max_response_bytes); it was not read",
+                    response.status_code,
+                )
+            chunks.append(chunk)
+        decoded = ("content-encoding", "content-length", "transfer-encoding")  # the body below is decoded
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in decoded]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=response.request,
+            extensions={"reason_phrase": response.reason_phrase.encode()},
+        )
 
     def _remember_validators(self, key: str, response: httpx.Response) -> None:
         validators = {}

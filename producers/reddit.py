@@ -7,6 +7,7 @@ is also how a comment names its parent.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -17,6 +18,14 @@ from producers.base import BadPayload, PagedSource, UrlSourceConfig, parse_json
 
 SITE = "https://www.reddit.com"
 TEXT_FIELD = {"t3": "selftext", "t1": "body"}
+
+
+def created_utc(data: dict) -> float:
+    """Seconds since the epoch, a finite number (a JSON ``Infinity`` or ``NaN`` is no time)."""
+    value = float(data["created_utc"])
+    if not math.isfinite(value):
+        raise ValueError(f"created_utc {data['created_utc']!r} is not a time")
+    return value
 
 
 class RedditConfig(UrlSourceConfig):
@@ -43,7 +52,10 @@ class RedditSource(PagedSource):
         return listing["children"], listing.get("after")
 
     def order(self, item: dict) -> int:
-        return int(float(item["data"]["created_utc"]))
+        return int(created_utc(item["data"]))
+
+    def order_time(self, item: dict) -> datetime:
+        return datetime.fromtimestamp(created_utc(item["data"]), timezone.utc)
 
     def map_item(self, child: dict) -> Post:
         kind, data = child["kind"], child["data"]
@@ -56,7 +68,7 @@ class RedditSource(PagedSource):
             url=f"{SITE}{data['permalink']}" if data.get("permalink") else None,
             title=data.get("title"),
             text=data[TEXT_FIELD[kind]],
-            created_at=datetime.fromtimestamp(float(data["created_utc"]), timezone.utc),
+            created_at=datetime.fromtimestamp(created_utc(data), timezone.utc),
             author=Author(id=data.get("author_fullname") or data["author"], name=data["author"]),
             engagement=Engagement(
                 likes=data.get("ups"), reposts=data.get("num_crossposts"), comments=data.get("num_comments")

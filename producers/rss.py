@@ -10,12 +10,15 @@ while it rebuilds its cache, so the source tries again later.
 from __future__ import annotations
 
 import json
+import logging
 import re
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import feedparser
+from pydantic import Field, field_validator
 
 from canyu.schema import Author, Post
 from canyu_runtime.errors import RetryLater
@@ -24,10 +27,38 @@ from producers.html import html_text
 
 DISCUZ_THREAD = re.compile(r"[?&]tid=(\d+)|/thread-(\d+)-")  # forum.php?mod=viewthread&tid=N, or thread-N-1-1.html
 UNKNOWN_AUTHOR = "unknown"  # many feeds name no author; a Post must have one
+FEED_LANGUAGE = "canyu_feed_language"  # the feed's declared language, added to each entry it has
+log = logging.getLogger(__name__)
+
+
+ZONE_OF_LANGUAGE = {"zh": "Asia/Shanghai", "ko": "Asia/Seoul", "ja": "Asia/Tokyo"}  # by the feed's declared language
 
 
 class RssConfig(UrlSourceConfig):
     kind: Literal["rss"] = "rss"
+    timezone: str | None = Field(
+        None,
+        description="IANA zone for item dates that carry none (common on Chinese portals and Discuz!); "
+        "by default from the feed's language (zh → Asia/Shanghai, ko → Asia/Seoul, ja → Asia/Tokyo), else UTC",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            try:
+                ZoneInfo(name)
+            except (ValueError, ZoneInfoNotFoundError):
+                raise ValueError(f"{name!r} is not an IANA time zone such as Asia/Shanghai") from None
+        return name
+
+
+def zone_for(configured: str | None, language: str | None) -> tzinfo:
+    """The configured zone, else the one the feed's language suggests (``zh-cn`` → Asia/Shanghai), else UTC."""
+    if configured:
+        return ZoneInfo(configured)
+    primary = (language or "").strip().lower().replace("_", "-").split("-")[0]
+    return ZoneInfo(ZONE_OF_LANGUAGE[primary]) if primary in ZONE_OF_LANGUAGE else timezone.utc
 
 
 def native_id(entry: dict) -> str:
@@ -42,31 +73,34 @@ def native_id(entry: dict) -> str:
 
 
 def published(entry: dict) -> datetime:
+    """The entry's date, as the feed wrote it: without a timezone when the feed gave none."""
     value = entry.get("published") or entry.get("updated")
     if not value:
         raise KeyError("pubDate")
+    if not isinstance(value, str):
+        raise ValueError(f"date {value!r} is not text")
     try:
-        when = parsedate_to_datetime(value)  # RSS: RFC 822
-    except (TypeError, ValueError):
+        return parsedate_to_datetime(value)  # RSS: RFC 822
+    except (TypeError, ValueError, IndexError):
         try:
-            when = datetime.fromisoformat(value)  # Atom: RFC 3339
+            return datetime.fromisoformat(value.strip())  # Atom: RFC 3339; Discuz!: 2018-09-17 15:51:23
         except ValueError:
             raise ValueError(f"date {value!r} is neither RFC 822 nor ISO 8601") from None
-    if when.tzinfo is None:
-        raise ValueError(f"date {value!r} has no timezone")
-    return when
 
 
 class RssSource(Source):
     kind = "rss"
     config: RssConfig
+    _warned_zone = False  # the warning about dates without a timezone is given once per source
 
     def records(self, body: bytes, content_type: str | None = None) -> list[Record]:
         # The HTTP charset, when there is one, overrides the XML declaration (as for GB2312 Discuz! feeds).
         feed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None)
         if feed.bozo and not feed.entries:
             raise BadPayload(body, f"not a feed: {feed.bozo_exception}")
-        return [Record(json.dumps(entry, ensure_ascii=False, default=str).encode(), entry) for entry in feed.entries]
+        language = feed.feed.get("language") if isinstance(feed.feed.get("language"), str) else None
+        entries = [{**entry, FEED_LANGUAGE: language} if language else entry for entry in feed.entries]
+        return [Record(json.dumps(entry, ensure_ascii=False, default=str).encode(), entry) for entry in entries]
 
     def fetch(self, position: dict) -> Page:
         response = self.http.get(str(self.config.url), conditional=True)
@@ -86,6 +120,19 @@ class RssSource(Source):
             url=entry.get("link"),
             title=entry.get("title"),
             text=html_text(body) if body else entry["title"],
-            created_at=published(entry),
+            created_at=self.created_at(entry),
             author=Author(id=author or UNKNOWN_AUTHOR, name=author),
         )
+
+    def created_at(self, entry: dict) -> datetime:
+        """The entry's date; one without a timezone is taken in the source's zone, with a warning (once)."""
+        when = published(entry)
+        if when.tzinfo is not None:
+            return when
+        language = entry.get(FEED_LANGUAGE)
+        zone = zone_for(self.config.timezone, language if isinstance(language, str) else None)
+        if not self._warned_zone:
+            self._warned_zone = True
+            log.warning("%s: item dates carry no timezone (e.g. %r); taking them in %s (the source's timezone setting)",
+                        self.name, entry.get("published") or entry.get("updated"), zone)  # fmt: skip
+        return when.replace(tzinfo=zone)

@@ -7,7 +7,6 @@ so a restart neither skips a page nor publishes a post twice.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
@@ -15,14 +14,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from canyu import topics
 from canyu.schema import DeadLetter, Post
 from canyu.settings import Settings
 from canyu_runtime.dead_letters import DeadLetterWriter
 from canyu_runtime.errors import RetryLater
-from canyu_runtime.kafka_clients import make_producer, publish
+from canyu_runtime.kafka_clients import MAX_RECORD_BYTES, make_producer, publish
 from canyu_runtime.reasons import reason_of
 from canyu_runtime.retry import RetryPolicy
 from producers.base import BadPayload, Record, Source
@@ -44,6 +43,9 @@ def to_post(source: Source, record: Record) -> Post:
     limit = source.config.max_text_chars
     if len(post.text) > limit:
         raise ValueError(f"text is {len(post.text)} characters, over the limit of {limit}")
+    size = len(post.model_dump_json().encode())
+    if size > MAX_RECORD_BYTES:
+        raise ValueError(f"the post is {size} bytes, over Kafka's record limit of {MAX_RECORD_BYTES}")
     return post
 
 
@@ -86,6 +88,7 @@ class Publisher:
         """Send each post, or each raw record with the reason it is no post, unless the cursor has seen it."""
         result = PageResult()
         sent = []  # (key, is a dead letter, future)
+        errors = []
         in_this_page = set()
         for post, raw, reason in outgoing:
             # A bad record is remembered by its bytes: a feed that keeps serving it is not dead-lettered each poll.
@@ -94,9 +97,14 @@ class Publisher:
                 result.duplicates += 1
                 continue
             in_this_page.add(key)
-            future = publish(self.producer, self.posts_topic, post) if post else self.dead_letter(raw, reason)
+            try:
+                future = publish(self.producer, self.posts_topic, post) if post else self.dead_letter(raw, reason)
+            except MessageSizeTooLargeError as e:  # refused before sending: no retry will make it fit
+                post, future = None, self.dead_letter(raw, f"Kafka refused the record as too large: {e}")
+            except KafkaError as e:  # e.g. no metadata in time: the page is fetched again
+                errors.append(f"{key}: {type(e).__name__}: {e}")
+                continue
             sent.append((key, post is None, future))
-        errors = []
         for key, is_dead_letter, future in sent:
             try:
                 future.get(timeout=ACK_TIMEOUT_S)
@@ -126,8 +134,10 @@ def poll(source: Source, publisher: Publisher, store: CursorStore, stats: Source
             result = publisher.publish_page(page.records, cursor)
         except Exception as e:
             if isinstance(e, BadPayload):  # keep the unreadable response itself (if Kafka refuses, the next poll tries)
-                with contextlib.suppress(PublishError):
+                try:
                     stats.failed += publisher.send_all([(None, e.raw, f"unreadable response: {e}")], cursor).failed
+                except Exception as kept:  # noqa: BLE001 - setting it aside must never end the source's thread
+                    log.warning("%s: the unreadable response was not dead-lettered: %s", source.name, reason_of(kept))
             if isinstance(e, (BadPayload, PublishError)):
                 store.save(cursor)  # the position stays; what Kafka did acknowledge is remembered
             failures += 1

@@ -1,0 +1,215 @@
+"""Producers under bad input and hostile servers: each finding of issue 10, with the test that showed it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from kafka.errors import MessageSizeTooLargeError
+
+from canyu.dates import in_window
+from canyu.settings import Settings
+from canyu_runtime.kafka_clients import MAX_RECORD_BYTES
+from producers.http import FetchError, Http
+from producers.rss import RssConfig, RssSource
+from producers.runner import Publisher
+from producers.state import CursorStore
+from producers.weibo import WeiboConfig, WeiboSource
+from tests.unit.producers.helpers import FakeProducer, Reply, fixture, make_source, run_once
+
+pytestmark = pytest.mark.timeout(60)
+NOW = datetime.now(timezone.utc)
+
+
+class StrictProducer(FakeProducer):
+    """Refuses a record over kafka-python's max_request_size at send, as the real producer does."""
+
+    def send(self, topic: str, key: bytes, value: bytes):
+        if len(value) > 1_048_576:
+            raise MessageSizeTooLargeError(f"the message is {len(value)} bytes")
+        return super().send(topic, key, value)
+
+
+def reddit_child(name: str, created_utc, **data) -> dict:
+    return {"kind": "t3", "data": {"name": name, "title": "t", "selftext": "battery", "author": "a",
+                                   "created_utc": created_utc, **data}}  # fmt: skip
+
+
+def listing(*children: dict) -> bytes:
+    return json.dumps({"kind": "Listing", "data": {"after": None, "children": list(children)}}).encode()
+
+
+def serve_once(serve, body: bytes, content_type: str = "application/json"):
+    return serve(lambda request: Reply(200, body, {"Content-Type": content_type}))
+
+
+def one_post_and_one_letter(serve, settings, producer, bad: dict):
+    """Poll a Reddit page of a good post and ``bad``: the page goes on, ``bad`` is the one dead letter."""
+    server = serve_once(serve, listing(reddit_child("t3_ok", NOW.timestamp() - 60), bad))
+    ok, _ = run_once(make_source("reddit", f"{server.url}/new.json"), settings, producer)
+    assert ok
+    assert [p.id for p in producer.posts()] == ["reddit:t3_ok"]
+    (letter,) = producer.dead_letters()
+    return letter
+
+
+# --- Dates: infinity, the far future, and no timezone -----------------------------------------------------------------
+
+
+def test_the_sane_window_is_a_floor_and_a_margin_after_fetched_at():
+    settings = Settings(date_future_margin_s=3600)
+    assert in_window(NOW - timedelta(days=3000), NOW, settings)
+    assert in_window(NOW + timedelta(minutes=59), NOW, settings)
+    assert not in_window(NOW + timedelta(hours=2), NOW, settings)
+    assert not in_window(datetime(1999, 12, 31, tzinfo=timezone.utc), NOW, settings)
+
+
+def test_a_reddit_created_utc_of_infinity_is_a_dead_letter_and_the_page_goes_on(settings, serve):
+    letter = one_post_and_one_letter(serve, settings, FakeProducer(), reddit_child("t3_inf", float("inf")))
+    assert "created_utc" in letter.reason
+
+
+def test_a_far_future_date_never_becomes_the_high_water_mark(settings, serve):
+    now = NOW.timestamp()
+    future = datetime(2999, 1, 1, tzinfo=timezone.utc).timestamp()
+    body = listing(reddit_child("t3_future", future), reddit_child("t3_ok", now - 60))
+    server = serve_once(serve, body)
+    source = make_source("reddit", f"{server.url}/new.json")
+    ok, _ = run_once(source, settings, FakeProducer())
+    assert ok
+    high = int(CursorStore.for_source(settings, "reddit").load().position["high"])
+    assert high == int(now - 60)
+
+
+def test_a_discuz_date_without_a_timezone_takes_the_feeds_language_zone_with_a_warning(caplog):
+    feed = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>bbs</title>
+    <language>zh-cn</language><item><title>耗电快</title><link>https://bbs.example.cn/thread-7-1-1.html</link>
+    <description>待机掉电</description><pubDate>2018-09-17 15:51:23</pubDate></item></channel></rss>"""
+    source = RssSource(RssConfig(name="bbs", url="https://bbs.example.cn/forum.php?mod=rss"))
+    (record,) = source.records(feed.encode())
+    caplog.set_level(logging.WARNING)
+    post = source.map_item(record.item)
+    assert post.created_at == datetime(2018, 9, 17, 7, 51, 23, tzinfo=timezone.utc)
+    assert post.created_at.utcoffset() == timedelta(hours=8)
+    assert "no timezone" in caplog.text and "Asia/Shanghai" in caplog.text
+
+
+@pytest.mark.parametrize(("configured", "language", "hours"), [
+    ("Asia/Tokyo", "zh-cn", 9), (None, "ko", 9), (None, "ja-JP", 9), (None, "en-us", 0), (None, None, 0),
+])  # fmt: skip
+def test_the_timezone_setting_wins_over_the_language_and_utc_is_the_last_resort(configured, language, hours):
+    source = RssSource(RssConfig(name="bbs", url="https://bbs.example.cn/rss", timezone=configured))
+    entry = {"id": "1", "title": "t", "published": "2018-09-17 15:51:23"}
+    if language:
+        entry["canyu_feed_language"] = language
+    assert source.map_item(entry).created_at.utcoffset() == timedelta(hours=hours)
+
+
+def test_an_unknown_timezone_setting_is_refused():
+    with pytest.raises(ValueError, match="IANA"):
+        RssConfig(name="bbs", url="https://bbs.example.cn/rss", timezone="Mars/Olympus")
+
+
+def test_a_status_repeated_within_one_page_is_published_once(settings):
+    source = WeiboSource(WeiboConfig.model_validate({"name": "weibo"}, context={"polling": False}))
+    status = json.loads(fixture("weibo/page1.json"))["statuses"][0]
+    body = json.dumps({"statuses": [status, status]}).encode()
+    producer = FakeProducer()
+    cursor = CursorStore.for_source(settings, "weibo").load()
+    result = Publisher(producer, settings, source).publish_page(source.records(body), cursor)
+    ids = [post.id for post in producer.posts()]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 2  # the repost and its original, once each
+    assert result.published == 2
+
+
+# --- Size: a record over Kafka's limit, and a big response ------------------------------------------------------------
+
+
+def test_a_post_over_the_record_limit_is_a_dead_letter_and_the_page_goes_on(settings, serve):
+    big = reddit_child("t3_big", NOW.timestamp() - 30, title="電" * 400_000)
+    letter = one_post_and_one_letter(serve, settings, StrictProducer(), big)
+    assert "record limit" in letter.reason
+
+
+def test_a_post_that_kafka_refuses_as_too_large_is_a_dead_letter(settings):
+    class Refusing(FakeProducer):
+        def send(self, topic, key, value):
+            if topic.endswith("posts.raw") and b"t3_big" in value:
+                raise MessageSizeTooLargeError("too large")
+            return super().send(topic, key, value)
+
+    source = make_source("reddit", "https://example.com/new.json")
+    records = source.records(listing(reddit_child("t3_big", NOW.timestamp()), reddit_child("t3_ok", NOW.timestamp())))
+    producer = Refusing()
+    cursor = CursorStore.for_source(settings, "reddit").load()
+    result = Publisher(producer, settings, source).publish_page(records, cursor)
+    assert (result.published, result.failed) == (1, 1)
+    assert "too large" in producer.dead_letters()[0].reason
+
+
+def test_an_unreadable_response_too_big_for_one_record_is_kept_in_part_and_the_source_lives(settings, serve):
+    server = serve_once(serve, b"<html>" + b"x" * 800_000, "text/html")
+    producer = StrictProducer()
+    ok, stats = run_once(make_source("reddit", f"{server.url}/new.json", retries=0), settings, producer)
+    assert not ok and stats.poll_errors  # gave up in once mode, without a traceback ending the thread
+    (letter,) = producer.dead_letters()
+    assert "unreadable response" in letter.reason and "too big to keep whole" in letter.reason
+    assert letter.raw().startswith(b"<html>xxx") and len(letter.model_dump_json()) <= MAX_RECORD_BYTES
+
+
+def test_a_response_over_the_cap_is_refused_with_a_clear_error(serve):
+    server = serve_once(serve, b"x" * 5000)
+    http = Http(user_agent="t", max_response_bytes=1024, retries=0)
+    with pytest.raises(FetchError, match="over 1024 bytes.*max_response_bytes"):
+        http.get(f"{server.url}/big")
+    assert len(Http(user_agent="t", max_response_bytes=5000).get(f"{server.url}/big").content) == 5000
+
+
+def test_a_big_response_stops_the_page_not_the_source(settings, serve):
+    server = serve_once(serve, b"{}" + b" " * 5000)
+    ok, stats = run_once(make_source("reddit", f"{server.url}/new.json", max_response_bytes=1024), settings,
+                         FakeProducer())  # fmt: skip
+    assert not ok and "max_response_bytes" in stats.last_error
+
+
+def test_retry_after_waits_are_capped(settings, serve):
+    answers = iter([Reply(429, b"", {"Retry-After": "86400"}), Reply(200, listing(), {})])
+    server = serve(lambda request: next(answers))
+    sleeps: list[float] = []
+    source = make_source("reddit", f"{server.url}/new.json", sleeps=sleeps, max_retry_after_s=7)
+    source.http.get(f"{server.url}/new.json")
+    assert max(sleeps) == 7
+
+
+# --- Credentials on redirects -----------------------------------------------------------------------------------------
+
+
+def redirecting(httpserver, target: str):
+    def route(request):
+        if request.path == "/posts.json":
+            return Reply(302, b"", {"Location": target})
+        return Reply(200, json.dumps({"latest_posts": []}).encode(), {"Content-Type": "application/json"})
+
+    return route
+
+
+def test_discourse_credentials_are_stripped_on_a_cross_origin_redirect(serve, httpserver, monkeypatch):
+    monkeypatch.setenv("FORUM_KEY", "k3y")
+    other_origin = httpserver.url_for("/elsewhere.json").replace("localhost", "127.0.0.1")
+    server = serve(redirecting(httpserver, other_origin))
+    source = make_source("discourse", server.url, token_env="FORUM_KEY", api_username="system")
+    source.fetch({})
+    first, second = server.requests
+    assert first.headers["api-key"] == "k3y" and first.headers["api-username"] == "system"
+    assert second.path == "/elsewhere.json"
+    assert "api-key" not in second.headers and "api-username" not in second.headers
+
+
+def test_credentials_follow_a_same_origin_redirect(serve, httpserver, monkeypatch):
+    monkeypatch.setenv("FORUM_KEY", "k3y")
+    server = serve(redirecting(httpserver, "/elsewhere.json"))
+    source = make_source("discourse", server.url, token_env="FORUM_KEY", api_username="system")
+    source.fetch({})
+    assert server.requests[1].headers["api-key"] == "k3y"
