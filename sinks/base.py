@@ -6,6 +6,11 @@ until shutdown) and nothing is committed, so a crash or an outage downstream los
 nothing: the records are read again from the last committed offset. After a
 successful write it commits, per partition, the offset just past the last
 record of the batch, and nothing beyond.
+
+A ``Permanent`` error from ``write`` (other than ``Misconfigured``, which stops the
+sink) says that something in the batch can never be written. The batch is then split
+in halves, each written on its own, down to the one record at fault, which goes to
+``dead-letters`` with the reason; the rest of the batch is written.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from kafka.structs import OffsetAndMetadata
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
 from canyu_runtime.dead_letters import DeadLetterWriter
+from canyu_runtime.errors import Misconfigured, Permanent
+from canyu_runtime.metrics import METRICS
+from canyu_runtime.reasons import reason_of
 from canyu_runtime.retry import RetryPolicy, Stopped
 
 log = logging.getLogger(__name__)
@@ -81,14 +89,32 @@ class BatchSink(ABC):
                 polled = consumer.poll(timeout_ms=int(self.settings.sink_wait_s * 1000))
                 batch = [record for records in polled.values() for record in records]
                 if batch:
-                    self._until_done(partial(self.write, batch), f"writing {len(batch)} records", stop)
+                    started = time.monotonic()
+                    self._until_done(partial(self.write_or_split, batch), f"writing {len(batch)} records", stop)
                     if stop.is_set():
                         break
                     self._commit(consumer, batch)
+                    METRICS.processed_batch([record.topic for record in batch], time.monotonic() - started)
                 self.heartbeat.touch()
         finally:
             consumer.close(autocommit=False)
             self.close()
+
+    def write_or_split(self, batch: list[ConsumerRecord]) -> None:
+        """``write(batch)``; if it fails for good, each half on its own, so only the record at fault is set aside."""
+        try:
+            self.write(batch)
+        except Misconfigured:
+            raise
+        except Permanent as e:
+            if len(batch) == 1:
+                self.send_dead_letters([self.dead_letter(batch[0], reason_of(e))])
+                return
+            log.warning("%s: a batch of %d records cannot be written (%s); splitting it", self.name, len(batch),
+                        reason_of(e))  # fmt: skip
+            half = len(batch) // 2
+            self.write_or_split(batch[:half])
+            self.write_or_split(batch[half:])
 
     @property
     def producer(self) -> KafkaProducer:

@@ -7,10 +7,15 @@ changes nothing, a newer fetch of a post updates its engagement counts, and an
 older one is turned away with a version conflict, which is the intended outcome
 and neither an error nor a dead letter.
 
-Records that are not valid, and documents that Elasticsearch rejects, go to
-``dead-letters`` with the reason; the rest of the batch is indexed. Answers that
-say "try later" (429, 5xx) make the whole batch fail, so ``BatchSink`` retries
-it with backoff before anything is committed.
+Records that are not valid, posts dated outside the sane window of
+:mod:`canyu.dates` (they would name an index such as ``posts-2999.01``), and
+documents that Elasticsearch rejects go to ``dead-letters`` with the reason; the rest
+of the batch is indexed. When Elasticsearch refuses the whole request (400, or 413:
+too large), ``BatchSink`` splits the batch until only the record at fault is set
+aside. Answers that say "try later" (429, 5xx) or that describe an outage rather
+than a bad record (403: the index is blocked, read-only for a full disk; 404: the
+index is missing) make the whole batch fail, so ``BatchSink`` retries it with
+backoff before anything is committed.
 """
 
 from __future__ import annotations
@@ -20,23 +25,26 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from elasticsearch import BadRequestError
+from elasticsearch import ApiError
 from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from canyu import topics
+from canyu.dates import out_of_window
 from canyu.indices import IndexKind, kinds, load_analysis
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
 from canyu.settings import Settings
 from canyu_runtime.elastic import client
-from canyu_runtime.errors import RetryLater
+from canyu_runtime.errors import Permanent, RetryLater
 from canyu_runtime.migrations import migrate
 from canyu_runtime.reasons import reason_of
 from sinks.base import BatchSink
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+# Per item: "try later", and outages (403 a blocked index, 404 a missing one) that no record causes.
+RETRYABLE_STATUS = {403, 404, 429, 500, 502, 503, 504}
+REQUEST_REFUSED = {400, 413}  # the whole bulk request, for something in it: split the batch
 CONFLICT = 409  # an older version than the one indexed: nothing to do
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -110,6 +118,10 @@ def read_bulk_response(response: dict, records: list[ConsumerRecord]) -> Outcome
     return outcome
 
 
+class Refused(Permanent):
+    """Elasticsearch refused a whole bulk request because of what it holds."""
+
+
 class ElasticsearchSink(BatchSink):
     name = "elasticsearch-sink"
 
@@ -129,29 +141,39 @@ class ElasticsearchSink(BatchSink):
         for record in batch:
             route = self.routes[record.topic]
             try:
-                doc = route.model.model_validate_json(record.value)
+                doc = route.model.model_validate_json(record.value or b"")
             except ValidationError as e:
                 outcome.rejected.append((record, f"not a valid {route.model.__name__}: {reason_of(e)}"))
                 continue
-            valid.append((record, [route.action(doc), doc.model_dump(mode="json")]))
+            try:
+                reason = self._out_of_window(route, doc)
+                if reason is None:
+                    valid.append((record, [route.action(doc), doc.model_dump(mode="json")]))
+            except (ValueError, OverflowError) as e:  # "date value out of range", and the like
+                reason = f"no document can be made of it: {reason_of(e)}"
+            if reason is not None:
+                outcome.rejected.append((record, reason))
         if valid:
             outcome.add(self._index(valid))
         self.send_dead_letters([self.dead_letter(record, reason) for record, reason in outcome.rejected])
         log.info("%s: %d indexed, %d older than indexed, %d dead letters", self.name, outcome.indexed, outcome.stale,
                  len(outcome.rejected))  # fmt: skip
 
+    def _out_of_window(self, route: Route, doc: BaseModel) -> str | None:
+        """Why a post cannot name its monthly index: a date outside the sane window; None when it can."""
+        if not route.kind.monthly:
+            return None
+        return out_of_window(doc.created_at, doc.fetched_at, self.settings)
+
     def _index(self, items: list[tuple[ConsumerRecord, list[dict]]]) -> Outcome:
         try:
             response = self.es.bulk(operations=[op for _, ops in items for op in ops])
-        except BadRequestError as e:
-            # Elasticsearch refused the whole request, for one bad document (an id over 512 bytes does
-            # that). Retrying would fail forever: send the documents one by one to find the culprit.
-            if len(items) == 1:
-                return Outcome(rejected=[(items[0][0], f"rejected by Elasticsearch: {e}")])
-            outcome = Outcome()
-            for item in items:
-                outcome.add(self._index([item]))
-            return outcome
+        except ApiError as e:
+            if e.status_code in REQUEST_REFUSED:
+                # For one bad document (an id over 512 bytes, a request too large), or so Elasticsearch
+                # says: retrying would fail forever. BatchSink splits the batch to find the culprit.
+                raise Refused(f"rejected by Elasticsearch: {e}") from e
+            raise
         return read_bulk_response(response.body, [record for record, _ in items])
 
     def close(self) -> None:

@@ -123,7 +123,7 @@ def test_reindexing_gives_the_same_count_a_newer_fetch_updates_and_an_older_one_
 def test_invalid_records_and_documents_elasticsearch_rejects_go_to_the_dlq_and_the_rest_is_indexed(ns, kafka_sink):
     topic = ns.topic(topics.POSTS_ENRICHED)
     too_long_id = enriched(1, id="forum:" + "x" * 600)  # Elasticsearch refuses ids over 512 bytes
-    kafka_sink.write([
+    kafka_sink.write_or_split([  # as the run loop does: a refused request is split
         record(topic, enriched(1).model_dump_json().encode(), 0),
         record(topic, b'{"id": "forum:2"}', 1),
         record(topic, too_long_id.model_dump_json().encode(), 2),

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from canyu.settings import Settings
-from canyu_runtime.errors import Misconfigured
+from canyu_runtime.errors import Misconfigured, Permanent
 from canyu_runtime.retry import RetryPolicy
 from sinks.base import BatchSink
 from tests.unit.test_retry import Flaky
@@ -56,3 +56,45 @@ def test_nothing_is_tried_once_stopped(sink):
     stop.set()
     sink._until_done(step, "preparing", stop)
     assert step.calls == 0
+
+
+class Picky(BatchSink):
+    """Writes every record but one, which it can never write."""
+
+    def __init__(self, settings):
+        super().__init__(settings, ["t"], "g")
+        self.written, self.letters = [], []
+
+    def write(self, batch) -> None:
+        if "bad" in batch:
+            raise Permanent("that record can never be written")
+        self.written += batch
+
+    def dead_letter(self, record, reason):
+        return (record, reason)
+
+    def send_dead_letters(self, letters) -> None:
+        self.letters += letters
+
+
+def test_a_batch_that_can_never_be_written_is_split_until_only_the_record_at_fault_is_set_aside(tmp_path):
+    sink = Picky(Settings(home=tmp_path))
+    batch = [f"r{i}" for i in range(10)]
+    batch[7] = "bad"
+    sink._until_done(lambda: sink.write_or_split(batch), "writing 10 records", threading.Event())
+    assert sorted(sink.written) == sorted(r for r in batch if r != "bad")
+    assert sink.letters == [("bad", "that record can never be written")]
+
+
+def test_a_misconfigured_sink_is_never_split(tmp_path):
+    sink = Picky(Settings(home=tmp_path))
+    calls = []
+
+    def write(batch):
+        calls.append(batch)
+        raise Misconfigured("no such analysis")
+
+    sink.write = write
+    with pytest.raises(Misconfigured):
+        sink.write_or_split(["a", "b"])
+    assert calls == [["a", "b"]]
