@@ -2,21 +2,30 @@
 
 Each agent reads one stream and sends what it makes to the topics it is given, so an agent can
 be driven through Faust's ``test_context()`` without a broker.
+
+Errors are handled per record, because Faust acknowledges a record whatever its agent did
+with it (``take_events`` acks a whole batch in its ``finally``): a record that an agent
+cannot process becomes a dead letter with its stage, source and reason, and the stream
+goes on. Nothing is dropped without one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import faust
+from faust.types import EventT
+from pydantic import ValidationError
 
 from canyu import topics
 from canyu.schema import Alert, DeadLetter, EnrichedPost, Subscription
 from canyu.settings import Settings
 from canyu_runtime import dead_letters
+from canyu_runtime.reasons import reason_of
 from models import Classifier
 from streams.enrich import RawRecord, enrich_batch
 from streams.notify import notifications
@@ -61,8 +70,9 @@ class Topics:
         )
 
 
-async def _send(topic: faust.TopicT, key: str, value: str) -> None:
-    await topic.send(key=key.encode(), value=value.encode())
+async def _send(topic: faust.TopicT, key: str, value: str):
+    """Hand a record to the producer; the returned future resolves when Kafka acknowledged it."""
+    return await topic.send(key=key.encode(), value=value.encode())
 
 
 @dataclass
@@ -80,60 +90,107 @@ class Agents:
     subscriptions_by_id: MutableMapping[bytes, bytes]
     batch_size: int
     batch_wait_s: float
+    settings: Settings
 
     async def enrich(self, stream: faust.StreamT) -> None:
         """Classify raw posts in batches and find their product mentions; bad records become dead letters."""
         async for events in stream.take_events(self.batch_size, within=self.batch_wait_s):
-            records = [
-                RawRecord(e.value, e.message.topic, e.message.partition, e.message.offset, _text(e.key)) for e in events
-            ]
-            for result in enrich_batch(records, self.classifier):
+            records = [_record(e) for e in events]
+            for result in enrich_batch(records, self.classifier, self.settings, mentions=self.catalogue.mentions):
                 if isinstance(result, DeadLetter):
-                    log.warning("dead letter at offset %s: %s", result.offset, result.reason)
-                    key, value = dead_letters.message(result)
-                    await self.topics.dead_letters.send(key=key, value=value)
-                    continue
-                result = result.model_copy(update={"products": self.catalogue.mentions(result.full_text)})
-                await _send(self.topics.classified, result.id, result.model_dump_json())
+                    await self._dead_letter(result)
+                else:
+                    await _send(self.topics.classified, result.id, result.model_dump_json())
 
     async def signals(self, stream: faust.StreamT) -> None:
-        """The stateful step: every classified post through :class:`Signals`, then its outputs sent."""
+        """The stateful step: every classified post through :class:`Signals`, then its outputs sent.
+
+        ``process`` makes every table write for a post before any await, and keeps what the post
+        makes until it is sent and acknowledged; only then is it marked sent. A worker that dies
+        in between sends it again when the post is redelivered, and counts nothing twice.
+        """
         expired_at = time.monotonic()
-        async for value in stream:
-            post = EnrichedPost.model_validate_json(value)
-            out = self.state.process(post)  # every table write happens here, before any await
+        async for event in stream.events():
+            record = _record(event)
+            try:
+                post = EnrichedPost.model_validate_json(record.value or b"")
+            except ValidationError as e:
+                await self._dead_letter(record.dead_letter("signals", f"not a valid EnrichedPost: {reason_of(e)}"))
+                continue
+            try:
+                out = self.state.process(post)
+            except Exception as e:
+                await self._dead_letter(record.dead_letter("signals", f"not processed: {reason_of(e)}", post.source))
+                continue
             if time.monotonic() - expired_at > EXPIRY_INTERVAL_S:
                 # Faust lets tables change only while an event is being processed, so expiry runs here.
                 expired_at = time.monotonic()
-                log.info("expired %d entries older than the retention", self.state.expire())
+                try:
+                    log.info("expired %d entries older than the retention", self.state.expire())
+                except Exception:  # no record's fault, and no reason to stop the stream: next time
+                    log.exception("expiry failed")
             if out.redelivery:
                 continue
-            await _send(self.topics.enriched, post.id, out.post.model_dump_json())
-            for key, count in out.counts.items():
-                await _send(self.topics.counts, key, str(count))
-            for item in out.items:
-                await _send(self.topics.items, item.id, item.model_dump_json())
-            for cascade in out.cascades:
-                await _send(self.topics.cascades, cascade.root_id, cascade.model_dump_json())
-            for alert in out.alerts:
-                log.info("alert %s: observed %s, threshold %s", alert.id, alert.observed, alert.threshold)
-                await _send(self.topics.alerts, alert.id, alert.model_dump_json())
+            pending = [await _send(self.topics.enriched, post.id, out.post.model_dump_json())]
+            for kind, key, value in out.messages():
+                if kind == "alerts":
+                    log.info("alert %s", key)
+                pending.append(await _send(getattr(self.topics, kind), key, value))
+            await asyncio.gather(*pending)
+            self.state.sent(post.id)
 
     async def subscriptions(self, stream: faust.StreamT) -> None:
-        """Fold the compacted subscriptions topic into the table: the latest value wins, a tombstone removes."""
-        async for sub_id, value in stream.items():
+        """Fold the compacted subscriptions topic into the table: the latest value wins, a tombstone removes.
+
+        A value that is not a subscription is a dead letter, and the table keeps what it had.
+        """
+        async for event in stream.events():
+            sub_id, value = event.key, event.value
             if value is None:
                 self.subscriptions_by_id.pop(sub_id, None)
-            else:
-                self.subscriptions_by_id[sub_id] = value
+                continue
+            try:
+                Subscription.model_validate_json(value)
+            except Exception as e:
+                await self._dead_letter(_record(event).dead_letter("subscriptions", reason_of(e)))
+                continue
+            self.subscriptions_by_id[sub_id] = value
 
     async def notify(self, stream: faust.StreamT) -> None:
-        """One notification per subscription that an alert matches."""
-        async for value in stream:
-            alert = Alert.model_validate_json(value)
-            subscriptions = [Subscription.model_validate_json(v) for v in self.subscriptions_by_id.values()]
-            for notice in notifications(alert, subscriptions):
-                await _send(self.topics.notifications, notice.id, notice.model_dump_json())
+        """One notification per subscription that an alert matches.
+
+        An alert that cannot be read is a dead letter. So is one that could not be matched against
+        every subscription (one the table holds is no longer valid): it reached the others, and the
+        dead letter says which it missed.
+        """
+        async for event in stream.events():
+            record = _record(event)
+            try:
+                alert = Alert.model_validate_json(record.value or b"")
+            except Exception as e:
+                await self._dead_letter(record.dead_letter("notify", reason_of(e)))
+                continue
+            missed = []
+            for sub_id, value in list(self.subscriptions_by_id.items()):
+                try:
+                    notices = notifications(alert, [Subscription.model_validate_json(value)])
+                except Exception as e:
+                    missed.append(f"subscription {_text(sub_id)}: {reason_of(e)}")
+                    continue
+                for notice in notices:
+                    await _send(self.topics.notifications, notice.id, notice.model_dump_json())
+            if missed:
+                await self._dead_letter(record.dead_letter("notify", "not matched against " + "; ".join(missed)))
+
+    async def _dead_letter(self, letter: DeadLetter) -> None:
+        log.warning("dead letter from %s at %s:%s: %s", letter.stage, letter.topic, letter.offset, letter.reason)
+        key, value = dead_letters.message(letter)
+        await self.topics.dead_letters.send(key=key, value=value)
+
+
+def _record(event: EventT) -> RawRecord:
+    message = event.message
+    return RawRecord(event.value, message.topic, message.partition, message.offset, _text(event.key))
 
 
 def _text(key: bytes | None) -> str | None:

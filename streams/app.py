@@ -16,6 +16,7 @@ from canyu.settings import Settings
 from models import load_classifier
 from streams.agents import Agents, Topics
 from streams.products import Catalogue
+from streams.sensor import MetricsSensor
 from streams.signals import SignalConfig, Signals, Tables
 from streams.spikes import SpikeRule
 
@@ -36,7 +37,7 @@ def create_app(settings: Settings) -> faust.App:
         web_host="127.0.0.1",
         web_port=settings.worker_web_port,
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication_factor,
     )
     out = Topics.declare(app, settings)
     # The stateful step reads every post (one partition), so its tables hold one partition too.
@@ -56,12 +57,14 @@ def create_app(settings: Settings) -> faust.App:
         subscriptions_by_id=subscriptions,
         batch_size=settings.batch_size,
         batch_wait_s=settings.batch_wait_s,
+        settings=settings,
     )
     app.agent(out.raw, name="enrich")(agents.enrich)
     app.agent(out.classified, name="signals")(agents.signals)
     app.agent(out.subscriptions, name="subscriptions")(agents.subscriptions)
     app.agent(out.alerts, name="notify")(agents.notify)
     app.page("/assignment/")(assignment)
+    app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
     app.page("/signals/")(signal_clock)
     return app
 

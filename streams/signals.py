@@ -5,6 +5,14 @@ State lives in mappings that the Faust app backs with changelogged tables (plain
 in unit tests). All table writes for a post happen before anything is sent, and a post
 id is recorded as counted in the same step, so a post redelivered after a crash or a
 rebalance is recognised and never counted twice.
+
+What a post makes is kept with its ``counted`` entry until :meth:`Signals.sent` says it
+went out. A post redelivered before that (the worker died between the table writes and
+the sends) is sent again from what was kept, and still not counted again.
+
+Event time is ``created_at``, but never later than the post's ``fetched_at`` or
+``enriched_at``: a source's clock or timezone gone wrong cannot run the stream's
+watermark ahead and make every later post late.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ class SignalConfig:
 class Tables:
     """Named state; the Faust app passes changelogged tables, tests pass dicts."""
 
-    counted: Table = field(default_factory=dict)  # post id → [epoch, duplicate_of, fetched_at]
+    counted: Table = field(default_factory=dict)  # post id → [epoch, duplicate_of, fetched_at, unsent or None]
     bands: Table = field(default_factory=dict)  # simhash band → [[post id, fingerprint, epoch], ...]
     counts: Table = field(default_factory=dict)  # "1h|topic=battery|sentiment=negative|<start>" → posts
     samples: Table = field(default_factory=dict)  # alerting window key → [[post id, text], ...]
@@ -55,15 +63,29 @@ class Tables:
     cascades: Table = field(default_factory=dict)  # root id → CascadeState as dict
 
 
+Message = tuple[str, str, str]  # (topic, as agents.Topics names it: counts, items, cascades, alerts), key, value
+
+
 @dataclass
 class Outputs:
     post: EnrichedPost
-    redelivery: bool = False  # the same fetch of a post again: nothing to do at all
+    redelivery: bool = False  # the same fetch of a post again, all of it sent before: nothing to do at all
     late: bool = False
     counts: dict[str, int] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     items: list[FeedbackItem] = field(default_factory=list)
     cascades: list[Cascade] = field(default_factory=list)
+    unsent: list[Message] = field(default_factory=list)  # kept from a first delivery whose sends never finished
+
+    def messages(self) -> list[Message]:
+        """What to send besides the post itself, in order: what a first delivery left unsent, then the new."""
+        return [
+            *self.unsent,
+            *(("counts", key, str(count)) for key, count in self.counts.items()),
+            *(("items", item.id, item.model_dump_json()) for item in self.items),
+            *(("cascades", cascade.root_id, cascade.model_dump_json()) for cascade in self.cascades),
+            *(("alerts", alert.id, alert.model_dump_json()) for alert in self.alerts),
+        ]
 
 
 def dimensions(post: EnrichedPost) -> list[dict[str, str]]:
@@ -82,28 +104,52 @@ def _iso(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
 
 
+def event_time(post: EnrichedPost) -> float:
+    """``created_at`` in epoch seconds, but never after the post was fetched or enriched."""
+    return min(post.created_at, post.fetched_at, post.enriched_at).timestamp()
+
+
 class Signals:
     def __init__(self, tables: Tables, config: SignalConfig = SignalConfig()):
         self.t = tables
         self.config = config
 
     def process(self, post: EnrichedPost) -> Outputs:
+        """Every table write for ``post``; what to send is kept in ``counted`` until :meth:`sent`."""
         seen = self.t.counted.get(post.id)
         fetched = post.fetched_at.timestamp()
         if seen is not None:
-            # A re-fetch is indexed again (its engagement may have changed) but never counted again.
-            self.t.counted[post.id] = [seen[0], seen[1], max(seen[2], fetched)]
-            return Outputs(post.model_copy(update={"duplicate_of": seen[1]}), redelivery=fetched <= seen[2])
-        now = post.created_at.timestamp()
+            # A re-fetch is indexed again (its engagement may have changed) but never counted again;
+            # what the first delivery never sent is sent now.
+            unsent = seen[3] if len(seen) > 3 else None
+            self.t.counted[post.id] = [seen[0], seen[1], max(seen[2], fetched), unsent]
+            return Outputs(
+                post.model_copy(update={"duplicate_of": seen[1]}),
+                redelivery=fetched <= seen[2] and unsent is None,
+                unsent=[self._current(*m) for m in unsent or []],
+            )
+        now = event_time(post)
         duplicate_of = self._near_duplicate(post, now)
-        self.t.counted[post.id] = [now, duplicate_of, fetched]
         out = Outputs(post.model_copy(update={"duplicate_of": duplicate_of}))
         self._advance_clock(now)
         self._cascade(post, now, out)
         if duplicate_of is None:  # a near-duplicate is indexed but counted once, as its original
             self._count(post, now, out)
             self._feedback(post, now, out)
+        self.t.counted[post.id] = [now, duplicate_of, fetched, [list(m) for m in out.messages()]]
         return out
+
+    def _current(self, kind: str, key: str, value: str) -> Message:
+        """A kept message, a count with the value it has now: a count sent late never goes back."""
+        if kind == "counts" and key in self.t.counts:
+            return kind, key, str(self.t.counts[key])
+        return kind, key, value
+
+    def sent(self, post_id: str) -> None:
+        """Everything ``process`` made for the post is out: a redelivery now has nothing to send."""
+        seen = self.t.counted.get(post_id)
+        if seen is not None and len(seen) > 3 and seen[3] is not None:
+            self.t.counted[post_id] = [*seen[:3], None]
 
     # --- near-duplicates ---------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 import json
 
 from canyu.schema import DeadLetter, EnrichedPost
+from canyu.settings import Settings
+from canyu_runtime.retry import RetryPolicy
 from models import load_classifier
 from streams.enrich import RawRecord, enrich_batch
 
@@ -15,7 +17,7 @@ def test_good_records_are_enriched_and_bad_ones_become_dead_letters_in_order():
         RawRecord(json.dumps({**GOOD, "id": "forum:2", "created_at": "yesterday"}).encode(), offset=3),
         RawRecord(json.dumps({**GOOD, "id": "forum:3", "language": "ja"}).encode(), offset=4),
     ]
-    results = enrich_batch(records, load_classifier("lexicon"))
+    results = enrich_batch(records, load_classifier("lexicon"), Settings())
     assert [type(r) for r in results] == [EnrichedPost, DeadLetter, DeadLetter, EnrichedPost]
     good, bad_json, bad_date, declared = results
     assert good.language == "zh" and good.sentiment.label == "negative" and good.classifier == "lexicon-1"
@@ -33,5 +35,42 @@ def test_an_all_bad_batch_never_calls_the_classifier():
             assert texts == []
             return []
 
-    results = enrich_batch([RawRecord(b"[]")], Exploding())
+    results = enrich_batch([RawRecord(b"[]")], Exploding(), Settings())
     assert isinstance(results[0], DeadLetter)
+
+
+def test_null_values_dates_outside_the_window_and_records_too_big_once_enriched_are_dead_letters():
+    from canyu_runtime.kafka_clients import MAX_RECORD_BYTES
+
+    records = [
+        RawRecord(None, key="forum:1"),
+        RawRecord(json.dumps({**GOOD, "created_at": "0001-01-01T00:00:00+05:00"}).encode()),
+        RawRecord(json.dumps({**GOOD, "created_at": "1999-12-31T23:59:59Z"}).encode()),
+        RawRecord(json.dumps({**GOOD, "created_at": "2999-01-01T00:00:00Z"}).encode()),
+        RawRecord(json.dumps({**GOOD, "text": "电" * (MAX_RECORD_BYTES // 3)}).encode()),
+        RawRecord(json.dumps(GOOD).encode()),
+    ]
+    results = enrich_batch(records, load_classifier("lexicon"), Settings())
+    assert [type(r) for r in results] == [DeadLetter] * 5 + [EnrichedPost]
+    null, year1, y1999, y2999, big = results[:5]
+    assert null.key == "forum:1" and null.raw() == b"" and "null" in null.reason
+    assert all("outside the sane window" in r.reason and r.source == "forum" for r in (year1, y1999, y2999))
+    assert "once enriched" in big.reason
+
+
+def test_a_text_the_classifier_fails_on_is_set_aside_and_the_rest_are_labelled():
+    lexicon = load_classifier("lexicon")
+
+    class Picky:
+        name = "picky"
+
+        def classify(self, texts):
+            if any("boom" in t for t in texts):
+                raise RuntimeError("boom")
+            return lexicon.classify(texts)
+
+    records = [RawRecord(json.dumps({**GOOD, "id": f"forum:{i}", "text": t}).encode()) for i, t in enumerate("abc")]
+    records[1] = RawRecord(json.dumps({**GOOD, "id": "forum:1", "text": "boom"}).encode())
+    results = enrich_batch(records, Picky(), Settings(), retry=RetryPolicy(first_s=0.001, max_s=0.001, attempts=2))
+    assert [type(r) for r in results] == [EnrichedPost, DeadLetter, EnrichedPost]
+    assert results[1].reason == "the classifier failed: boom"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from faust.types import TP
 
 from canyu.schema import Alert, Channel, Subscription, SubscriptionMatch
 from canyu.settings import Settings
+from canyu_runtime.retry import RetryPolicy
 from streams.app import create_app
 from tests.unit.streams.factories import T0, post
 
@@ -23,6 +25,9 @@ def sent(monkeypatch) -> list[tuple[str, bytes, bytes]]:
 
     async def capture(self, *, key=None, value=None, **_):
         records.append((self.get_topic_name(), key, value))
+        acked = asyncio.get_running_loop().create_future()  # as if Kafka acknowledged it at once
+        acked.set_result(None)
+        return acked
 
     monkeypatch.setattr(Topic, "send", capture)
     return records
@@ -102,3 +107,117 @@ def test_notify_turns_matching_alerts_into_one_notification_per_subscription(sen
     ((_, value),) = on(sent, "notifications")
     notice = json.loads(value)
     assert notice["subscription_id"] == "s1" and notice["alert"]["id"] == "spike|x|1"
+
+
+def raw(n: int, **changes) -> bytes:
+    fields = {"id": f"forum:{n}", "source": "forum", "text": "battery drains fast", "author": {"id": "a"},
+              "created_at": "2026-11-20T10:00:00+08:00", "fetched_at": "2026-11-20T10:05:00+08:00"}  # fmt: skip
+    return json.dumps({**fields, **changes}).encode()
+
+
+def letters(sent) -> list[dict]:
+    return [json.loads(v) for _, v in on(sent, "dead-letters")]
+
+
+def test_enrich_dead_letters_null_values_and_dates_outside_the_window_and_goes_on(sent, tmp_path):
+    values = [
+        None,
+        raw(1, created_at="0001-01-01T00:00:00+05:00"),
+        raw(2, created_at="2999-01-01T00:00:00Z"),
+        raw(3, created_at="9999-12-31T23:59:59-05:00"),
+        raw(4, fetched_at="2999-01-01T00:00:00Z", created_at="2999-01-01T00:00:00Z"),
+        raw(5),
+    ]
+    run_agent("enrich", values, Settings(namespace="tc.", classifier="lexicon", home=tmp_path))
+    assert [k for k, _ in on(sent, "posts.classified")] == [b"forum:5"]
+    found = letters(sent)
+    assert [letter["offset"] is not None for letter in found] == [True] * 5
+    assert "null record" in found[0]["reason"]
+    assert all("outside the sane window" in letter["reason"] for letter in found[1:])
+    assert all(letter["stage"] == "enrich" and letter["source"] == "forum" for letter in found[1:])
+
+
+def test_enrich_retries_a_failing_classifier_then_dead_letters_the_posts_it_fails_on(sent, monkeypatch, tmp_path):
+    from models import load_classifier
+
+    lexicon = load_classifier("lexicon")
+    calls = []
+
+    class Flaky:
+        name = "flaky"
+
+        def classify(self, texts):
+            calls.append(len(texts))
+            if any("poison" in t for t in texts):
+                raise RuntimeError("tokenizer exploded")
+            return lexicon.classify(texts)
+
+    monkeypatch.setattr("streams.app.load_classifier", lambda name: Flaky())
+    monkeypatch.setattr("streams.enrich.CLASSIFIER_RETRY", RetryPolicy(first_s=0.001, max_s=0.001, attempts=3))
+    run_agent("enrich", [raw(1), raw(2, text="poison pill"), raw(3)],
+              Settings(namespace="tc.", classifier="lexicon", home=tmp_path, batch_size=3))  # fmt: skip
+    assert calls[:3] == [3, 3, 3]  # the batch, tried three times, then each post alone
+    assert sorted(k for k, _ in on(sent, "posts.classified")) == [b"forum:1", b"forum:3"]
+    (letter,) = letters(sent)
+    assert letter["key"] is None and "tokenizer exploded" in letter["reason"] and letter["source"] == "forum"
+    assert json.loads(base64.b64decode(letter["raw_base64"]))["id"] == "forum:2"
+
+
+def test_signals_dead_letters_what_it_cannot_read_and_goes_on(sent, tmp_path):
+    good = post(1).model_dump_json().encode()
+    run_agent("signals", [None, b"{not json", good], Settings(namespace="tc.", classifier="lexicon", home=tmp_path))
+    assert [k for k, _ in on(sent, "posts.enriched")] == [b"microblog:1"]
+    assert [letter["stage"] for letter in letters(sent)] == ["signals", "signals"]
+
+
+def test_notify_dead_letters_a_bad_alert_and_one_a_broken_subscription_missed(sent, monkeypatch, tmp_path):
+    monkeypatch.setattr(Producer, "key_partition", lambda self, topic, key: TP(topic, 0))
+    good = Subscription(id="s1", name="all", channel=Channel(type="kafka", target="team.all"))
+    alert = Alert(id="spike|x|1", kind="spike", key="topic=battery", dimensions={"topic": "battery"},
+                  window_start=T0, window_end=T0, observed=12, baseline_mean=1, baseline_std=1,
+                  threshold=10)  # fmt: skip
+    settings = Settings(namespace="tc.", classifier="lexicon", home=tmp_path)
+
+    async def drive():
+        app = create_app(settings)
+        async with app.agents["subscriptions"].test_context() as agent:
+            await agent.put(good.model_dump_json().encode(), key=b"s1")
+            await agent.put(b'{"id": "s2"}', key=b"s2")  # not a subscription: a dead letter, not kept
+        app.tables["subscriptions"][b"s3"] = b"{broken"  # as an older release might have left it
+        async with app.agents["notify"].test_context() as agent:
+            await agent.put(None)
+            await agent.put(alert.model_dump_json().encode())
+
+    asyncio.run(drive())
+    ((_, value),) = on(sent, "notifications")
+    assert json.loads(value)["subscription_id"] == "s1"
+    subs, null, missed = letters(sent)
+    assert subs["stage"] == "subscriptions" and subs["key"] == "s2"
+    assert null["stage"] == "notify"
+    assert missed["stage"] == "notify" and "subscription s3" in missed["reason"]
+
+
+def test_a_post_whose_sends_died_midway_is_sent_in_full_when_redelivered_and_counted_once(sent, monkeypatch, tmp_path):
+    value = post(1).model_dump_json().encode()
+    capture = Topic.send
+
+    async def dying(self, **kwargs):
+        if self.get_topic_name() == "tc.counts":
+            raise ConnectionError("the worker died here")
+        return await capture(self, **kwargs)
+
+    async def drive():
+        app = create_app(Settings(namespace="tc.", classifier="lexicon", home=tmp_path))
+        monkeypatch.setattr(Topic, "send", dying)
+        with pytest.raises(ConnectionError):
+            async with app.agents["signals"].test_context() as agent:
+                await agent.put(value)
+        monkeypatch.setattr(Topic, "send", capture)
+        async with app.agents["signals"].test_context() as agent:
+            await agent.put(value)  # the redelivery: the same post, the same fetch
+            await agent.put(value)  # and again, once it was all sent: nothing
+
+    asyncio.run(drive())
+    assert [k for k, _ in on(sent, "posts.enriched")] == [b"microblog:1", b"microblog:1"]
+    counts = on(sent, "counts")
+    assert len(counts) == 13 and {v for _, v in counts} == {b"1"}  # sent once, in full, never counted twice

@@ -19,10 +19,39 @@ def signals():
 def test_an_exact_redelivery_is_a_no_op_and_a_refetch_is_reindexed_but_not_recounted(signals):
     first = signals.process(post(1))
     assert not first.redelivery and first.counts
+    signals.sent("microblog:1")
     again = signals.process(post(1))
     assert again.redelivery and not again.counts
     later = signals.process(post(1, fetched=datetime(2026, 11, 28, tzinfo=timezone.utc)))
-    assert not later.redelivery and not later.counts and not later.alerts
+    assert not later.redelivery and not later.counts and not later.alerts and not later.messages()
+
+
+def test_a_post_redelivered_before_its_sends_finished_is_sent_again_and_not_counted_again(signals):
+    """The worker died between the table writes and the sends: the redelivery sends it all again."""
+    first = signals.process(post(1, "a battery report with enough words in it", products=["xiaomi-14"]))
+    again = signals.process(post(1, "a battery report with enough words in it", products=["xiaomi-14"]))
+    assert not again.redelivery and again.post.id == "microblog:1"
+    assert again.messages() == first.messages() and not again.counts  # the same records, nothing recounted
+    assert all(v == 1 for v in signals.t.counts.values())
+    signals.sent("microblog:1")
+    assert signals.process(post(1, "a battery report with enough words in it")).redelivery
+
+
+def test_a_post_dated_ahead_of_its_fetch_does_not_make_later_posts_late(signals):
+    """Event time never passes fetched_at: a clock hours ahead cannot run the watermark ahead."""
+    signals.process(post(1, at=5 * H, fetched=T0))  # dated five hours after it was fetched
+    outs = [signals.process(post(10 + i, at=i * M, fetched=T0 + i * M)) for i in range(30)]
+    assert not any(o.late for o in outs) and signals.t.clock.get("late", 0) == 0
+    assert signals.t.clock["watermark"] == (T0 + 29 * M).timestamp()
+
+
+def test_a_post_dated_far_in_the_future_does_not_wipe_the_tables_on_expiry(signals):
+    signals.process(post(1, "a battery report with enough words in it"))
+    signals.process(post(2, at=timedelta(days=365 * 973)))  # 2999, fetched 2026-11-27
+    signals.expire()
+    assert "microblog:1" in signals.t.counted and signals.t.counts
+    signals.sent("microblog:1")
+    assert signals.process(post(1, "a battery report with enough words in it")).redelivery  # not counted twice
 
 
 def test_a_near_duplicate_points_at_the_original_and_is_not_counted_again(signals):
