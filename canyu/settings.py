@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(64, ge=1, description="posts per classifier call in the worker")
     batch_wait_s: float = Field(0.5, gt=0, description="longest wait to fill a batch")
     worker_web_port: int = 6066
+    worker_stall_s: float = Field(
+        120, gt=0, description="a consumer group whose partitions lag with no commit for this long is stalled"
+    )
 
     sink_batch_size: int = Field(500, ge=1)
     sink_wait_s: float = Field(1.0, gt=0)
@@ -87,9 +90,6 @@ class Settings(BaseSettings):
     spike_k: float = Field(3.0, gt=0, description="a window spikes above mean + k·σ of its trailing week")
     spike_min_count: int = Field(10, ge=1, description="and only when it holds at least this many posts")
     spike_cooldown_s: int = Field(6 * 3600, ge=0, description="no second alert for the same key within this time")
-    worker_stall_s: float = Field(
-        120, gt=0, description="a consumer group whose partitions lag with no commit for this long is stalled"
-    )
     viral_velocity: int = Field(10, ge=1, description="reposts in 10 minutes that make a cascade viral")
     item_similarity: float = Field(0.3, gt=0, le=1, description="how close a post must be to join a feedback item")
 

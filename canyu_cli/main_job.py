@@ -14,6 +14,7 @@ from tqdm import tqdm
 from canyu.settings import Settings
 
 INDEX_TIMEOUT_S = 300
+LIVENESS_EVERY_S = 15  # how often `canyu up` checks that the worker makes progress
 
 
 def _start(role: str, settings: Settings) -> tuple[subprocess.Popen, Path]:
@@ -63,6 +64,20 @@ def _wait_indexed(settings: Settings, expected: int, procs: dict[str, tuple[subp
             time.sleep(1)
 
 
+def restart_stalled_worker(settings: Settings, procs: dict[str, tuple[subprocess.Popen, Path]]) -> bool:
+    """Restart the worker when its partitions lag and its commits stopped (``canyu health worker``'s rule)."""
+    from canyu_cli.liveness import worker_liveness
+
+    liveness = worker_liveness(settings)
+    if not liveness.stalled:
+        return False
+    typer.secho(f"the worker is stalled ({'; '.join(liveness.problems())}); restarting it", fg=typer.colors.YELLOW,
+                err=True)  # fmt: skip
+    _stop([procs["worker"][0]])
+    procs["worker"] = _start("worker", settings)
+    return True
+
+
 def run_main_job(settings: Settings, keep_running: bool = True) -> int:
     from canyu_cli.stack.servers import servers
     from canyu_runtime.elastic import client
@@ -98,8 +113,12 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
             typer.echo("The worker, sink, alert delivery and dashboard keep running; Ctrl-C stops everything.")
         typer.echo(f"\nDashboard (the sample corpus, live): {dashboard_url(settings)}")
         if keep_running:
+            watched_since = time.monotonic()
             while all(proc.poll() is None for proc, _ in procs.values()):
                 time.sleep(1)
+                if time.monotonic() - watched_since >= LIVENESS_EVERY_S:
+                    watched_since = time.monotonic()
+                    restart_stalled_worker(settings, procs)
             typer.secho("a pipeline process exited; stopping", fg=typer.colors.RED, err=True)
             return 1
         return 0

@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
+
+# Every long-running service's option: `canyu produce|worker|sink|deliver --metrics-port PORT`.
+MetricsPort = Annotated[
+    Optional[int], typer.Option("--metrics-port", help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
+]
 
 
 def fail(message: str) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from canyu.settings import get_settings
-from canyu_cli.commands import fail
+from canyu_cli.commands import MetricsPort, fail
 
 app = typer.Typer()
 
@@ -49,24 +49,29 @@ def replay(
 
 
 @app.command()
-def worker() -> None:
+def worker(metrics_port: MetricsPort = None) -> None:
     """Run the Faust enrichment worker: posts.raw → classifier → posts.enriched (bad records → dead-letters)."""
+    from canyu_runtime.metrics import METRICS
     from streams.app import run_worker
 
-    run_worker(get_settings())
+    settings = get_settings()
+    METRICS.start("worker", settings, settings.worker_app_id, metrics_port, instance=str(settings.worker_web_port))
+    run_worker(settings)
 
 
 @app.command()
-def sink() -> None:
+def sink(metrics_port: MetricsPort = None) -> None:
     """Run the Elasticsearch sink: enriched posts, alerts, feedback items and cascades → bulk index.
 
     Offsets are committed only after Elasticsearch has acknowledged each batch.
     """
+    from canyu_runtime.metrics import METRICS
     from canyu_runtime.process import configure_logging, stop_on_signals
     from sinks.elasticsearch import ElasticsearchSink
 
     configure_logging()
     settings = get_settings()
+    METRICS.start("sink", settings, settings.sink_group, metrics_port)
     try:
         es_sink = ElasticsearchSink(settings)
         typer.echo(f"sink: {', '.join(es_sink.topics)} → Elasticsearch {settings.es_url}")
@@ -76,12 +81,14 @@ def sink() -> None:
 
 
 @app.command()
-def deliver() -> None:
+def deliver(metrics_port: MetricsPort = None) -> None:
     """Run the notification delivery sink: notifications → webhooks, Slack, email or Kafka, at least once."""
+    from canyu_runtime.metrics import METRICS
     from canyu_runtime.process import configure_logging, stop_on_signals
     from sinks.delivery import DeliverySink
 
     configure_logging()
+    METRICS.start("deliver", get_settings(), get_settings().delivery_group, metrics_port)
     delivery = DeliverySink(get_settings())
     typer.echo(f"deliver: {', '.join(delivery.topics)} → subscribers' channels")
     delivery.run(stop_on_signals())
@@ -89,15 +96,20 @@ def deliver() -> None:
 
 @app.command()
 def health(service: Annotated[str, typer.Argument(help="worker, sink or deliver")]) -> None:
-    """Exit 0 when a pipeline service on this machine is alive (for container health checks)."""
+    """Exit 0 when a pipeline service on this machine is alive (for container health checks).
+
+    A worker must answer on its web port, and none of its partitions may lag with no commit for
+    ``worker_stall_s`` seconds (each check records the offsets it saw, for the next one).
+    """
     settings = get_settings()
     if service == "worker":
-        import urllib.request
+        from canyu_cli.liveness import worker_liveness
 
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{settings.worker_web_port}/", timeout=5).close()
-        except OSError as e:
-            fail(f"worker web endpoint on port {settings.worker_web_port} does not answer: {e}")
+        liveness = worker_liveness(settings)
+        if liveness.kafka_error:
+            typer.secho(f"warning: {liveness.kafka_error}", fg=typer.colors.YELLOW, err=True)
+        if liveness.problems():
+            fail("; ".join(liveness.problems()))
     elif service in ("sink", "deliver"):
         from sinks.base import heartbeat_age_s
 
@@ -109,6 +121,39 @@ def health(service: Annotated[str, typer.Argument(help="worker, sink or deliver"
     else:
         fail(f"unknown service {service!r}; choose worker, sink or deliver")
     typer.echo(f"{service}: healthy")
+
+
+@app.command()
+def status() -> None:
+    """Each service's consumer lag (from Kafka), rate and last error; exit 1 when one is stalled.
+
+    A service is stalled when a partition lags with no commit for ``worker_stall_s`` seconds.
+    Each run records the offsets it saw, so the first run can only say so on the next.
+    """
+    from canyu_cli.liveness import SERVICES, statuses
+    from canyu_runtime.lag import check, group_of
+
+    settings = get_settings()
+    any_stalled = False
+    for service in SERVICES:
+        verdict = check(settings, service)
+        live = statuses(settings, service)
+        lagging = " ".join(f"{p.topic}[{p.partition}]={p.lag}" for p in verdict.lags if p.lag)
+        rate = f"{sum(s.get('rate_per_s') or 0 for s in live):.1f} records/s" if live else "not running here"
+        errors = sorted((s["last_error_at"], s["last_error"]) for s in live if s.get("last_error"))
+        if verdict.stalled:
+            any_stalled = True
+            worst, still = max(verdict.stalled, key=lambda found: found[1])
+            state = f"STALLED ({worst.topic}[{worst.partition}]: no commit for {still:.0f}s)"
+        elif verdict.total_lag and verdict.first_look:
+            state = "lagging (first look: run again to tell a stall)"
+        else:
+            state = "ok"
+        typer.echo(f"{service} ({group_of(settings, service)}): {state}; lag {verdict.total_lag}"
+                   f"{f' ({lagging})' if lagging else ''}; {rate}; "
+                   f"last error: {errors[-1][1] if errors else 'none'}")  # fmt: skip
+    if any_stalled:
+        raise typer.Exit(1)
 
 
 @app.command()

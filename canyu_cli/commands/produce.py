@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from canyu.settings import get_settings
-from canyu_cli.commands import fail
+from canyu_cli.commands import MetricsPort, fail
 from producers.sources import KINDS, ConfigError, build, load_sources_file, source_config  # KINDS: one command each
 
 app = typer.Typer(
@@ -24,9 +24,6 @@ app = typer.Typer(
 )
 
 Once = Annotated[bool, typer.Option("--once", help="stop once every source has caught up, instead of polling on")]
-MetricsPort = Annotated[
-    Optional[int], typer.Option("--metrics-port", help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
-]
 
 
 def _run(configs: list, once: bool, metrics_port: int | None) -> None:
