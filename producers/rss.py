@@ -73,7 +73,11 @@ def native_id(entry: dict) -> str:
 
 
 def published(entry: dict) -> datetime:
-    """The entry's date, as the feed wrote it: without a timezone when the feed gave none."""
+    """The entry's date, as the feed wrote it: without a timezone when the feed gave none.
+
+    Not feedparser's ``published_parsed``: it turns every date into UTC, losing the offset
+    the post was written in, and it reads a date without a timezone as UTC, where the
+    source's ``timezone`` setting must decide. The standard library parses both forms."""
     value = entry.get("published") or entry.get("updated")
     if not value:
         raise KeyError("pubDate")
