@@ -7,6 +7,10 @@ nothing: the records are read again from the last committed offset. After a
 successful write it commits, per partition, the offset just past the last
 record of the batch, and nothing beyond.
 
+A commit that Kafka cannot take now (it is restarting, or the group is rebalancing) is tried
+again after the next poll, which also lets a rebalance finish; later batches' offsets join
+it. So a broker restart never stops the sink, and a failed commit never keeps it from polling.
+
 A ``Permanent`` error from ``write`` (other than ``Misconfigured``, which stops the
 sink) says that something in the batch can never be written. The batch is then split
 in halves, each written on its own, down to the one record at fault, which goes to
@@ -25,7 +29,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from canyu.schema import DeadLetter
@@ -39,9 +43,13 @@ from canyu_runtime.retry import RetryPolicy, Stopped
 log = logging.getLogger(__name__)
 
 
-def offsets_after(batch: list[ConsumerRecord]) -> dict[TopicPartition, OffsetAndMetadata]:
-    """What to commit once ``batch`` is written: for each partition, the offset after its last record."""
-    offsets: dict[TopicPartition, int] = {}
+Offsets = dict[TopicPartition, OffsetAndMetadata]
+
+
+def offsets_after(batch: list[ConsumerRecord], since: Offsets | None = None) -> Offsets:
+    """What to commit once ``batch`` is written: for each partition, the offset after its last record
+    (or the one in ``since``, offsets not committed yet, when that is further)."""
+    offsets = {tp: meta.offset for tp, meta in (since or {}).items()}
     for record in batch:
         tp = TopicPartition(record.topic, record.partition)
         offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
@@ -84,6 +92,7 @@ class BatchSink(ABC):
         self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
         self._until_done(self.prepare, "preparing", stop)
         consumer = self._consumer()
+        uncommitted: Offsets = {}  # written, but Kafka could not take the commit yet
         try:
             while not stop.is_set():
                 polled = consumer.poll(timeout_ms=int(self.settings.sink_wait_s * 1000))
@@ -93,8 +102,10 @@ class BatchSink(ABC):
                     self._until_done(partial(self.write_or_split, batch), f"writing {len(batch)} records", stop)
                     if stop.is_set():
                         break
-                    self._commit(consumer, batch)
+                    uncommitted = self._commit(consumer, offsets_after(batch, since=uncommitted))
                     METRICS.processed_batch([record.topic for record in batch], time.monotonic() - started)
+                elif uncommitted:
+                    uncommitted = self._commit(consumer, uncommitted)
                 self.heartbeat.touch()
         finally:
             consumer.close(autocommit=False)
@@ -140,13 +151,21 @@ class BatchSink(ABC):
         """Release what ``write`` opened; subclasses that open more call this too."""
         self.dead_letters.close()
 
-    def _commit(self, consumer: KafkaConsumer, batch: list[ConsumerRecord]) -> None:
+    def _commit(self, consumer: KafkaConsumer, offsets: Offsets) -> Offsets:
+        """Commit ``offsets``; what is still to commit: nothing, or all of them when Kafka cannot take
+        the commit now (it is restarting, or the group is rebalancing), for ``run`` to try after its
+        next poll. Never retried here: only a poll lets a rebalance finish."""
         try:
-            consumer.commit(offsets_after(batch))
+            consumer.commit(offsets)
         except CommitFailedError as e:
             # The group rebalanced while we wrote (a long outage outlasts max.poll.interval.ms). The
             # records will be delivered again and written again, which is harmless: writes are idempotent.
             log.warning("%s: commit refused after a rebalance (%s); the batch will be read again", self.name, e)
+        except KafkaError as e:
+            log.warning("%s: committing failed (%s); trying again after the next poll", self.name, reason_of(e))
+            METRICS.retried()
+            return offsets
+        return {}
 
     def _until_done(self, step: Callable[[], None], what: str, stop: threading.Event) -> None:
         """``step()`` until it succeeds or ``stop`` is set; any failure but a ``Permanent`` one
