@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from kafka.errors import KafkaConnectionError, RebalanceInProgressError
 
 from canyu.settings import Settings
 from canyu_runtime.errors import Misconfigured, Permanent
@@ -98,3 +99,41 @@ def test_a_misconfigured_sink_is_never_split(tmp_path):
     with pytest.raises(Misconfigured):
         sink.write_or_split(["a", "b"])
     assert calls == [["a", "b"]]
+
+
+class Consumer:
+    """Polls one batch, then nothing; its first commits fail as they do while Kafka restarts and the
+    group rebalances. A rebalance finishes only in a poll."""
+
+    def __init__(self, stop: threading.Event, errors: list[Exception]):
+        self.stop, self.errors, self.commits, self.polls = stop, errors, [], 0
+
+    def poll(self, timeout_ms: int) -> dict:
+        self.polls += 1
+        if self.commits:
+            self.stop.set()
+        return {"tp": [Record("t", 0, 41), Record("t", 1, 7)]} if self.polls == 1 else {}
+
+    def commit(self, offsets) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.commits.append({tp.partition: meta.offset for tp, meta in offsets.items()})
+
+    def close(self, autocommit: bool) -> None:
+        pass
+
+
+class Record:
+    def __init__(self, topic: str, partition: int, offset: int):
+        self.topic, self.partition, self.offset = topic, partition, offset
+
+
+def test_a_commit_that_kafka_cannot_take_is_tried_again_after_the_next_poll_and_the_sink_goes_on(sink, caplog):
+    stop = threading.Event()
+    errors = [KafkaConnectionError("111 ECONNREFUSED"), RebalanceInProgressError(), KafkaConnectionError("again")]
+    consumer = Consumer(stop, errors)
+    sink._consumer = lambda: consumer
+    sink.run(stop)
+    assert consumer.commits == [{0: 42, 1: 8}]
+    assert consumer.polls == 5  # one poll between tries: a rebalance in progress can finish
+    assert "committing failed (KafkaConnectionError: 111 ECONNREFUSED); trying again after the next poll" in caplog.text
