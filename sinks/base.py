@@ -36,6 +36,7 @@ from canyu.schema import DeadLetter
 from canyu.settings import Settings
 from canyu_runtime.dead_letters import DeadLetterWriter
 from canyu_runtime.errors import Misconfigured, Permanent
+from canyu_runtime.kafka_clients import make_consumer
 from canyu_runtime.metrics import METRICS
 from canyu_runtime.reasons import reason_of
 from canyu_runtime.retry import RetryPolicy, Stopped
@@ -77,15 +78,21 @@ class BatchSink(ABC):
         """Persist the whole batch or raise; must be safe to call again with the same batch."""
 
     def _consumer(self) -> KafkaConsumer:
-        return KafkaConsumer(
-            *self.topics,
-            bootstrap_servers=self.settings.kafka_bootstrap,
+        consumer = make_consumer(
+            self.settings,
             group_id=self.group_id,
             client_id=f"canyu-{self.name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.settings.sink_batch_size,
         )
+        # Join the group only once the topics' partitions are known: a first join without them
+        # assigns nothing and forces a second rebalance, in which kafka-python 3.0 now and then
+        # never finishes the assignment (the sink then sits idle).
+        for topic in self.topics:
+            consumer.partitions_for_topic(topic)
+        consumer.subscribe(self.topics)
+        return consumer
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = self.stop = stop or threading.Event()
