@@ -161,7 +161,9 @@ class Signals:
         horizon = now - self.config.near_dup_window_s
         best: tuple[float, str] | None = None
         for band in bands(fingerprint, self.config.near_dup_distance + 1):
-            entries = [e for e in self.t.bands.get(band, []) if e[2] >= horizon]
+            # Never the post itself: a worker that died mid-post may have kept its band entries
+            # (tables change through separate changelogs) but not its ``counted`` entry.
+            entries = [e for e in self.t.bands.get(band, []) if e[2] >= horizon and e[0] != post.id]
             for other_id, other_fp, other_at in entries:
                 if distance(fingerprint, other_fp) <= self.config.near_dup_distance and other_at <= now:
                     best = min(best or (other_at, other_id), (other_at, other_id))

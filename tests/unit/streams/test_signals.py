@@ -63,6 +63,16 @@ def test_a_near_duplicate_points_at_the_original_and_is_not_counted_again(signal
     assert other.post.duplicate_of is None and other.counts
 
 
+def test_a_post_processed_again_after_a_partial_crash_is_not_its_own_near_duplicate(signals):
+    """The worker died mid-post: its band entries reached their changelog, its ``counted`` entry did not."""
+    text = "After the HyperOS 1.0.7 update my battery drains overnight, lost 40 percent while idle"
+    signals.process(post(1, text))
+    del signals.t.counted["microblog:1"]
+    again = signals.process(post(1, text))
+    assert again.post.duplicate_of is None
+    assert all(sum(e[0] == "microblog:1" for e in entries) == 1 for entries in signals.t.bands.values())
+
+
 def test_near_duplicates_only_count_within_the_window_and_short_texts_never_match(signals):
     text = "After the HyperOS 1.0.7 update my battery drains overnight, lost 40 percent while idle"
     signals.process(post(1, text))
