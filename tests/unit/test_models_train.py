@@ -58,7 +58,9 @@ def test_train_writes_heads_that_load_and_classify(tmp_path):
     ]  # fmt: skip
     manifest = json.loads((heads / "manifest.json").read_text())
     assert set(manifest["data"]) >= {"zh/online_shopping_9_cats.csv", "intent/panichella_review_intents.csv"}
-    zh_test = [json.loads(line) for line in (splits / "zh_test.jsonl").read_text(encoding="utf-8").splitlines()]
+    zh_test = [
+        json.loads(line) for line in (splits / "zh_shopping_test.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert {row["group"] for row in zh_test} == set(ZH_TEST_CATEGORIES)
 
     clf = OfflineClassifier(heads=heads)
@@ -74,8 +76,10 @@ def test_train_writes_heads_that_load_and_classify(tmp_path):
 def test_the_real_test_splits_are_held_out_whole():
     for split in load_splits(SHARED_DATA):
         train_groups, test_groups = {e.group for e in split.train}, {e.group for e in split.test}
+        val_groups = {e.group for e in split.val}
         assert not train_groups & test_groups, split.name
-        assert split.test and split.train
+        assert not val_groups & (train_groups | test_groups), split.name
+        assert split.test and split.train and split.val
 
 
 def test_word_bounded_ngrams_stop_at_spaces_and_keep_hangul_syllables():
