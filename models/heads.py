@@ -28,22 +28,34 @@ class LinearHead:
         bias: np.ndarray,
         ngrams: NgramFeatures | None = None,
         ngram_weights: np.ndarray | None = None,
+        temperature: float = 1.0,
     ) -> None:
         self.classes = tuple(classes)
         self.weights = np.asarray(weights, dtype=np.float32)  # (encoder dim, classes)
         self.bias = np.asarray(bias, dtype=np.float32)
         self.ngrams = ngrams
         self.ngram_weights = None if ngram_weights is None else np.asarray(ngram_weights, dtype=np.float32)
+        # Calibration (models/calibration.py): probabilities are softmax(logits / temperature).
+        self.temperature = float(temperature)
 
-    def proba(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    def logits(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Before calibration."""
         logits = vectors @ self.weights + self.bias
         if self.ngrams is not None:
             for row, (cols, values) in enumerate(self.ngrams.rows(texts)):
                 logits[row] += values @ self.ngram_weights[cols]
-        return softmax(logits)
+        return logits
+
+    def proba(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        return softmax(self.logits(vectors, texts) / self.temperature)
 
     def save(self, path: Path) -> None:
-        arrays = {"classes": np.array(self.classes), "weights": self.weights, "bias": self.bias}
+        arrays = {
+            "classes": np.array(self.classes),
+            "weights": self.weights,
+            "bias": self.bias,
+            "temperature": np.array(self.temperature, dtype=np.float32),
+        }
         if self.ngrams is not None:
             arrays |= {
                 "vocabulary": np.array(self.ngrams.vocabulary),
@@ -64,4 +76,5 @@ class LinearHead:
                 z["bias"],
                 ngrams,
                 z["ngram_weights"] if ngrams is not None else None,
+                float(z["temperature"]) if "temperature" in z else 1.0,
             )
