@@ -45,6 +45,37 @@ def _compile(terms: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(_term_pattern(t) for t in sorted(set(terms), key=len, reverse=True)), re.IGNORECASE)
 
 
+# A negation just before a sentiment cue: English within the three words before it,
+# Chinese the character before it ("不好用", "没问题").
+_NEGATED_EN = re.compile(
+    r"(?<!\w)(?:not|no|never|hardly|without|cannot|\w+n['’]t|isnt|wasnt|dont|doesnt|didnt|wont|cant)"
+    r"(?:\W+\w+){0,2}\W+$",
+    re.IGNORECASE,
+)
+_NEGATED_ZH = frozenset("不没别未無无")
+
+
+def _negated(text: str, start: int) -> bool:
+    before = text[max(0, start - 40) : start]
+    if before and before[-1] in _NEGATED_ZH:
+        return True
+    return bool(_NEGATED_EN.search(before))
+
+
+def polarity_counts(text: str, positive: re.Pattern[str], negative: re.Pattern[str]) -> tuple[int, int]:
+    """(positive, negative) cue counts; a negated positive counts as negative, a negated negative not at all."""
+    pos = neg = 0
+    for m in positive.finditer(text):
+        if _negated(text, m.start()):
+            neg += 1
+        else:
+            pos += 1
+    for m in negative.finditer(text):
+        if not _negated(text, m.start()):
+            neg += 1
+    return pos, neg
+
+
 def _smoothed(weights: dict[str, float]) -> dict[str, float]:
     total = sum(weights.values())
     return {label: round(w / total, 6) for label, w in weights.items()}
@@ -65,13 +96,16 @@ class LexiconClassifier:
     def cues(self, text: str) -> dict[str, int]:
         """How many cue words of each sentiment and intent the text holds (other classifiers use them too)."""
         text = unicodedata.normalize("NFKC", text or "")[:MAX_CHARS]
-        patterns = {**self._sentiment, **self._intent}
-        return {label: len(pattern.findall(text)) for label, pattern in patterns.items()}
+        out = {label: len(pattern.findall(text)) for label, pattern in {**self._sentiment, **self._intent}.items()}
+        out["positive"], out["negative"] = polarity_counts(
+            text, self._sentiment["positive"], self._sentiment["negative"]
+        )
+        return out
 
     def _one(self, text: str) -> Classification:
         text = unicodedata.normalize("NFKC", text or "")[:MAX_CHARS]
         hits = lambda pattern: len(pattern.findall(text))  # noqa: E731
-        pos, neg = hits(self._sentiment["positive"]), hits(self._sentiment["negative"])
+        pos, neg = polarity_counts(text, self._sentiment["positive"], self._sentiment["negative"])
         sentiment_weights = {"negative": neg + 0.2, "neutral": 0.7, "positive": pos + 0.2}
         if pos == neg:
             sentiment = "neutral"
@@ -79,6 +113,7 @@ class LexiconClassifier:
             sentiment = max(sentiment_weights, key=sentiment_weights.__getitem__)
 
         cues = {label: hits(pattern) for label, pattern in self._intent.items()}
+        cues = {label: count for label, count in cues.items() if label != "other"}  # tips stay "other" anyway
         intent_weights = {label: 0.2 for label in INTENTS}
         intent_weights["other"] = 0.7
         for label, count in cues.items():
