@@ -33,6 +33,7 @@ FIELDS = {
     "author": "author.id",
 }
 LABELS = {"sentiment": SENTIMENT_LABELS, "intent": INTENT_LABELS}
+UNSURE = "unsure"  # what a label below ``Filters.min_confidence`` is shown as
 # Feedback items carry a topic and a product of their own; the other filters do not apply to them.
 FEEDBACK_FIELDS = {"topic": "topic", "product": "product"}
 
@@ -71,7 +72,9 @@ def _bound(at: Time) -> str:
 class Filters:
     """Each list keeps posts with any of its values; different fields must all match.
 
-    ``since`` and ``until`` bound the time both inclusively.
+    ``since`` and ``until`` bound the time both inclusively. With ``min_confidence``, a label whose
+    confidence is below it counts as ``unsure`` (``UNSURE``): the sentiment and intent filters match
+    only labels at least that confident, and the displays (search, dashboard) show the others as unsure.
     """
 
     source: list[str] = field(default_factory=list)
@@ -83,8 +86,11 @@ class Filters:
     author: list[str] = field(default_factory=list)
     since: Time | None = None
     until: Time | None = None
+    min_confidence: float | None = None
 
     def __post_init__(self) -> None:
+        if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"--min-confidence {self.min_confidence}: choose a probability from 0 to 1")
         for name, allowed in LABELS.items():
             wrong = [v for v in getattr(self, name) if v not in allowed]
             if wrong:
@@ -103,8 +109,36 @@ class Filters:
 
     def _clauses(self, fields: dict[str, str], time_field: str) -> list[dict]:
         clauses: list[dict] = [{"terms": {fields[name]: values}} for name in fields if (values := getattr(self, name))]
+        if self.min_confidence is not None:
+            # A label filter matches only labels confident enough; posts indexed without a confidence never are.
+            clauses += [self.confident(name) for name in LABELS if name in fields and getattr(self, name)]
         window = {op: _bound(at) for op, at in (("gte", self.since), ("lte", self.until)) if at}
         return clauses + ([{"range": {time_field: window}}] if window else [])
+
+    def confident(self, label: str) -> dict:
+        """The clause "this post's ``sentiment`` (or ``intent``) label is at least ``min_confidence`` likely"."""
+        return {"range": {f"{label}.confidence": {"gte": self.min_confidence or 0.0}}}
+
+    def label_agg(self, label: str, size: int) -> dict:
+        """Counts by ``sentiment`` or ``intent`` label; with ``min_confidence``, labels below it count as unsure.
+
+        Read the response with ``label_counts``.
+        """
+        terms = {"terms": {"field": FIELDS[label], "size": size}}
+        if self.min_confidence is None:
+            return terms
+        sure = self.confident(label)
+        return {
+            "filters": {"filters": {"sure": sure, UNSURE: {"bool": {"must_not": [sure]}}}},
+            "aggs": {"label": terms},
+        }
+
+    def label_shown(self, post: dict, label: str) -> str:
+        """A post's (``_source``'s) label as shown: ``unsure`` when less confident than ``min_confidence``."""
+        scores = post[label]
+        if self.min_confidence is None or (scores.get("confidence") or 0.0) >= self.min_confidence:
+            return scores["label"]
+        return UNSURE
 
     def post_clauses(self) -> list[dict]:
         """For the posts index, where every filter applies."""
@@ -113,6 +147,17 @@ class Filters:
     def feedback_clauses(self) -> list[dict]:
         """Feedback items are filtered by topic and product, and are current when last seen in the window."""
         return self._clauses(FEEDBACK_FIELDS, "last_seen")
+
+
+def label_counts(agg: dict) -> dict[str, int]:
+    """The counts of a ``Filters.label_agg`` response, most first; ``unsure`` among them when there are any."""
+    buckets = agg["buckets"]
+    if isinstance(buckets, list):
+        return {str(b["key"]): b["doc_count"] for b in buckets}
+    counts = {str(b["key"]): b["doc_count"] for b in buckets["sure"]["label"]["buckets"]}
+    if buckets[UNSURE]["doc_count"]:
+        counts[UNSURE] = buckets[UNSURE]["doc_count"]
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def _shown(at: Time) -> str:

@@ -77,8 +77,29 @@ class Post(_Strict):
 
 
 class LabelScores(_Strict):
+    """A label, every label's score (calibrated probabilities), and the probability of the chosen one.
+
+    ``confidence`` is filled from ``scores[label]`` when a record lacks it (older records), and
+    0.0 when the scores do not name the label either.
+    """
+
     label: str
     scores: dict[str, float]
+    confidence: float = Field(ge=0.0, le=1.0, description="the probability of the label: scores[label]")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _confidence_from_scores(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("confidence") is None:
+            scores = data.get("scores")
+            label = data.get("label")
+            score = scores.get(label) if isinstance(scores, dict) and isinstance(label, str) else None
+            try:
+                confidence = min(max(float(score), 0.0), 1.0) if score is not None else 0.0
+            except (TypeError, ValueError):  # no number: the validation of ``scores`` refuses it
+                confidence = 0.0
+            data = {**data, "confidence": confidence}
+        return data
 
 
 class TopicScore(_Strict):

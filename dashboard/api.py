@@ -35,12 +35,19 @@ class FilterParams(BaseModel):
     lang: str | None = Field(None, pattern=r"^[a-z]{2,3}$", description="only this language, e.g. zh, ko, en")
     topic: str | None = Field(None, pattern=TERM, description="only posts about this topic id")
     product: str | None = Field(None, pattern=TERM, description="only posts that mention this product id")
+    min_confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="count a sentiment label less likely than this (0-1) as 'unsure' in the sentiment splits",
+    )
 
 
 def as_filters(params: Annotated[FilterParams, Query()]) -> Filters:
     chosen = params.model_dump(exclude_none=True)
-    times = {name: chosen.pop(name) for name in ("since", "until") if name in chosen}
-    return Filters(**{name: [value] for name, value in chosen.items()}, **times)
+    single = {name: chosen.pop(name) for name in ("since", "until", "min_confidence") if name in chosen}
+    return Filters(**{name: [value] for name, value in chosen.items()}, **single)
 
 
 Filters_ = Annotated[Filters, Depends(as_filters)]

@@ -11,7 +11,7 @@ from datetime import datetime
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel
 
-from canyu.filters import Filters
+from canyu.filters import Filters, label_counts
 from canyu.schema import Cascade, EnrichedPost, FeedbackItem
 from canyu.settings import Settings
 
@@ -75,8 +75,9 @@ def _where(clauses: list[dict]) -> dict:
     return {"bool": {"filter": clauses}}
 
 
-def _by_sentiment() -> dict:
-    return {"sentiment": _terms("sentiment.label", 3)}
+def _by_sentiment(filters: Filters) -> dict:
+    """Counts by sentiment label; below ``filters.min_confidence`` as ``unsure`` (read with ``label_counts``)."""
+    return {"sentiment": filters.label_agg("sentiment", 3)}
 
 
 def _interval(es: Elasticsearch, index: str, query: dict) -> str:
@@ -98,13 +99,13 @@ def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
     aggs = {
         "volume": {
             "date_histogram": {"field": "created_at", "fixed_interval": interval},
-            "aggs": {"source": _terms("source"), **_by_sentiment()},
+            "aggs": {"source": _terms("source"), **_by_sentiment(filters)},
         },
         "source": _terms("source"),
         "language": _terms("language"),
-        **_by_sentiment(),
-        "topics": {**_terms("topics.id", TOP), "aggs": _by_sentiment()},
-        "products": {**_terms("products", TOP), "aggs": _by_sentiment()},
+        **_by_sentiment(filters),
+        "topics": {**_terms("topics.id", TOP), "aggs": _by_sentiment(filters)},
+        "products": {**_terms("products", TOP), "aggs": _by_sentiment(filters)},
         "options": {
             "global": {},
             "aggs": {"source": _terms("source"), "lang": _terms("language"), "topic": _terms("topics.id", 200),
@@ -116,7 +117,7 @@ def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
     return Summary(
         total=r["hits"]["total"]["value"],
         by_source=_counts(a["source"]),
-        by_sentiment=_counts(a["sentiment"]),
+        by_sentiment=label_counts(a["sentiment"]),
         by_language=_counts(a["language"]),
         interval=interval,
         volume=[
@@ -124,16 +125,16 @@ def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
                 at=b["key_as_string"],
                 total=b["doc_count"],
                 by_source=_counts(b["source"]),
-                by_sentiment=_counts(b["sentiment"]),
+                by_sentiment=label_counts(b["sentiment"]),
             )
             for b in a["volume"]["buckets"]
         ],
         topics=[
-            Term(id=b["key"], total=b["doc_count"], by_sentiment=_counts(b["sentiment"]))
+            Term(id=b["key"], total=b["doc_count"], by_sentiment=label_counts(b["sentiment"]))
             for b in a["topics"]["buckets"]
         ],
         products=[
-            Term(id=b["key"], total=b["doc_count"], by_sentiment=_counts(b["sentiment"]))
+            Term(id=b["key"], total=b["doc_count"], by_sentiment=label_counts(b["sentiment"]))
             for b in a["products"]["buckets"]
         ],
         options=Options(**{name: sorted(_counts(agg)) for name, agg in a["options"].items() if name != "doc_count"}),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch
 
-from canyu.filters import FIELDS, Filters
+from canyu.filters import FIELDS, LABELS, Filters, label_counts
 
 INTERVALS = ("minute", "hour", "day", "week", "month", "quarter", "year")
 TEXT_FIELDS = ["title^2", "text"]
@@ -48,7 +48,9 @@ class Agg:
     def name(self) -> str:
         return f"{self.kind}:{self.arg}"
 
-    def body(self, size: int) -> dict:
+    def body(self, size: int, filters: Filters | None = None) -> dict:
+        if self.kind == "terms" and self.arg in LABELS and filters is not None:
+            return filters.label_agg(self.arg, size)
         if self.kind == "terms":
             return {"terms": {"field": FIELDS[self.arg], "size": size}}
         return {"date_histogram": {"field": "created_at", "calendar_interval": self.arg, "min_doc_count": 0}}
@@ -66,9 +68,30 @@ class SearchResult:
 SUMMARY = (Agg("terms", "sentiment"), Agg("terms", "source"))
 
 
+def _counts(agg: dict) -> dict[str, int]:
+    if isinstance(agg["buckets"], dict):  # a label count that sets the unsure apart (Filters.label_agg)
+        return label_counts(agg)
+    return {b.get("key_as_string", b["key"]): b["doc_count"] for b in agg["buckets"]}
+
+
+def _shown(hit: dict, filters: Filters) -> dict:
+    """The hit with each label below ``filters.min_confidence`` shown as ``unsure`` (its scores kept)."""
+    if filters.min_confidence is None:
+        return hit
+    return hit | {name: hit[name] | {"label": filters.label_shown(hit, name)} for name in LABELS if name in hit}
+
+
 def search(
-    es: Elasticsearch, alias: str, query: dict, size: int = 10, aggs: tuple[Agg, ...] = (), agg_size: int = 10
+    es: Elasticsearch,
+    alias: str,
+    query: dict,
+    size: int = 10,
+    aggs: tuple[Agg, ...] = (),
+    agg_size: int = 10,
+    filters: Filters | None = None,
 ) -> SearchResult:
+    """With ``filters`` (those ``query`` was built from), labels below their ``min_confidence`` read ``unsure``."""
+    filters = filters or Filters()
     asked = {agg.name: agg for agg in (*SUMMARY, *aggs)}
     response = es.search(
         index=alias,
@@ -76,15 +99,12 @@ def search(
         size=size,
         track_total_hits=True,
         sort=["_score", {"created_at": "desc"}],
-        aggs={name: agg.body(agg_size if agg in aggs else 50) for name, agg in asked.items()},
+        aggs={name: agg.body(agg_size if agg in aggs else 50, filters) for name, agg in asked.items()},
     )
-    buckets = {
-        name: {b.get("key_as_string", b["key"]): b["doc_count"] for b in response["aggregations"][name]["buckets"]}
-        for name in asked
-    }
+    buckets = {name: _counts(response["aggregations"][name]) for name in asked}
     return SearchResult(
         total=response["hits"]["total"]["value"],
-        hits=[h["_source"] for h in response["hits"]["hits"]],
+        hits=[_shown(h["_source"], filters) for h in response["hits"]["hits"]],
         by_sentiment=buckets["terms:sentiment"],
         by_source=buckets["terms:source"],
         aggs={agg.name: buckets[agg.name] for agg in aggs},

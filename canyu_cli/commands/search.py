@@ -82,10 +82,21 @@ def search(
     agg_size: Annotated[int, typer.Option(help="buckets per terms summary")] = 10,
     limit: Annotated[int, typer.Option(help="posts to print")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    min_confidence: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="show a sentiment or intent label less likely than this (0-1) as 'unsure', count it so, "
+            "and let --sentiment/--intent match only labels at least this likely",
+        ),
+    ] = None,
     *,
     filters,
 ) -> None:
     """Search indexed posts; print the matches, their counts by sentiment and source, and any --agg summaries."""
+    import dataclasses
+
     from canyu_runtime.elastic import client
     from queries.search import Agg, build_query
     from queries.search import search as run_search
@@ -93,10 +104,11 @@ def search(
     settings = get_settings()
     try:
         aggs = tuple(Agg.parse(spec) for spec in agg or [])
+        filters = dataclasses.replace(filters, min_confidence=min_confidence)
     except ValueError as e:
         fail(str(e))
     with client(settings) as es:
-        result = run_search(es, settings.posts_alias, build_query(query, filters), limit, aggs, agg_size)
+        result = run_search(es, settings.posts_alias, build_query(query, filters), limit, aggs, agg_size, filters)
     if as_json:
         typer.echo(json.dumps(result.__dict__, ensure_ascii=False, indent=2))
         return

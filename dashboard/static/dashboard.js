@@ -2,9 +2,10 @@
 // draws the charts with Chart.js and prepends live posts and alerts from the SSE feed.
 "use strict";
 
-const FILTERS = ["since", "until", "source", "lang", "topic", "product"];
-const SENTIMENTS = ["negative", "neutral", "positive"];
-const COLORS = { negative: "#d9534f", neutral: "#9aa0a6", positive: "#2e9d5b" };
+const FILTERS = ["since", "until", "source", "lang", "topic", "product", "min_confidence"];
+// "unsure": labels below the chosen min_confidence, counted apart.
+const SENTIMENTS = ["negative", "neutral", "positive", "unsure"];
+const COLORS = { negative: "#d9534f", neutral: "#9aa0a6", positive: "#2e9d5b", unsure: "#d0c9a8" };
 const PALETTE = ["#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e", "#6e7781", "#d4a72c", "#116329"];
 const FEED_LENGTH = 30;
 // New posts make the charts stale; redraw them at most this often while posts arrive.
@@ -79,9 +80,11 @@ function drawSummary(s) {
     label: src, backgroundColor: PALETTE[i % PALETTE.length], data: s.volume.map((b) => b.by_source[src] || 0),
   }))), s.total);
 
+  // "unsure" is drawn only when a minimum confidence is chosen.
+  const sentiments = filterQuery().has("min_confidence") ? SENTIMENTS : SENTIMENTS.filter((l) => l !== "unsure");
   draw("sentiment", {
     type: "line",
-    data: { labels, datasets: SENTIMENTS.map((label) => ({
+    data: { labels, datasets: sentiments.map((label) => ({
       label, borderColor: COLORS[label], backgroundColor: COLORS[label] + "55", fill: true, pointRadius: 0,
       data: s.volume.map((b) => b.by_sentiment[label] || 0),
     })) },
@@ -91,7 +94,7 @@ function drawSummary(s) {
   }, s.total);
 
   for (const [id, terms] of [["topics", s.topics], ["products", s.products]]) {
-    draw(id, stacked(terms.map((t) => t.id), SENTIMENTS.map((label) => ({
+    draw(id, stacked(terms.map((t) => t.id), sentiments.map((label) => ({
       label, backgroundColor: COLORS[label], data: terms.map((t) => t.by_sentiment[label] || 0),
     })), true), terms.reduce((sum, t) => sum + t.total, 0));
   }
@@ -229,7 +232,7 @@ function start() {
     page.delete("token");
     history.replaceState(null, "", page.toString() ? `?${page}` : location.pathname);
   }
-  choose(document.querySelector("select[name=since]"), page.get("since") || "");
+  for (const name of ["since", "min_confidence"]) choose(document.querySelector(`select[name=${name}]`), page.get(name) || "");
   $("filters").addEventListener("change", onFilterChange);
   refresh();
   connectLive();

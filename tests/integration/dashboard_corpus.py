@@ -32,7 +32,10 @@ def _post(n: int) -> EnrichedPost:
         created_at=START + timedelta(hours=7 * n),
         author=Author(id=f"a{n % 9}", name=f"author {n % 9}", followers=100 * n),
         engagement=Engagement(likes=(n * 37) % 101, reposts=n % 7, comments=n % 5),
-        sentiment=LabelScores(label=SENTIMENTS[n % len(SENTIMENTS)], scores={}),
+        # Confidences 0.05, 0.15, ... 0.95 in turn, for min_confidence.
+        sentiment=LabelScores(
+            label=SENTIMENTS[n % len(SENTIMENTS)], scores={SENTIMENTS[n % len(SENTIMENTS)]: (n % 10) / 10 + 0.05}
+        ),
         intent=LabelScores(label="other", scores={}),
         topics=[TopicScore(id=TOPICS[n % 3], score=0.9)],
         products=[PRODUCTS[n % 2]] if n % 4 else [],

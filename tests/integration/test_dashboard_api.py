@@ -77,10 +77,29 @@ def test_filters_narrow_every_count_and_keep_the_menus_whole(api):
     assert api.get("/api/summary", params={"since": "1h", "until": until}).json()["total"] == 0
 
 
+def test_a_minimum_confidence_counts_less_likely_sentiments_as_unsure(api):
+    s = api.get("/api/summary", params={"min_confidence": 0.7}).json()
+
+    def shown(p):
+        return p.sentiment.label if p.sentiment.confidence >= 0.7 else "unsure"
+
+    assert s["total"] == len(POSTS)
+    assert s["by_sentiment"] == count(shown)
+    assert 0 < s["by_sentiment"]["unsure"] < len(POSTS)
+    for label, n in count(shown).items():
+        assert sum(b["by_sentiment"].get(label, 0) for b in s["volume"]) == n
+    battery = next(t for t in s["topics"] if t["id"] == "battery")
+    assert battery["by_sentiment"] == Counter(shown(p) for p in POSTS if p.topics[0].id == "battery")
+    assert api.get("/api/summary", params={"min_confidence": 0}).json()["by_sentiment"] == count(
+        lambda p: p.sentiment.label
+    )
+
+
 @pytest.mark.parametrize(
     "params",
     [{"since": "7x"}, {"since": "0d"}, {"until": "yesterday"}, {"until": "2026-11-20T00:00:00"}, {"lang": "English"},
-     {"source": "a b"}, {"topic": "x" * 65}, {"colour": "red"}],
+     {"source": "a b"}, {"topic": "x" * 65}, {"colour": "red"}, {"min_confidence": 1.5}, {"min_confidence": "high"},
+     {"min_confidence": -0.1}, {"min_confidence": "nan"}],
 )  # fmt: skip
 def test_bad_filter_values_get_a_422_that_names_the_parameter(api, params):
     response = api.get("/api/summary", params=params)

@@ -292,3 +292,23 @@ def test_search_filters_and_aggregates(ns, sink):
 
     wrong = canyu(ns, "search", "x", "--intent", "rant")
     assert wrong.returncode == 1 and "choose from" in wrong.stderr
+
+
+def test_search_shows_and_counts_labels_below_a_minimum_confidence_as_unsure(ns, sink):
+    posts = [enriched(i, sentiment={"label": "negative", "scores": {"negative": i / 10}}) for i in range(10)]
+    index_posts(sink, posts)
+    count_docs(ns)  # refreshes
+
+    found = canyu(ns, "search", "*", "--min-confidence", "0.7", "--limit", "10", "--json")
+    assert found.returncode == 0, found.stderr
+    result = json.loads(found.stdout)
+    assert result["by_sentiment"] == {"unsure": 7, "negative": 3}
+    assert sorted(h["sentiment"]["label"] for h in result["hits"]) == ["negative"] * 3 + ["unsure"] * 7
+    assert {h["sentiment"]["confidence"] for h in result["hits"]} == {p.sentiment.confidence for p in posts}
+
+    confident = canyu(ns, "search", "*", "--sentiment", "negative", "--min-confidence", "0.7", "--json")
+    assert json.loads(confident.stdout)["total"] == 3
+    table = canyu(ns, "search", "*", "--min-confidence", "0.7")
+    assert "sentiment: unsure 7, negative 3" in table.stdout
+    plain = json.loads(canyu(ns, "search", "*", "--json").stdout)
+    assert plain["by_sentiment"] == {"negative": 10}

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from canyu.filters import Filters
 from canyu.settings import Settings
+from dashboard import reads
 from dashboard.api import FilterParams, as_filters
 from dashboard.app import create_app
 from dashboard.auth import with_tokens
@@ -54,6 +55,27 @@ def test_page_filters_become_terms_and_date_math_clauses() -> None:
         {"range": {"last_seen": {"gte": "now-7d", "lte": "2026-11-20T00:00:00+00:00"}}},
     ]
     assert Filters().post_clauses() == [] == Filters().feedback_clauses()
+
+
+def test_a_minimum_confidence_splits_the_sentiment_counts_and_filters_no_posts() -> None:
+    f = as_filters(FilterParams(min_confidence=0.7, source="forum"))
+    assert f.min_confidence == 0.7
+    assert f.post_clauses() == [{"terms": {"source": ["forum"]}}]  # the page has no label filter to narrow
+    sure = {"range": {"sentiment.confidence": {"gte": 0.7}}}
+    assert reads._by_sentiment(f) == {"sentiment": {
+        "filters": {"filters": {"sure": sure, "unsure": {"bool": {"must_not": [sure]}}}},
+        "aggs": {"label": {"terms": {"field": "sentiment.label", "size": 3}}},
+    }}  # fmt: skip
+    assert reads._by_sentiment(as_filters(FilterParams())) == {
+        "sentiment": {"terms": {"field": "sentiment.label", "size": 3}}
+    }
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "high", "nan", "inf"])
+def test_a_bad_minimum_confidence_is_422_before_any_query(web, value) -> None:
+    response = web.get("/api/summary", params={"min_confidence": value}, headers=bearer(READ))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "min_confidence"]
 
 
 def test_unset_tokens_are_generated_and_set_ones_kept() -> None:
@@ -112,7 +134,7 @@ def test_the_openapi_spec_lists_the_api_with_bearer_auth(web) -> None:
             "/api/subscriptions", "/api/subscriptions/{subscription_id}"} == set(spec["paths"])  # fmt: skip
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert {p["name"] for p in spec["paths"]["/api/summary"]["get"]["parameters"]} == {
-        "since", "until", "source", "lang", "topic", "product"
+        "since", "until", "source", "lang", "topic", "product", "min_confidence"
     }  # fmt: skip
 
 

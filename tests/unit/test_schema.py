@@ -3,7 +3,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from canyu.schema import Channel, DeadLetter, EnrichedPost, Post
+from canyu.schema import Channel, DeadLetter, EnrichedPost, LabelScores, Post
 
 BASE = {"id": "weibo:4901", "source": "weibo", "text": "电池续航太差了", "created_at": "2026-11-20T10:00:00+08:00",
         "author": {"id": "u1"}}  # fmt: skip
@@ -99,3 +99,13 @@ def test_a_bad_target_error_does_not_repeat_a_slack_url():
 def test_secret_env_must_be_a_variable_name():
     with pytest.raises(ValidationError, match="secret_env"):
         Channel(type="webhook", target="https://hooks.example.com/x", secret_env="A=B; rm")
+
+
+def test_a_label_carries_its_confidence_and_older_records_get_it_from_their_scores():
+    old = LabelScores.model_validate({"label": "negative", "scores": {"negative": 0.8, "positive": 0.2}})
+    assert old.confidence == 0.8
+    assert LabelScores.model_validate_json('{"label": "other", "scores": {}}').confidence == 0.0
+    assert LabelScores(label="praise", scores={"praise": 0.6}, confidence=0.55).confidence == 0.55
+    assert LabelScores(label="praise", scores={"praise": 0.6}).model_dump()["confidence"] == 0.6
+    with pytest.raises(ValidationError):
+        LabelScores(label="praise", scores={}, confidence=1.5)

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 import pytest
 
 from canyu.filters import Filters, parse_time, read_time
-from queries.search import Agg, build_query
+from queries.search import Agg, build_query, search
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
@@ -91,3 +91,77 @@ def test_a_window_empty_whatever_the_clock_is_refused_and_one_that_depends_on_it
     with pytest.raises(ValueError, match="is not before"):
         Filters(since="1d", until="7d")
     assert Filters(since="1h", until=NOW).since == "1h"
+
+
+def test_a_minimum_confidence_makes_the_label_filters_ask_for_confident_labels():
+    filters = Filters(sentiment=["negative"], intent=["bug_report"], topic=["battery"], min_confidence=0.7)
+    assert filters.post_clauses() == [
+        {"terms": {"topics.id": ["battery"]}},
+        {"terms": {"intent.label": ["bug_report"]}},
+        {"terms": {"sentiment.label": ["negative"]}},
+        {"range": {"sentiment.confidence": {"gte": 0.7}}},
+        {"range": {"intent.confidence": {"gte": 0.7}}},
+    ]
+    assert filters.feedback_clauses() == [{"terms": {"topic": ["battery"]}}]
+    # Without a label filter a minimum confidence narrows nothing: it changes how labels are shown.
+    assert Filters(topic=["battery"], min_confidence=0.7).post_clauses() == [{"terms": {"topics.id": ["battery"]}}]
+    # Without a minimum the clauses are as they always were.
+    assert {"range"} & {k for c in Filters(sentiment=["negative"]).post_clauses() for k in c} == set()
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.01, float("nan")])
+def test_a_minimum_confidence_is_a_probability(value):
+    with pytest.raises(ValueError, match="--min-confidence"):
+        Filters(min_confidence=value)
+
+
+class FakeEs:
+    """Answers with two posts and the sentiment counts the way Elasticsearch shapes them."""
+
+    def __init__(self):
+        self.aggs: dict = {}
+
+    def search(self, *, aggs, **_):
+        self.aggs = aggs
+        hits = [
+            {"_source": {"id": "f:1", "sentiment": {"label": "positive", "scores": {}, "confidence": 0.95},
+                         "intent": {"label": "praise", "scores": {}, "confidence": 0.4}}},
+            {"_source": {"id": "f:2", "sentiment": {"label": "negative", "scores": {"negative": 0.9}},
+                         "intent": {"label": "bug_report", "scores": {}, "confidence": 0.9}}},
+        ]  # fmt: skip
+        split = "filters" in aggs["terms:sentiment"]
+        sentiment = (
+            {"buckets": {"sure": {"doc_count": 1, "label": {"buckets": [{"key": "positive", "doc_count": 1}]}},
+                         "unsure": {"doc_count": 1}}}
+            if split
+            else {"buckets": [{"key": "positive", "doc_count": 1}, {"key": "negative", "doc_count": 1}]}
+        )  # fmt: skip
+        return {
+            "hits": {"total": {"value": 2}, "hits": hits},
+            "aggregations": {"terms:sentiment": sentiment, "terms:source": {"buckets": [{"key": "f", "doc_count": 2}]}},
+        }
+
+
+def test_search_shows_labels_below_the_minimum_confidence_as_unsure():
+    es = FakeEs()
+    result = search(es, "posts", {"match_all": {}}, filters=Filters(min_confidence=0.7))
+    sure = {"range": {"sentiment.confidence": {"gte": 0.7}}}
+    assert es.aggs["terms:sentiment"] == {
+        "filters": {"filters": {"sure": sure, "unsure": {"bool": {"must_not": [sure]}}}},
+        "aggs": {"label": {"terms": {"field": "sentiment.label", "size": 50}}},
+    }
+    assert result.by_sentiment == {"positive": 1, "unsure": 1}
+    # A record indexed before confidences existed has none, and is as unsure as the query counts it.
+    assert [(h["sentiment"]["label"], h["intent"]["label"]) for h in result.hits] == [
+        ("positive", "unsure"),
+        ("unsure", "bug_report"),
+    ]
+    assert result.hits[0]["intent"]["confidence"] == 0.4  # the scores are kept
+
+
+def test_search_without_a_minimum_confidence_is_unchanged():
+    es = FakeEs()
+    result = search(es, "posts", {"match_all": {}})
+    assert es.aggs["terms:sentiment"] == {"terms": {"field": "sentiment.label", "size": 50}}
+    assert result.by_sentiment == {"positive": 1, "negative": 1}
+    assert [h["sentiment"]["label"] for h in result.hits] == ["positive", "negative"]
