@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
 
 from canyu.writing import CJK
 
@@ -39,12 +43,21 @@ def features(text: str) -> list[str]:
 
 
 def simhash(text: str) -> int:
-    weights = [0] * BITS
-    for feature in features(text):
-        h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
-        for bit in range(BITS):
-            weights[bit] += 1 if h >> bit & 1 else -1
-    return sum(1 << bit for bit in range(BITS) if weights[bit] > 0)
+    return fingerprint(features(text))
+
+
+@lru_cache(maxsize=200_000)
+def _digest(feature: str) -> bytes:
+    return hashlib.blake2b(feature.encode(), digest_size=8).digest()  # words recur: most are cached
+
+
+def fingerprint(feats: Sequence[str]) -> int:
+    """Bit i is set when most features' hashes have bit i set (numpy: the per-bit vote is the hot loop)."""
+    if not feats:
+        return 0
+    digests = b"".join(map(_digest, feats))
+    bits = np.unpackbits(np.frombuffer(digests, dtype=np.uint8).reshape(-1, 8), axis=1)  # most significant first
+    return int.from_bytes(np.packbits(2 * bits.sum(axis=0) > len(feats)).tobytes(), "big")
 
 
 def distance(a: int, b: int) -> int:
