@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(64, ge=1, description="posts per classifier call in the worker")
     batch_wait_s: float = Field(0.5, gt=0, description="longest wait to fill a batch")
     worker_web_port: int = 6066
+    worker_store: str = Field(
+        "rocksdb://", pattern=r"^(rocksdb|memory)://$", description="table store: rocksdb keeps state across restarts"
+    )
+    worker_session_timeout_s: float = Field(
+        10, ge=6, le=60, description="a worker silent this long leaves its group, and its partitions move on"
+    )
     worker_stall_s: float = Field(
         120, gt=0, description="a consumer group whose partitions lag with no commit for this long is stalled"
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import faust
@@ -26,6 +25,7 @@ from canyu.schema import Alert, DeadLetter, EnrichedPost, Subscription
 from canyu.settings import Settings
 from canyu_runtime import dead_letters
 from canyu_runtime.reasons import reason_of
+from canyu_runtime.subscriptions import SubscriptionFollower
 from models import Classifier
 from streams.enrich import RawRecord, enrich_batch
 from streams.notify import notifications
@@ -34,6 +34,7 @@ from streams.signals import Signals
 
 log = logging.getLogger(__name__)
 EXPIRY_INTERVAL_S = 60.0
+SUBSCRIPTIONS_WAIT_S = 60.0  # before the first alert: a new worker must not match it against none
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,15 @@ async def _send(topic: faust.TopicT, key: str, value: str):
 class Agents:
     """``enrich``, ``signals``, ``subscriptions`` and ``notify``, and what they share.
 
-    ``subscriptions`` maps subscription id to its JSON, as the compacted topic does: a table
-    that every worker holds whole, because any worker may own a partition of ``alerts``.
+    ``followed`` follows the compacted subscriptions topic whole on every worker (any
+    worker may own a partition of ``alerts``): subscription id → its latest JSON.
     """
 
     topics: Topics
     classifier: Classifier
     catalogue: Catalogue
     state: Signals
-    subscriptions_by_id: MutableMapping[bytes, bytes]
+    followed: SubscriptionFollower
     batch_size: int
     batch_wait_s: float
     settings: Settings
@@ -105,9 +106,11 @@ class Agents:
     async def signals(self, stream: faust.StreamT) -> None:
         """The stateful step: every classified post through :class:`Signals`, then its outputs sent.
 
-        ``process`` makes every table write for a post before any await, and keeps what the post
-        makes until it is sent and acknowledged; only then is it marked sent. A worker that dies
-        in between sends it again when the post is redelivered, and counts nothing twice.
+        ``process`` makes every table write for a post before any await. Sends are not awaited
+        one by one: Faust flushes the producer before it commits an offset, so a post whose
+        sends never finished is delivered again, and sent again from the tables. Alerts are
+        the exception: a post's alerts are awaited, and only then marked sent, so that a
+        redelivery notifies nobody twice.
         """
         expired_at = time.monotonic()
         async for event in stream.events():
@@ -118,8 +121,9 @@ class Agents:
                 await self._dead_letter(record.dead_letter("signals", f"not a valid EnrichedPost: {reason_of(e)}"))
                 continue
             try:
-                out = self.state.process(post)
+                out = self.state.process(post, record.offset)
             except Exception as e:
+                self.state.forget_recent()  # what it had in memory may be half changed: read the tables again
                 await self._dead_letter(record.dead_letter("signals", f"not processed: {reason_of(e)}", post.source))
                 continue
             if time.monotonic() - expired_at > EXPIRY_INTERVAL_S:
@@ -131,30 +135,30 @@ class Agents:
                     log.exception("expiry failed")
             if out.redelivery:
                 continue
-            pending = [await _send(self.topics.enriched, post.id, out.post.model_dump_json())]
+            await _send(self.topics.enriched, post.id, out.post.model_dump_json())
+            alerts = []
             for kind, key, value in out.messages():
+                sending = await _send(getattr(self.topics, kind), key, value)
                 if kind == "alerts":
                     log.info("alert %s", key)
-                pending.append(await _send(getattr(self.topics, kind), key, value))
-            await asyncio.gather(*pending)
-            self.state.sent(post.id)
+                    alerts.append(sending)
+            if alerts:
+                await asyncio.gather(*alerts)
+                self.state.sent(post.id)
 
     async def subscriptions(self, stream: faust.StreamT) -> None:
-        """Fold the compacted subscriptions topic into the table: the latest value wins, a tombstone removes.
+        """Dead-letter a record of the compacted subscriptions topic that is not a subscription.
 
-        A value that is not a subscription is a dead letter, and the table keeps what it had.
+        Each record is read once, by the worker that owns its partition; every worker's
+        :class:`SubscriptionFollower` keeps the whole topic for ``notify``.
         """
         async for event in stream.events():
-            sub_id, value = event.key, event.value
-            if value is None:
-                self.subscriptions_by_id.pop(sub_id, None)
+            if event.value is None:
                 continue
             try:
-                Subscription.model_validate_json(value)
+                Subscription.model_validate_json(event.value)
             except Exception as e:
                 await self._dead_letter(_record(event).dead_letter("subscriptions", reason_of(e)))
-                continue
-            self.subscriptions_by_id[sub_id] = value
 
     async def notify(self, stream: faust.StreamT) -> None:
         """One notification per subscription that an alert matches.
@@ -163,6 +167,11 @@ class Agents:
         every subscription (one the table holds is no longer valid): it reached the others, and the
         dead letter says which it missed.
         """
+        self.followed.start()
+        if not await asyncio.to_thread(self.followed.caught_up.wait, SUBSCRIPTIONS_WAIT_S):
+            log.warning(
+                "subscriptions not all read after %g s; matching alerts against those read", SUBSCRIPTIONS_WAIT_S
+            )
         async for event in stream.events():
             record = _record(event)
             try:
@@ -171,7 +180,7 @@ class Agents:
                 await self._dead_letter(record.dead_letter("notify", reason_of(e)))
                 continue
             missed = []
-            for sub_id, value in list(self.subscriptions_by_id.items()):
+            for sub_id, value in self.followed.latest.items():
                 try:
                     notices = notifications(alert, [Subscription.model_validate_json(value)])
                 except Exception as e:

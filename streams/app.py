@@ -3,8 +3,9 @@
 posts.raw ──enrich (classifier, in batches; parallel over partitions)──► posts.classified (1 partition)
 posts.classified ──signals (near-duplicates, counts, spikes, items, cascades)──► posts.enriched,
                                                     alerts, feedback.items, cascades, counts
-subscriptions (compacted) ──subscriptions──► a global table, whole on every worker
-alerts ──notify (matches that table)──► notifications
+subscriptions (compacted) ──subscriptions──► dead letters for records that are no subscription
+subscriptions (compacted) ──followed whole by every worker──► notify
+alerts ──notify (matches them)──► notifications
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import faust
 from faust.web import Request, Response, View
 
 from canyu.settings import Settings
+from canyu_runtime.subscriptions import SubscriptionFollower
 from models import load_classifier
 from streams.agents import Agents, Topics
 from streams.products import Catalogue
+from streams.recent import Clock
 from streams.sensor import MetricsSensor
 from streams.signals import SignalConfig, Signals, Tables
 from streams.spikes import SpikeRule
@@ -32,8 +35,14 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker_app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",  # tables are rebuilt from their Kafka changelogs on start-up
+        # RocksDB: a restarted worker reads its own state from disk and only the changelogs' tail.
+        store=settings.worker_store,
         datadir=str(datadir),
+        # A killed worker's partitions move after this long, not after Faust's default minute.
+        # (Static membership would hand them back to a restarted worker without a rebalance, but
+        # Faust's assignor then never completes the assignment: the worker waits for good.)
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=settings.worker_session_timeout_s / 5,
         web_host="127.0.0.1",
         web_port=settings.worker_web_port,
         topic_partitions=settings.topic_partitions,
@@ -44,17 +53,15 @@ def create_app(settings: Settings) -> faust.App:
     tables = Tables(
         **{name: app.Table(_signals_table(name), default=None, partitions=1) for name in Tables.__dataclass_fields__}
     )
-    # Every worker holds every subscription. One changelog partition, written through the
-    # partitioner, is what Faust's GlobalTable needs to recover without looping.
-    subscriptions = app.GlobalTable(
-        "subscriptions", key_type=bytes, value_type=bytes, partitions=1, use_partitioner=True, recovery_buffer_size=1
-    )
+    state = Signals(tables, signal_config(settings))
+    # After a rebalance the tables may hold what another worker wrote: derive the in-memory part again.
+    app.on_partitions_assigned.connect(lambda *args, **kwargs: state.forget_recent())
     agents = Agents(
         topics=out,
         classifier=load_classifier(settings.classifier),
         catalogue=Catalogue.load(settings.products_file),
-        state=Signals(tables, signal_config(settings)),
-        subscriptions_by_id=subscriptions,
+        state=state,
+        followed=SubscriptionFollower(settings),
         batch_size=settings.batch_size,
         batch_wait_s=settings.batch_wait_s,
         settings=settings,
@@ -65,7 +72,7 @@ def create_app(settings: Settings) -> faust.App:
     app.agent(out.alerts, name="notify")(agents.notify)
     app.page("/assignment/")(assignment)
     app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
-    app.page("/signals/")(signal_clock)
+    app.page("/signals/")(signal_clock(state))
     return app
 
 
@@ -74,14 +81,19 @@ async def assignment(web: View, request: Request) -> Response:
     return web.json(sorted([tp.topic, tp.partition] for tp in web.app.assignor.assigned_actives()))
 
 
-async def signal_clock(web: View, request: Request) -> Response:
-    """Event-time progress: the watermark, and how many posts arrived too late to be counted."""
-    clock = web.app.tables[_signals_table("clock")]
-    return web.json({k: clock.get(k) for k in ("watermark", "first", "late")})
+def signal_clock(state: Signals):
+    async def page(web: View, request: Request) -> Response:
+        """Event-time progress: the watermark, and how many posts arrived too late to be counted."""
+        clock = state.clock or Clock()
+        return web.json({"watermark": clock.watermark, "first": clock.first, "late": clock.late})
+
+    return page
 
 
 def _signals_table(name: str) -> str:
-    return f"signals-{name}"  # changelog <app id>-signals-<name>-changelog: renaming one loses its state
+    # Changelog <app id>-state-<name>-changelog: renaming one loses its state. (The "signals-"
+    # tables before them held another layout; a worker that finds those starts afresh.)
+    return f"state-{name}"
 
 
 def run_worker(settings: Settings) -> None:

@@ -15,6 +15,12 @@ from canyu.schema import Amplifier, Cascade, EnrichedPost
 
 VELOCITY_WINDOW = timedelta(minutes=10)
 TOP_AMPLIFIERS = 5
+# A cascade's state is rewritten on every repost, so it is capped: past REPOSTERS distinct
+# authors, reach adds the followers of every repost by an author it no longer lists (an
+# estimate, high when the same authors repost again), and only the AMPLIFIERS authors with
+# the most reposts are tracked.
+REPOSTERS = 1000
+AMPLIFIERS = 50
 
 
 @dataclass
@@ -36,10 +42,14 @@ class CascadeState:
         author = post.author.id
         followers = post.author.followers or 0
         if author not in self.reposters:
-            self.reposters.append(author)
             self.reach += followers
+            if len(self.reposters) < REPOSTERS:
+                self.reposters.append(author)
         entry = self.amplifiers.setdefault(author, [followers, 0])
         entry[1] += 1
+        if len(self.amplifiers) > AMPLIFIERS:  # the newcomer, or one it ties with, makes room
+            least = min((a for a in self.amplifiers if a != author), key=lambda a: self.amplifiers[a][1])
+            del self.amplifiers[least]
         created = post.created_at
         newest = max([created, *(datetime.fromisoformat(t) for t in self.recent)])
         window_start = newest - VELOCITY_WINDOW

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from canyu.schema import EnrichedPost
+from streams.recent import OpenItem
 from streams.simhash import features
 
 GROUPED_INTENTS = ("bug_report", "feature_request")
@@ -58,8 +59,7 @@ class ItemState:
         created = post.created_at.isoformat()
         return cls(f"item-{digest}", group, {}, [], "", 0, [], created, created, {})
 
-    def add(self, post: EnrichedPost) -> None:
-        feats = Counter(features(post.full_text))
+    def add(self, post: EnrichedPost, feats: Counter) -> None:
         merged = Counter(self.profile)
         merged.update(feats)
         self.profile = dict(merged.most_common(PROFILE_SIZE))
@@ -73,17 +73,15 @@ class ItemState:
         self.trend[day] = self.trend.get(day, 0) + 1
         if len(self.samples) < SAMPLES:
             self.samples.append((post.id, post.full_text))
-        # The title is the sample closest to what the whole item is about.
-        self.title = max(self.samples, key=lambda s: cosine(Counter(features(s[1])), self.profile))[1]
+        if len(self.samples) < SAMPLES or self.count % SAMPLES == 0:
+            # The title is the sample closest to what the whole item is about. Once the samples
+            # are all in, the profile drifts slowly: looking again every few posts is enough.
+            self.title = max(self.samples, key=lambda s: cosine(Counter(features(s[1])), self.profile))[1]
 
 
-def assign(post: EnrichedPost, candidates: list[ItemState], threshold: float) -> tuple[ItemState, bool]:
-    """The item the post joins (already updated) and whether it is new."""
-    feats = Counter(features(post.full_text))
-    best = max(candidates, key=lambda item: cosine(feats, item.profile), default=None)
-    group = group_of(post)
-    assert group is not None, "only feedback posts are assigned to items"
-    is_new = best is None or cosine(feats, best.profile) < threshold
-    item = ItemState.open(post, group) if is_new else best
-    item.add(post)
-    return item, is_new
+def choose(feats: Counter, candidates: list[tuple[str, OpenItem]], threshold: float) -> str | None:
+    """The id of the open item most similar to the post, when it is similar enough to join."""
+    norm = math.sqrt(sum(v * v for v in feats.values()))
+    scored = [(item.cosine(feats, norm), item_id) for item_id, item in candidates]
+    best = max(scored, default=None)
+    return best[1] if best and best[0] >= threshold else None

@@ -1,14 +1,23 @@
 """The stateful half of the stream: near-duplicates, windowed counts, spikes, feedback items
-and cascades, for one enriched post at a time.
+and cascades, for one enriched post at a time (design and reasons in docs/streams.md).
 
-State lives in mappings that the Faust app backs with changelogged tables (plain dicts
-in unit tests). All table writes for a post happen before anything is sent, and a post
-id is recorded as counted in the same step, so a post redelivered after a crash or a
-rebalance is recognised and never counted twice.
+Durable state is five tables, which the Faust app backs with changelogged RocksDB tables
+(plain dicts in unit tests). A post writes about two records: its entry in ``posts``, and
+one ``counts`` value per dimension it is counted under; a feedback post or a repost adds its
+item or its cascade. What can be derived from those tables (the stream's clock, the
+near-duplicate bands, each group's open items) is kept in memory only (:mod:`streams.recent`).
 
-What a post makes is kept with its ``counted`` entry until :meth:`Signals.sent` says it
-went out. A post redelivered before that (the worker died between the table writes and
-the sends) is sent again from what was kept, and still not counted again.
+**Exactly-once state under at-least-once delivery.** Every aggregate value carries ``o``, the
+offset in ``posts.classified`` of the last post applied to it. A worker killed mid-post may
+leave any subset of that post's writes in their changelogs. When the post is delivered again
+at the same offset, each change is applied only where the stamp is older, so every post
+counts once in every aggregate, whichever of its writes survived. A post id already in
+``posts`` at another offset is a replay or a re-fetch: indexed again, never counted again.
+
+What a post makes is sent again whenever its own offset is delivered again: the post, counts,
+items and cascades are the latest values under stable keys, so a second copy changes nothing
+downstream. Alerts are not (each one notifies people), so a post's alerts are kept in its
+``posts`` entry until :meth:`Signals.sent` says Kafka has them.
 
 Event time is ``created_at``, but never later than the post's ``fetched_at`` or
 ``enriched_at``: a source's clock or timezone gone wrong cannot run the stream's
@@ -17,32 +26,39 @@ watermark ahead and make every later post late.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import islice
 
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
-from streams import feedback
+from streams import feedback, recent
 from streams.cascades import VELOCITY_WINDOW, CascadeState, place
-from streams.simhash import bands, distance, features, simhash
+from streams.simhash import features, fingerprint
 from streams.spikes import Baseline, SpikeRule, baseline
 from streams.windows import Windowing, hopping, tumbling
 
 Table = MutableMapping[str, object]
 SAMPLE_CHARS = 280
+SAMPLES = 5
+CACHED = 20_000  # decoded values kept per table
+HOUR = 3600
 
 
 @dataclass(frozen=True)
 class SignalConfig:
-    live: Windowing = tumbling("1m", 60, grace=300)
+    live: Windowing = tumbling("1m", 60, grace=300)  # the counts' resolution (its grace is unused)
     alerting: Windowing = hopping("1h", 3600, 300, grace=300)
     baseline_windows: int = 7 * 24  # trailing 7 days of 1-hour windows
     spike: SpikeRule = SpikeRule()
     near_dup_distance: int = 3
     near_dup_window_s: int = 24 * 3600
     near_dup_min_features: int = 4  # "+1" and "转发微博" are not evidence of copying
+    near_dup_capacity: int = 50_000  # posts whose fingerprints are kept in memory
     item_threshold: float = 0.3
     item_idle_s: int = 14 * 24 * 3600  # an item with no new post for this long is closed
+    items_per_group: int = 32  # open items compared per post; past it the least recent closes
     viral_velocity: int = 10
     retention_s: int = 8 * 24 * 3600
 
@@ -51,16 +67,11 @@ class SignalConfig:
 class Tables:
     """Named state; the Faust app passes changelogged tables, tests pass dicts."""
 
-    counted: Table = field(default_factory=dict)  # post id → [epoch, duplicate_of, fetched_at, unsent or None]
-    bands: Table = field(default_factory=dict)  # simhash band → [[post id, fingerprint, epoch], ...]
-    counts: Table = field(default_factory=dict)  # "1h|topic=battery|sentiment=negative|<start>" → posts
-    samples: Table = field(default_factory=dict)  # alerting window key → [[post id, text], ...]
-    clock: Table = field(default_factory=dict)  # "watermark", "first" → epoch; "late" → posts
-    cooldowns: Table = field(default_factory=dict)  # alert key → epoch it last fired
-    items: Table = field(default_factory=dict)  # item id → ItemState as dict
-    groups: Table = field(default_factory=dict)  # item group → [item id, ...]
-    positions: Table = field(default_factory=dict)  # post id → [root id, depth, author id, epoch]
-    cascades: Table = field(default_factory=dict)  # root id → CascadeState as dict
+    posts: Table = field(default_factory=dict)  # post id → PostEntry fields, see _entry
+    counts: Table = field(default_factory=dict)  # "<key>|<hour start>" → {"o", "m": {minute: posts}, "s": samples}
+    items: Table = field(default_factory=dict)  # item id → {"o", **ItemState}
+    cascades: Table = field(default_factory=dict)  # root id → {"o", **CascadeState}
+    cooldowns: Table = field(default_factory=dict)  # alert key → [epoch it last fired, offset that fired it]
 
 
 Message = tuple[str, str, str]  # (topic, as agents.Topics names it: counts, items, cascades, alerts), key, value
@@ -69,18 +80,16 @@ Message = tuple[str, str, str]  # (topic, as agents.Topics names it: counts, ite
 @dataclass
 class Outputs:
     post: EnrichedPost
-    redelivery: bool = False  # the same fetch of a post again, all of it sent before: nothing to do at all
+    redelivery: bool = False  # the same fetch of a post again, from a replay: nothing to do at all
     late: bool = False
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # "1m|<key>|<minute start>" → posts in that minute
     alerts: list[Alert] = field(default_factory=list)
     items: list[FeedbackItem] = field(default_factory=list)
     cascades: list[Cascade] = field(default_factory=list)
-    unsent: list[Message] = field(default_factory=list)  # kept from a first delivery whose sends never finished
 
     def messages(self) -> list[Message]:
-        """What to send besides the post itself, in order: what a first delivery left unsent, then the new."""
+        """What to send besides the post itself."""
         return [
-            *self.unsent,
             *(("counts", key, str(count)) for key, count in self.counts.items()),
             *(("items", item.id, item.model_dump_json()) for item in self.items),
             *(("cascades", cascade.root_id, cascade.model_dump_json()) for cascade in self.cascades),
@@ -109,116 +118,161 @@ def event_time(post: EnrichedPost) -> float:
     return min(post.created_at, post.fetched_at, post.enriched_at).timestamp()
 
 
+def _hour(t: float) -> int:
+    return int(t // HOUR) * HOUR
+
+
 class Signals:
     def __init__(self, tables: Tables, config: SignalConfig = SignalConfig()):
-        self.t = tables
+        self.t = tables  # as given: what tests and the worker's pages read
         self.config = config
+        self._recent: recent.Recent | None = None
+        self._sweeps: dict[str, Iterator] = {}
+        self.forget_recent()
 
-    def process(self, post: EnrichedPost) -> Outputs:
-        """Every table write for ``post``; what to send is kept in ``counted`` until :meth:`sent`."""
-        seen = self.t.counted.get(post.id)
-        fetched = post.fetched_at.timestamp()
-        if seen is not None:
-            # A re-fetch is indexed again (its engagement may have changed) but never counted again;
-            # what the first delivery never sent is sent now.
-            unsent = seen[3] if len(seen) > 3 else None
-            self.t.counted[post.id] = [seen[0], seen[1], max(seen[2], fetched), unsent]
-            return Outputs(
-                post.model_copy(update={"duplicate_of": seen[1]}),
-                redelivery=fetched <= seen[2] and unsent is None,
-                unsent=[self._current(*m) for m in unsent or []],
+    @property
+    def recent(self) -> recent.Recent:
+        if self._recent is None:
+            self._recent = recent.rebuild(
+                self.t.posts.items(),
+                self.t.items.items(),
+                band_count=self.config.near_dup_distance + 1,
+                near_dup_capacity=self.config.near_dup_capacity,
+                items_per_group=self.config.items_per_group,
             )
-        now = event_time(post)
-        duplicate_of = self._near_duplicate(post, now)
-        out = Outputs(post.model_copy(update={"duplicate_of": duplicate_of}))
-        self._advance_clock(now)
-        self._cascade(post, now, out)
-        if duplicate_of is None:  # a near-duplicate is indexed but counted once, as its original
-            self._count(post, now, out)
-            self._feedback(post, now, out)
-        self.t.counted[post.id] = [now, duplicate_of, fetched, [list(m) for m in out.messages()]]
+        return self._recent
+
+    def forget_recent(self) -> None:
+        """The tables may have changed elsewhere (a rebalance): rebuild the in-memory part before the next post."""
+        self._recent = None
+        self._sweeps = {}
+        # Every read and write of process() goes through these; the tables' values stay decoded here.
+        self.c = Tables(**{name: recent.Cached(getattr(self.t, name), CACHED) for name in Tables.__dataclass_fields__})
+
+    @property
+    def clock(self) -> recent.Clock | None:
+        """The stream's clock, once this worker has read its tables; never reads them itself,
+        because a page may ask while the tables are still being recovered."""
+        return self._recent.clock if self._recent else None
+
+    def process(self, post: EnrichedPost, offset: int) -> Outputs:
+        """Every table write for ``post``, read at ``offset`` of ``posts.classified``, and what to send."""
+        entry = self.c.posts.get(post.id)
+        fetched = post.fetched_at.timestamp()
+        if entry is not None and entry["o"] != offset:
+            # A replay or a re-fetch: indexed again when newer (its engagement may have changed),
+            # never counted again.
+            if fetched <= entry["f"]:
+                return Outputs(post, redelivery=True)
+            self.c.posts[post.id] = {**entry, "f": fetched}
+            return Outputs(post.model_copy(update={"duplicate_of": entry["d"]}))
+        words = features(post.full_text)
+        first_time = entry is None
+        if first_time:
+            entry = self._entry(post, words, offset)
+        out = Outputs(post.model_copy(update={"duplicate_of": entry["d"]}), late=entry["late"])
+        self._cascade(post, entry, offset, out)
+        if entry["d"] is None:  # a near-duplicate is indexed but counted once, as its original
+            if not entry["late"]:
+                self._count(post, entry, offset, out)
+            self._feedback(post, entry, Counter(words), offset, out)
+        if first_time:
+            entry["al"] = [a.model_dump_json() for a in out.alerts]
+        else:  # the entry knows which of its alerts are still to go out: none once they were sent
+            out.alerts = [Alert.model_validate_json(a) for a in entry["al"]]
+        self.c.posts[post.id] = entry  # also again on a redelivery: this worker may hold it, its changelog not
         return out
 
-    def _current(self, kind: str, key: str, value: str) -> Message:
-        """A kept message, a count with the value it has now: a count sent late never goes back."""
-        if kind == "counts" and key in self.t.counts:
-            return kind, key, str(self.t.counts[key])
-        return kind, key, value
-
     def sent(self, post_id: str) -> None:
-        """Everything ``process`` made for the post is out: a redelivery now has nothing to send."""
-        seen = self.t.counted.get(post_id)
-        if seen is not None and len(seen) > 3 and seen[3] is not None:
-            self.t.counted[post_id] = [*seen[:3], None]
+        """The post's alerts are in Kafka: a redelivery must not notify anyone again."""
+        entry = self.c.posts.get(post_id)
+        if entry is not None and entry.get("al"):
+            self.c.posts[post_id] = {**entry, "al": []}
 
-    # --- near-duplicates ---------------------------------------------------------------
+    def _entry(self, post: EnrichedPost, words: list[str], offset: int) -> dict:
+        """What is decided once per post and kept with it: its time, original, fingerprint and place."""
+        now = event_time(post)
+        # Late: too late for every alerting window it falls in (the newest one has closed), so
+        # it can change no spike. Counting it in its minute and hour then would only move the past.
+        clock, alerting = self.recent.clock, self.config.alerting
+        late = clock.watermark is not None and alerting.is_late(alerting.starts(now)[-1], clock.watermark)
+        clock.advance(now)
+        clock.late += late
+        fp = fingerprint(words) if len(words) >= self.config.near_dup_min_features else None
+        duplicate_of = None
+        if fp is not None:
+            horizon = now - self.config.near_dup_window_s
+            duplicate_of = self.recent.near_duplicates.find(post.id, fp, now, self.config.near_dup_distance, horizon)
+            self.recent.near_duplicates.add(post.id, fp, now)
+        parent = self.c.posts.get(post.repost_of) if post.repost_of else None
+        root, depth = place(post, (parent["r"], parent["dp"]) if parent else None)
+        return {"o": offset, "t": now, "f": post.fetched_at.timestamp(), "d": duplicate_of, "fp": fp,
+                "r": root, "dp": depth, "a": post.author.id, "late": late, "al": []}  # fmt: skip
 
-    def _near_duplicate(self, post: EnrichedPost, now: float) -> str | None:
-        text = post.full_text
-        if len(features(text)) < self.config.near_dup_min_features:
-            return None
-        fingerprint = simhash(text)
-        horizon = now - self.config.near_dup_window_s
-        best: tuple[float, str] | None = None
-        for band in bands(fingerprint, self.config.near_dup_distance + 1):
-            # Never the post itself: a worker that died mid-post may have kept its band entries
-            # (tables change through separate changelogs) but not its ``counted`` entry.
-            entries = [e for e in self.t.bands.get(band, []) if e[2] >= horizon and e[0] != post.id]
-            for other_id, other_fp, other_at in entries:
-                if distance(fingerprint, other_fp) <= self.config.near_dup_distance and other_at <= now:
-                    best = min(best or (other_at, other_id), (other_at, other_id))
-            self.t.bands[band] = [*entries, [post.id, fingerprint, now]]
-        return best[1] if best else None
+    def _stamped(self, table: Table, key: str, offset: int) -> tuple[dict | None, bool]:
+        """(the stored value, whether this offset's change is in it already)."""
+        stored = table.get(key)
+        return stored, stored is not None and stored["o"] >= offset
 
     # --- windowed counts and spikes ------------------------------------------------------
 
-    def _advance_clock(self, now: float) -> None:
-        self.t.clock["watermark"] = max(self.t.clock.get("watermark", now), now)
-        self.t.clock["first"] = min(self.t.clock.get("first", now), now)
-
-    def _count(self, post: EnrichedPost, now: float, out: Outputs) -> None:
-        watermark = self.t.clock["watermark"]
-        for windowing in (self.config.live, self.config.alerting):
-            for start in windowing.starts(now):
-                if windowing.is_late(start, watermark):
-                    out.late = True
-                    continue
-                for dims in dimensions(post):
-                    key = f"{windowing.name}|{key_of(dims)}|{start}"
-                    out.counts[key] = self.t.counts[key] = self.t.counts.get(key, 0) + 1
-                    if windowing is self.config.alerting:
-                        self._keep_sample(key, post)
-        if out.late:
-            self.t.clock["late"] = self.t.clock.get("late", 0) + 1
+    def _count(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs) -> None:
+        now = entry["t"]
+        hour, minute = _hour(now), self.config.live.starts(now)[0]
+        slot = str((minute - hour) // 60)
+        recent_ = self.recent
         for dims in dimensions(post):
-            self._check_spike(dims, watermark, out)
+            name = key_of(dims)
+            stored, applied = self._stamped(self.c.counts, f"{name}|{hour}", offset)
+            value = stored or {"o": offset, "m": {}, "s": []}
+            if not applied:
+                value["m"][slot] = value["m"].get(slot, 0) + 1
+                if len(value["s"]) < SAMPLES:
+                    value["s"].append([post.id, post.full_text[:SAMPLE_CHARS], minute])
+                value["o"] = offset
+                if minute < self.config.alerting.trailing(recent_.clock.watermark):
+                    recent_.forget_baselines(name)  # a window before the current one changed
+            self.c.counts[f"{name}|{hour}"] = value
+            out.counts[f"{self.config.live.name}|{name}|{minute}"] = value["m"][slot]
+            self._check_spike(dims, entry, offset, out)
 
-    def _keep_sample(self, key: str, post: EnrichedPost) -> None:
-        kept = self.t.samples.get(key, [])
-        if len(kept) < 5:
-            self.t.samples[key] = [*kept, [post.id, post.full_text[:SAMPLE_CHARS]]]
+    def _window(self, name: str, start: int) -> tuple[int, list[list]]:
+        """Posts counted for ``name`` in the alerting window from ``start``, and their samples."""
+        end = start + self.config.alerting.size
+        total, samples = 0, []
+        for hour in range(_hour(start), end, HOUR):
+            value = self.c.counts.get(f"{name}|{hour}")
+            if value is None:
+                continue
+            total += sum(n for slot, n in value["m"].items() if start <= hour + 60 * int(slot) < end)
+            samples += [s for s in value["s"] if start <= s[2] < end]
+        return total, samples
 
     def current_window(self, name: str, watermark: float) -> tuple[int, int, Baseline]:
         """(window start, count, baseline) of the stream's current alerting window for a key."""
         w = self.config.alerting
         start = w.trailing(watermark)
-        observed = self.t.counts.get(f"{w.name}|{name}|{start}", 0)
-        first = self.t.clock["first"]
-        history = [start - j * w.size for j in range(1, self.config.baseline_windows + 1)]
-        history = [s for s in history if s + w.size > first]  # only windows the stream has seen
-        return start, observed, baseline([self.t.counts.get(f"{w.name}|{name}|{s}", 0) for s in history])
+        observed, _ = self._window(name, start)
+        cached = self.recent.baseline((name, start))
+        if cached is None:
+            first = self.recent.clock.first
+            history = [start - j * w.size for j in range(1, self.config.baseline_windows + 1)]
+            history = [s for s in history if s + w.size > first]  # only windows the stream has seen
+            cached = baseline([self._window(name, s)[0] for s in history])
+            self.recent.keep_baseline((name, start), cached)
+        return start, observed, cached
 
-    def _check_spike(self, dims: dict[str, str], watermark: float, out: Outputs) -> None:
+    def _check_spike(self, dims: dict[str, str], entry: dict, offset: int, out: Outputs) -> None:
         """Check the stream's current window (the hour up to the watermark), which an out-of-order
         post may still add to, for the keys this post touched."""
         name = key_of(dims)
+        watermark = self.recent.clock.watermark
         start, observed, base = self.current_window(name, watermark)
         rule = self.config.spike
-        if not rule.fires(observed, base) or not rule.cooled_down(self.t.cooldowns.get(f"spike|{name}"), watermark):
+        if not self._due(f"spike|{name}", rule.fires(observed, base), watermark, offset):
             return
-        self.t.cooldowns[f"spike|{name}"] = watermark
         w = self.config.alerting
-        samples = self.t.samples.get(f"{w.name}|{name}|{start}", [])
+        _, samples = self._window(name, start)
         out.alerts.append(
             Alert(
                 id=f"spike|{name}|{start}",
@@ -231,24 +285,42 @@ class Signals:
                 baseline_mean=round(base.mean, 4),
                 baseline_std=round(base.std, 4),
                 threshold=round(rule.threshold(base), 4),
-                sample_post_ids=[s[0] for s in samples],
-                samples=[s[1] for s in samples],
+                sample_post_ids=[s[0] for s in samples[:SAMPLES]],
+                samples=[s[1] for s in samples[:SAMPLES]],
             )
         )
 
+    def _due(self, key: str, fires: bool, now: float, offset: int) -> bool:
+        """Whether this post raises the alert ``key``: the rule fires and the cooldown is over, or
+        this very post raised it before the worker died."""
+        stored = self.c.cooldowns.get(key)
+        if stored is not None and stored[1] >= offset:
+            return stored[1] == offset
+        if not fires or not self.config.spike.cooled_down(stored[0] if stored else None, now):
+            return False
+        self.c.cooldowns[key] = [now, offset]
+        return True
+
     # --- feedback items ---------------------------------------------------------------------
 
-    def _feedback(self, post: EnrichedPost, now: float, out: Outputs) -> None:
+    def _feedback(self, post: EnrichedPost, entry: dict, feats: Counter, offset: int, out: Outputs) -> None:
         group = feedback.group_of(post)
         if group is None:
             return
-        idle_since = now - self.config.item_idle_s
-        candidates = [feedback.ItemState(**self.t.items[i]) for i in self.t.groups.get(group, [])]
-        candidates = [c for c in candidates if datetime.fromisoformat(c.last_seen).timestamp() >= idle_since]
-        item, is_new = feedback.assign(post, candidates, self.config.item_threshold)
-        self.t.items[item.id] = asdict(item)
-        if is_new:
-            self.t.groups[group] = [*self.t.groups.get(group, []), item.id]
+        idle_since = entry["t"] - self.config.item_idle_s
+        candidates = self.recent.open_items(group, idle_since)
+        item_id = feedback.choose(feats, candidates, self.config.item_threshold)
+        if item_id is None:
+            item_id = feedback.ItemState.open(post, group).id  # the same id when the post comes again
+        stored, applied = self._stamped(self.c.items, item_id, offset)
+        item = feedback.ItemState(**{k: v for k, v in stored.items() if k != "o"}) if stored else None
+        if item is None:
+            item = feedback.ItemState.open(post, group)
+        if not applied:
+            item.add(post, feats)
+        self.c.items[item_id] = {"o": offset if not applied else stored["o"], **vars(item)}
+        last_seen = datetime.fromisoformat(item.last_seen).timestamp()
+        self.recent.keep_item(group, item_id, recent.OpenItem.of(item.profile, last_seen))
         intent, product, topic = group.split("|")
         out.items.append(
             FeedbackItem(
@@ -268,31 +340,26 @@ class Signals:
 
     # --- cascades -------------------------------------------------------------------------
 
-    def _cascade(self, post: EnrichedPost, now: float, out: Outputs) -> None:
-        parent = self.t.positions.get(post.repost_of) if post.repost_of else None
-        root, depth = place(post, (parent[0], parent[1]) if parent else None)
-        self.t.positions[post.id] = [root, depth, post.author.id, now]
+    def _cascade(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs) -> None:
         if not post.repost_of:
             return
-        stored = self.t.cascades.get(root)
+        root = entry["r"]
+        stored, applied = self._stamped(self.c.cascades, root, offset)
         if stored is None:
-            root_position = self.t.positions.get(root)
+            root_entry = self.c.posts.get(root)
             state = CascadeState(
                 root_id=root,
-                root_author_id=root_position[2] if root_position else None,
-                first_seen=_iso(root_position[3] if root_position else now).isoformat(),
+                root_author_id=root_entry["a"] if root_entry else None,
+                first_seen=_iso(root_entry["t"] if root_entry else entry["t"]).isoformat(),
             )
         else:
-            state = CascadeState(**stored)
-        state.add_repost(post, depth)
-        self.t.cascades[root] = asdict(state)
+            state = CascadeState(**{k: v for k, v in stored.items() if k != "o"})
+        if not applied:
+            state.add_repost(post, entry["dp"])
+        self.c.cascades[root] = {"o": offset if not applied else stored["o"], **vars(state)}
         out.cascades.append(state.to_record())
-        key = f"viral|{root}"
-        if state.velocity >= self.config.viral_velocity and self.config.spike.cooled_down(
-            self.t.cooldowns.get(key), now
-        ):
-            self.t.cooldowns[key] = now
-            newest = datetime.fromisoformat(state.last_repost_at)
+        newest = datetime.fromisoformat(state.last_repost_at)
+        if self._due(f"viral|{root}", state.velocity >= self.config.viral_velocity, entry["t"], offset):
             out.alerts.append(
                 Alert(
                     id=f"viral|{root}|{int(newest.timestamp())}",
@@ -311,32 +378,44 @@ class Signals:
 
     # --- expiry ---------------------------------------------------------------------------
 
-    def expire(self) -> int:
-        """Forget what is older than the retention, measured in event time; returns entries removed."""
-        watermark = self.t.clock.get("watermark")
+    def expire(self, budget: int = 20_000) -> int:
+        """Forget what is older than the retention, in event time; returns entries removed.
+
+        Each call reads at most ``budget`` entries, going on where the last call stopped, so
+        one call costs the same however large the tables are, and a full pass takes
+        (table size / budget) calls.
+        """
+        watermark = self.recent.clock.watermark
         if watermark is None:
             return 0
         horizon = watermark - self.config.retention_s
+        closed = watermark - self.config.item_idle_s
+        rules = {
+            "posts": lambda k, v: v["t"] < horizon,
+            "counts": lambda k, v: int(k.rsplit("|", 1)[1]) + HOUR <= horizon,
+            "cooldowns": lambda k, v: v[0] < horizon,
+            "cascades": lambda k, v: (
+                datetime.fromisoformat(v["last_repost_at"] or v["first_seen"]).timestamp() < horizon
+            ),
+            "items": lambda k, v: datetime.fromisoformat(v["last_seen"]).timestamp() < closed,
+        }
         removed = 0
-        for table, when in (
-            (self.t.counted, lambda v: v[0]),
-            (self.t.positions, lambda v: v[3]),
-            (self.t.cooldowns, lambda v: v),
-            (self.t.cascades, lambda v: datetime.fromisoformat(v["last_repost_at"] or v["first_seen"]).timestamp()),
-        ):
-            for key in [k for k, v in list(table.items()) if when(v) < horizon]:
+        for name, old in rules.items():
+            table = getattr(self.c, name)
+            expired = [k for k, v in self._sweep(name, table, budget // len(rules)) if old(k, v)]
+            for key in expired:
                 del table[key]
-                removed += 1
-        for table in (self.t.counts, self.t.samples):
-            for key in [k for k in list(table.keys()) if int(k.rsplit("|", 1)[1]) < horizon]:
-                del table[key]
-                removed += 1
-        dup_horizon = watermark - self.config.near_dup_window_s
-        for band, entries in list(self.t.bands.items()):
-            fresh = [e for e in entries if e[2] >= dup_horizon]
-            if not fresh:
-                del self.t.bands[band]
-                removed += 1
-            elif len(fresh) < len(entries):
-                self.t.bands[band] = fresh
+            removed += len(expired)
         return removed
+
+    def _sweep(self, name: str, table: Table, n: int) -> list:
+        """The next ``n`` entries of ``table``, cycling through it across calls."""
+        if name not in self._sweeps:
+            self._sweeps[name] = iter(table.items())
+        try:
+            batch = list(islice(self._sweeps[name], n))
+        except RuntimeError:  # a dict changed size between calls (RocksDB iterators read a snapshot)
+            batch = []
+        if len(batch) < n:
+            del self._sweeps[name]
+        return batch

@@ -1,0 +1,197 @@
+"""What the stateful step keeps in memory only: indexes it rebuilds from its tables on start-up.
+
+None of this is written to a changelog, so none of it costs a record per post. The stream's
+clock, the near-duplicate bands and the open feedback items of each group are all functions
+of the ``posts`` and ``items`` tables, and :meth:`Recent.rebuild` derives them again after a
+restart or a rebalance. Everything here is capped, so memory stays flat however long the
+stream runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, deque
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from streams.simhash import bands, distance
+
+
+@dataclass
+class Clock:
+    """Event-time progress: the newest and oldest event time seen, and posts too late to count."""
+
+    watermark: float | None = None
+    first: float | None = None
+    late: int = 0
+
+    def advance(self, t: float) -> None:
+        self.watermark = t if self.watermark is None else max(self.watermark, t)
+        self.first = t if self.first is None else min(self.first, t)
+
+
+@dataclass
+class OpenItem:
+    """The part of a feedback item that choosing an item for a post needs."""
+
+    profile: dict[str, float]
+    norm: float
+    last_seen: float
+
+    @classmethod
+    def of(cls, profile: dict[str, float], last_seen: float) -> OpenItem:
+        return cls(profile, math.sqrt(sum(v * v for v in profile.values())), last_seen)
+
+    def cosine(self, feats: dict[str, float], feats_norm: float) -> float:
+        if not self.norm or not feats_norm:
+            return 0.0
+        return sum(v * self.profile.get(k, 0.0) for k, v in feats.items()) / (self.norm * feats_norm)
+
+
+@dataclass
+class NearDuplicates:
+    """Fingerprints of the most recent posts, by band; the oldest fall out past ``capacity`` posts."""
+
+    band_count: int
+    capacity: int
+    by_band: dict[str, deque] = field(default_factory=dict)  # band → (post id, fingerprint, event time)
+    order: deque = field(default_factory=deque)  # (post id, bands), oldest first
+
+    def find(self, post_id: str, fp: int, now: float, max_distance: int, horizon: float) -> str | None:
+        """The earliest post within ``max_distance`` bits, seen since ``horizon`` and not after ``now``."""
+        best: tuple[float, str] | None = None
+        for band in bands(fp, self.band_count):
+            for other_id, other_fp, other_at in self.by_band.get(band, ()):
+                if horizon <= other_at <= now and other_id != post_id and distance(fp, other_fp) <= max_distance:
+                    best = min(best or (other_at, other_id), (other_at, other_id))
+        return best[1] if best else None
+
+    def add(self, post_id: str, fp: int, at: float) -> None:
+        keys = bands(fp, self.band_count)
+        for band in keys:
+            self.by_band.setdefault(band, deque()).append((post_id, fp, at))
+        self.order.append((post_id, keys))
+        while len(self.order) > self.capacity:
+            old_id, old_keys = self.order.popleft()
+            for band in old_keys:
+                entries = self.by_band[band]
+                entries.popleft()  # a band's entries are in arrival order too, so the oldest is first
+                if not entries:
+                    del self.by_band[band]
+
+
+@dataclass
+class Recent:
+    clock: Clock
+    near_duplicates: NearDuplicates
+    groups: dict[str, OrderedDict[str, OpenItem]]  # item group → open items, least recently joined first
+    items_per_group: int
+    baselines: OrderedDict = field(default_factory=OrderedDict)  # (key, window start) → Baseline
+    baselines_cap: int = 10_000
+
+    def open_items(self, group: str, idle_since: float) -> list[tuple[str, OpenItem]]:
+        items = self.groups.get(group, {})
+        return [(i, item) for i, item in items.items() if item.last_seen >= idle_since]
+
+    def keep_item(self, group: str, item_id: str, item: OpenItem) -> None:
+        """The item just joined; past the cap, the group's least recently joined item closes."""
+        items = self.groups.setdefault(group, OrderedDict())
+        items[item_id] = item
+        items.move_to_end(item_id)
+        while len(items) > self.items_per_group:
+            items.popitem(last=False)
+
+    def baseline(self, key: tuple[str, int]):
+        found = self.baselines.get(key)
+        if found is not None:
+            self.baselines.move_to_end(key)
+        return found
+
+    def keep_baseline(self, key: tuple[str, int], value) -> None:
+        self.baselines[key] = value
+        while len(self.baselines) > self.baselines_cap:
+            self.baselines.popitem(last=False)
+
+    def forget_baselines(self, name: str) -> None:
+        """A post landed in a window that a cached baseline summed: those baselines are stale."""
+        for key in [k for k in self.baselines if k[0] == name]:
+            del self.baselines[key]
+
+
+def rebuild(
+    posts: Iterable[tuple[str, dict]],
+    items: Iterable[tuple[str, dict]],
+    *,
+    band_count: int,
+    near_dup_capacity: int,
+    items_per_group: int,
+) -> Recent:
+    """The in-memory indexes again, from the tables (``posts`` and ``items`` iterated once each)."""
+    clock = Clock()
+    with_fingerprints = []
+    for post_id, entry in posts:
+        clock.advance(entry["t"])
+        clock.late += bool(entry.get("late"))
+        if entry.get("fp") is not None:
+            with_fingerprints.append((entry["o"], post_id, entry["fp"], entry["t"]))
+    near = NearDuplicates(band_count, near_dup_capacity)
+    for _, post_id, fp, at in sorted(with_fingerprints)[-near_dup_capacity:]:  # in stream order
+        near.add(post_id, fp, at)
+    recent = Recent(clock, near, {}, items_per_group)
+    open_items = [(datetime.fromisoformat(item["last_seen"]).timestamp(), i, item) for i, item in items]
+    for last_seen, item_id, item in sorted(open_items, key=lambda entry: entry[0]):
+        recent.keep_item(item["group"], item_id, OpenItem.of(item["profile"], last_seen))
+    return recent
+
+
+class Cached(MutableMapping):
+    """A table whose most recently used values are kept decoded; every write goes through.
+
+    Only the stateful step writes its tables, and it forgets its caches whenever the tables
+    may have changed under it (a rebalance, a failed post), so the copy here is never stale.
+    """
+
+    def __init__(self, table: MutableMapping, cap: int):
+        self.table = table
+        self.cap = cap
+        self.values: OrderedDict = OrderedDict()
+
+    def get(self, key, default=None):
+        if key in self.values:
+            self.values.move_to_end(key)
+            return self.values[key]
+        value = self.table.get(key)
+        if value is None:
+            return default
+        self._keep(key, value)
+        return value
+
+    def __getitem__(self, key):
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key, value) -> None:
+        self.table[key] = value
+        self._keep(key, value)
+
+    def __delitem__(self, key) -> None:
+        self.values.pop(key, None)
+        del self.table[key]
+
+    def __iter__(self):
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def items(self):
+        return self.table.items()
+
+    def _keep(self, key, value) -> None:
+        self.values[key] = value
+        self.values.move_to_end(key)
+        if len(self.values) > self.cap:
+            self.values.popitem(last=False)
