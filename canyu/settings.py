@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     worker_session_timeout_s: float = Field(
         10, ge=6, le=60, description="a worker silent this long leaves its group, and its partitions move on"
     )
+    classifier_threads: int = Field(1, ge=1, description="BLAS/OpenMP threads the worker's classifier may use")
     worker_stall_s: float = Field(
         120, gt=0, description="a consumer group whose partitions lag with no commit for this long is stalled"
     )

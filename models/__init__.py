@@ -22,37 +22,40 @@ from models.base import Classification, Classifier, Scored
 DEFAULT = "offline"
 
 
-def _offline() -> Classifier:
+def _offline(threads: int) -> Classifier:
     from models.offline import OfflineClassifier
 
-    return OfflineClassifier()
+    return OfflineClassifier(threads=threads)
 
 
-def _e5() -> Classifier:
+def _e5(threads: int) -> Classifier:
     from models.offline import OfflineClassifier
 
-    return OfflineClassifier(tier="e5")
+    return OfflineClassifier(threads=threads, tier="e5")
 
 
-def _cascade() -> Classifier:
+def _cascade(threads: int) -> Classifier:
     from models.offline import OfflineClassifier
 
-    return OfflineClassifier(tier="cascade")
+    return OfflineClassifier(threads=threads, tier="cascade")
 
 
-def _transformers() -> Classifier:
+def _transformers(threads: int) -> Classifier:
+    import torch
+
     from models.hf import load_transformers_classifier
 
+    torch.set_num_threads(threads)
     return load_transformers_classifier()
 
 
-def _lexicon() -> Classifier:
+def _lexicon(threads: int) -> Classifier:
     from models.lexicon import LexiconClassifier
 
     return LexiconClassifier()
 
 
-BACKENDS: dict[str, Callable[[], Classifier]] = {
+BACKENDS: dict[str, Callable[[int], Classifier]] = {
     "offline": _offline,
     "e5": _e5,
     "cascade": _cascade,
@@ -61,10 +64,11 @@ BACKENDS: dict[str, Callable[[], Classifier]] = {
 }
 
 
-def load_classifier(name: str = DEFAULT) -> Classifier:
+def load_classifier(name: str = DEFAULT, threads: int = 2) -> Classifier:
+    """The backend ``name``, whose numeric libraries (BLAS, OpenMP, torch) use at most ``threads`` threads."""
     if name not in BACKENDS:
         raise ValueError(f"unknown classifier {name!r}; available: {', '.join(map(repr, BACKENDS))}")
-    return BACKENDS[name]()
+    return BACKENDS[name](threads)
 
 
 __all__ = ["BACKENDS", "DEFAULT", "Classification", "Classifier", "Scored", "load_classifier"]

@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
 
 import faust
 from faust.types import EventT
@@ -92,12 +94,16 @@ class Agents:
     batch_size: int
     batch_wait_s: float
     settings: Settings
+    classifying: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "classifier"))
 
     async def enrich(self, stream: faust.StreamT) -> None:
         """Classify raw posts in batches and find their product mentions; bad records become dead letters."""
+        loop = asyncio.get_running_loop()
         async for events in stream.take_events(self.batch_size, within=self.batch_wait_s):
             records = [_record(e) for e in events]
-            for result in enrich_batch(records, self.classifier, self.settings, mentions=self.catalogue.mentions):
+            # In a thread, so that heartbeats, commits and the stateful step go on while it classifies.
+            classify = partial(enrich_batch, records, self.classifier, self.settings, mentions=self.catalogue.mentions)
+            for result in await loop.run_in_executor(self.classifying, classify):
                 if isinstance(result, DeadLetter):
                     await self._dead_letter(result)
                 else:

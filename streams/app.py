@@ -58,7 +58,7 @@ def create_app(settings: Settings) -> faust.App:
     app.on_partitions_assigned.connect(lambda *args, **kwargs: state.forget_recent())
     agents = Agents(
         topics=out,
-        classifier=load_classifier(settings.classifier),
+        classifier=load_classifier(settings.classifier, threads=settings.classifier_threads),
         catalogue=Catalogue.load(settings.products_file),
         state=state,
         followed=SubscriptionFollower(settings),

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -33,12 +34,17 @@ def sent(monkeypatch) -> list[tuple[str, bytes, bytes]]:
     return records
 
 
-def run_agent(name: str, values: list[bytes], settings: Settings | None = None) -> None:
-    run_agents([(name, [(None, value) for value in values])], settings)
+def run_agent(name: str, values: list[bytes], settings: Settings | None = None, until=lambda: True) -> None:
+    run_agents([(name, [(None, value) for value in values])], settings, until)
 
 
-def run_agents(inputs: list[tuple[str, list[tuple[bytes | None, bytes | None]]]], settings: Settings | None = None):
-    """Each agent in turn, on one app, so later agents see the tables earlier ones wrote."""
+def run_agents(inputs: list[tuple[str, list[tuple[bytes | None, bytes | None]]]], settings: Settings | None = None,
+               until=lambda: True):  # fmt: skip
+    """Each agent in turn, on one app, so later agents see the tables earlier ones wrote.
+
+    The last agent runs until ``until()`` holds (for at most 10 s): ``enrich`` classifies in a
+    thread, so what it sends may come after its records were taken.
+    """
 
     async def drive():
         app = create_app(settings or Settings(namespace="tc.", classifier="lexicon"))
@@ -46,6 +52,9 @@ def run_agents(inputs: list[tuple[str, list[tuple[bytes | None, bytes | None]]]]
             async with app.agents[name].test_context() as agent:
                 for key, value in records:
                     await agent.put(value, key=key)
+                deadline = time.monotonic() + 10
+                while not until() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
 
     asyncio.run(drive())
 
@@ -58,7 +67,8 @@ def test_enrich_labels_posts_finds_products_and_dead_letters_bad_records(sent, t
     good = post(1, "小米14 升级后电池续航太差了").model_dump_json(
         include={"id", "source", "text", "created_at", "author"}
     )
-    run_agent("enrich", [good.encode(), b"{not json"], Settings(namespace="tc.", classifier="lexicon", home=tmp_path))
+    run_agent("enrich", [good.encode(), b"{not json"], Settings(namespace="tc.", classifier="lexicon", home=tmp_path),
+              until=lambda: len(sent) == 2)  # fmt: skip
     ((key, value),) = on(sent, "posts.classified")
     classified = json.loads(value)
     assert key == b"microblog:1" and classified["products"] == ["xiaomi-14"] and classified["language"] == "zh"
@@ -144,7 +154,8 @@ def test_enrich_dead_letters_null_values_and_dates_outside_the_window_and_goes_o
         raw(4, fetched_at="2999-01-01T00:00:00Z", created_at="2999-01-01T00:00:00Z"),
         raw(5),
     ]
-    run_agent("enrich", values, Settings(namespace="tc.", classifier="lexicon", home=tmp_path))
+    run_agent("enrich", values, Settings(namespace="tc.", classifier="lexicon", home=tmp_path),
+              until=lambda: len(sent) == 6)  # fmt: skip
     assert [k for k, _ in on(sent, "posts.classified")] == [b"forum:5"]
     found = letters(sent)
     assert [letter["offset"] is not None for letter in found] == [True] * 5
@@ -168,10 +179,11 @@ def test_enrich_retries_a_failing_classifier_then_dead_letters_the_posts_it_fail
                 raise RuntimeError("tokenizer exploded")
             return lexicon.classify(texts)
 
-    monkeypatch.setattr("streams.app.load_classifier", lambda name: Flaky())
+    monkeypatch.setattr("streams.app.load_classifier", lambda name, threads: Flaky())
     monkeypatch.setattr("streams.enrich.CLASSIFIER_RETRY", RetryPolicy(first_s=0.001, max_s=0.001, attempts=3))
     run_agent("enrich", [raw(1), raw(2, text="poison pill"), raw(3)],
-              Settings(namespace="tc.", classifier="lexicon", home=tmp_path, batch_size=3))  # fmt: skip
+              Settings(namespace="tc.", classifier="lexicon", home=tmp_path, batch_size=3),
+              until=lambda: len(sent) == 3)  # fmt: skip
     assert calls[:3] == [3, 3, 3]  # the batch, tried three times, then each post alone
     assert sorted(k for k, _ in on(sent, "posts.classified")) == [b"forum:1", b"forum:3"]
     (letter,) = letters(sent)
