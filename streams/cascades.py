@@ -19,7 +19,7 @@ TOP_AMPLIFIERS = 5
 # authors, reach adds the followers of every repost by an author it no longer lists (an
 # estimate, high when the same authors repost again), and only the AMPLIFIERS authors with
 # the most reposts are tracked.
-REPOSTERS = 1000
+REPOSTERS = 200
 AMPLIFIERS = 50
 
 

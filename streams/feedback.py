@@ -21,6 +21,12 @@ from streams.simhash import features
 GROUPED_INTENTS = ("bug_report", "feature_request")
 PROFILE_SIZE = 200
 SAMPLES = 5
+SAMPLE_CHARS = 280
+# An item's state is rewritten on every post it gets, so it is capped: the first AUTHORS
+# distinct authors are listed (past them, an author it no longer lists counts as new, so the
+# figure is an estimate), and the trend keeps the last TREND_DAYS days.
+AUTHORS = 200
+TREND_DAYS = 60
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -48,7 +54,8 @@ class ItemState:
     samples: list[tuple[str, str]]  # (post id, text), at most SAMPLES
     title: str
     count: int
-    authors: list[str]
+    authors: list[str]  # at most AUTHORS
+    unique_authors: int
     first_seen: str
     last_seen: str
     trend: dict[str, int]
@@ -57,7 +64,7 @@ class ItemState:
     def open(cls, post: EnrichedPost, group: str) -> ItemState:
         digest = hashlib.sha1(f"{group}|{post.id}".encode()).hexdigest()[:12]
         created = post.created_at.isoformat()
-        return cls(f"item-{digest}", group, {}, [], "", 0, [], created, created, {})
+        return cls(f"item-{digest}", group, {}, [], "", 0, [], 0, created, created, {})
 
     def add(self, post: EnrichedPost, feats: Counter) -> None:
         merged = Counter(self.profile)
@@ -65,14 +72,18 @@ class ItemState:
         self.profile = dict(merged.most_common(PROFILE_SIZE))
         self.count += 1
         if post.author.id not in self.authors:
-            self.authors.append(post.author.id)
+            self.unique_authors += 1
+            if len(self.authors) < AUTHORS:
+                self.authors.append(post.author.id)
         created = post.created_at.isoformat()
         self.first_seen = min(self.first_seen, created, key=datetime.fromisoformat)
         self.last_seen = max(self.last_seen, created, key=datetime.fromisoformat)
         day = post.created_at.date().isoformat()
         self.trend[day] = self.trend.get(day, 0) + 1
+        if len(self.trend) > TREND_DAYS:
+            self.trend = dict(sorted(self.trend.items())[-TREND_DAYS:])
         if len(self.samples) < SAMPLES:
-            self.samples.append((post.id, post.full_text))
+            self.samples.append((post.id, post.full_text[:SAMPLE_CHARS]))
         if len(self.samples) < SAMPLES or self.count % SAMPLES == 0:
             # The title is the sample closest to what the whole item is about. Once the samples
             # are all in, the profile drifts slowly: looking again every few posts is enough.

@@ -58,7 +58,7 @@ class SignalConfig:
     near_dup_capacity: int = 50_000  # posts whose fingerprints are kept in memory
     item_threshold: float = 0.3
     item_idle_s: int = 14 * 24 * 3600  # an item with no new post for this long is closed
-    items_per_group: int = 32  # open items compared per post; past it the least recent closes
+    items_per_group: int = 16  # open items compared per post; past it the least recent closes
     viral_velocity: int = 10
     retention_s: int = 8 * 24 * 3600
 
@@ -68,7 +68,8 @@ class Tables:
     """Named state; the Faust app passes changelogged tables, tests pass dicts."""
 
     posts: Table = field(default_factory=dict)  # post id → PostEntry fields, see _entry
-    counts: Table = field(default_factory=dict)  # "<key>|<hour start>" → {"o", "m": {minute: posts}, "s": samples}
+    counts: Table = field(default_factory=dict)  # "<key>|<hour start>" → {"o", "m": [posts per minute]}
+    samples: Table = field(default_factory=dict)  # the same key → {"o", "s": up to 5 [post id, text, minute]}
     items: Table = field(default_factory=dict)  # item id → {"o", **ItemState}
     cascades: Table = field(default_factory=dict)  # root id → {"o", **CascadeState}
     cooldowns: Table = field(default_factory=dict)  # alert key → [epoch it last fired, offset that fired it]
@@ -219,46 +220,56 @@ class Signals:
     def _count(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs) -> None:
         now = entry["t"]
         hour, minute = _hour(now), self.config.live.starts(now)[0]
-        slot = str((minute - hour) // 60)
+        slot = (minute - hour) // 60
         recent_ = self.recent
         for dims in dimensions(post):
             name = key_of(dims)
             stored, applied = self._stamped(self.c.counts, f"{name}|{hour}", offset)
-            value = stored or {"o": offset, "m": {}, "s": []}
+            value = stored or {"o": offset, "m": [0] * (HOUR // 60)}
             if not applied:
-                value["m"][slot] = value["m"].get(slot, 0) + 1
-                if len(value["s"]) < SAMPLES:
-                    value["s"].append([post.id, post.full_text[:SAMPLE_CHARS], minute])
+                value["m"][slot] += 1
                 value["o"] = offset
                 if minute < self.config.alerting.trailing(recent_.clock.watermark):
                     recent_.forget_baselines(name)  # a window before the current one changed
+            self._keep_sample(f"{name}|{hour}", post, minute, offset)
             self.c.counts[f"{name}|{hour}"] = value
             out.counts[f"{self.config.live.name}|{name}|{minute}"] = value["m"][slot]
             self._check_spike(dims, entry, offset, out)
 
-    def _window(self, name: str, start: int) -> tuple[int, list[list]]:
-        """Posts counted for ``name`` in the alerting window from ``start``, and their samples."""
+    def _keep_sample(self, key: str, post: EnrichedPost, minute: int, offset: int) -> None:
+        """The first posts of a key's hour, for the alert to show; a table apart, so that the
+        counts, written on every post, stay small."""
+        stored, applied = self._stamped(self.c.samples, key, offset)
+        if stored is None or (not applied and len(stored["s"]) < SAMPLES):
+            kept = stored["s"] if stored else []
+            self.c.samples[key] = {"o": offset, "s": [*kept, [post.id, post.full_text[:SAMPLE_CHARS], minute]]}
+
+    def _window(self, name: str, start: int) -> int:
+        """Posts counted for ``name`` in the alerting window from ``start``."""
         end = start + self.config.alerting.size
-        total, samples = 0, []
+        total = 0
         for hour in range(_hour(start), end, HOUR):
             value = self.c.counts.get(f"{name}|{hour}")
-            if value is None:
-                continue
-            total += sum(n for slot, n in value["m"].items() if start <= hour + 60 * int(slot) < end)
-            samples += [s for s in value["s"] if start <= s[2] < end]
-        return total, samples
+            if value is not None:
+                total += sum(value["m"][max(0, (start - hour) // 60) : (end - hour) // 60])
+        return total
+
+    def _samples(self, name: str, start: int) -> list[list]:
+        end = start + self.config.alerting.size
+        kept = [self.c.samples.get(f"{name}|{hour}") for hour in range(_hour(start), end, HOUR)]
+        return [s for value in kept if value for s in value["s"] if start <= s[2] < end][:SAMPLES]
 
     def current_window(self, name: str, watermark: float) -> tuple[int, int, Baseline]:
         """(window start, count, baseline) of the stream's current alerting window for a key."""
         w = self.config.alerting
         start = w.trailing(watermark)
-        observed, _ = self._window(name, start)
+        observed = self._window(name, start)
         cached = self.recent.baseline((name, start))
         if cached is None:
             first = self.recent.clock.first
             history = [start - j * w.size for j in range(1, self.config.baseline_windows + 1)]
             history = [s for s in history if s + w.size > first]  # only windows the stream has seen
-            cached = baseline([self._window(name, s)[0] for s in history])
+            cached = baseline([self._window(name, s) for s in history])
             self.recent.keep_baseline((name, start), cached)
         return start, observed, cached
 
@@ -272,7 +283,7 @@ class Signals:
         if not self._due(f"spike|{name}", rule.fires(observed, base), watermark, offset):
             return
         w = self.config.alerting
-        _, samples = self._window(name, start)
+        samples = self._samples(name, start)
         out.alerts.append(
             Alert(
                 id=f"spike|{name}|{start}",
@@ -285,8 +296,8 @@ class Signals:
                 baseline_mean=round(base.mean, 4),
                 baseline_std=round(base.std, 4),
                 threshold=round(rule.threshold(base), 4),
-                sample_post_ids=[s[0] for s in samples[:SAMPLES]],
-                samples=[s[1] for s in samples[:SAMPLES]],
+                sample_post_ids=[s[0] for s in samples],
+                samples=[s[1] for s in samples],
             )
         )
 
@@ -330,7 +341,7 @@ class Signals:
                 product=None if product == "-" else product,
                 topic=None if topic == "-" else topic,
                 count=item.count,
-                unique_authors=len(item.authors),
+                unique_authors=item.unique_authors,
                 first_seen=item.first_seen,
                 last_seen=item.last_seen,
                 trend=item.trend,
@@ -393,6 +404,7 @@ class Signals:
         rules = {
             "posts": lambda k, v: v["t"] < horizon,
             "counts": lambda k, v: int(k.rsplit("|", 1)[1]) + HOUR <= horizon,
+            "samples": lambda k, v: int(k.rsplit("|", 1)[1]) + HOUR <= horizon,
             "cooldowns": lambda k, v: v[0] < horizon,
             "cascades": lambda k, v: (
                 datetime.fromisoformat(v["last_repost_at"] or v["first_seen"]).timestamp() < horizon
