@@ -1,0 +1,535 @@
+"""End to end on the real local stack: posts/s from publish to searchable, latency, state and recovery.
+
+    canyu stack up                                   # the same CANYU_* environment as the bench
+    python -m bench.pipeline [--posts 20000] [--state-posts 100000] [--latency-s 30] [--json PATH]
+    python -m bench.pipeline --posts 500 --state-posts 2000 --latency-s 10       # a quick look
+    python -m bench.pipeline --skip scaling,recovery                             # sections to leave out
+
+Sections (names for ``--skip``), all in one run, against the Kafka and Elasticsearch of the
+settings (``CANYU_*``, ``canyu.toml``) with the configured classifier:
+
+- ``classifier``: the classifier alone, in this process, in batches of ``batch_size`` and with the
+  worker's ``classifier_threads``: the baseline.
+- ``signals``: the stateful step alone (``bench.signals``), with empty state and after
+  ``--state-posts`` posts of state.
+- ``e2e``: a fresh namespace (``bench-<random>.``: its own topics, groups and indices), ``canyu
+  init``, one ``canyu worker`` and one ``canyu sink``; N posts published as fast as possible
+  (``acks=all``, keyed by id). The clock runs from the first publish until all N are counted in
+  the posts alias, and starts only once the worker's ``/assignment/`` lists partitions and one
+  warm-up post went all the way (the classifier is loaded, the month index exists). Then the
+  worker's RSS (``/proc/<pid>/status``).
+- ``changelog``: records on the worker app's ``*-changelog`` topics (sum of end offsets) per post
+  processed, after ``e2e``.
+- ``latency``: p50 and p95 from publish to searchable at a steady half of the ``e2e`` rate.
+  Each post's ``fetched_at`` is its publish time; a thread searches the alias every 0.2 s for
+  posts fetched since the oldest one not yet seen, and notes when each id first shows. The sink
+  stamps no indexing time, and searchable is what matters to a reader, so this is the honest
+  measure: it includes the index's 1 s refresh (no refresh is forced), and overstates by up to
+  one poll (0.2 s). Both clocks are this machine's.
+- ``state``: M more posts through the same worker, its RSS sampled at each tenth of the run, to
+  see whether it stays flat as the tables grow; and the posts/s with that state.
+- ``recovery``: SIGKILL of that worker; a new one on the same web port and app id, and a marker
+  post. Seconds from the kill until the new worker's ``/assignment/`` lists partitions, and
+  until the marker is searchable (the dead member's Kafka session timed out, the tables
+  recovered: the same port is the same local store folder).
+- ``scaling``: ``e2e`` again in two fresh namespaces on 4 partitions, with one worker and with
+  two (one app id, two web ports); the ratio.
+
+"Searchable" counts what a search returns: the bench never forces a refresh. The machine may
+be shared, and the workers, the sink, Kafka, Elasticsearch and this process share its cores: read
+the ratios to the classifier alone, measured in the same run, as well as the absolute numbers.
+Posts come from ``bench.corpus``. Not a test: it asserts nothing. It stops what it started and deletes its
+namespaces' topics, indices and templates at the end, also on Ctrl-C or an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.request import urlopen
+
+from kafka import KafkaAdminClient, TopicPartition
+from tqdm import tqdm
+
+from bench import signals as signals_bench
+from bench.corpus import LANGS, make_posts, read_texts
+from canyu import topics
+from canyu.schema import Post
+from canyu.settings import Settings
+from canyu_runtime.elastic import client
+from canyu_runtime.kafka_clients import make_consumer, make_producer
+
+SECTIONS = ("classifier", "signals", "e2e", "changelog", "latency", "state", "recovery", "scaling")
+STALL_S = 180  # a wait fails when the count has not moved for this long: worth a look at the logs
+POLL_S = 0.2
+
+
+# --- one namespace: its topics, indices and processes --------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def rss_mib(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status", encoding="ascii"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Pipeline:
+    """A namespace of its own (``bench-<random>.``) with its ``canyu worker``s and ``canyu sink``."""
+
+    def __init__(self, base: Settings, logs: Path, **settings: object):
+        namespace = f"bench-{uuid.uuid4().hex[:8]}."
+        self.settings = base.model_copy(update={"namespace": namespace, **settings})
+        self.env = {**os.environ, "CANYU_NAMESPACE": namespace}
+        self.env.update({f"CANYU_{name.upper()}": str(value) for name, value in settings.items()})
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.ports: dict[str, int] = {}
+        self.published = 0
+        self.es = client(self.settings)
+
+    def init(self) -> None:
+        subprocess.run([sys.executable, "-m", "canyu_cli", "init"], env=self.env, check=True, capture_output=True)
+
+    def start(self, role: str, name: str | None = None, port: int | None = None) -> None:
+        name = name or role
+        if role == "worker":
+            self.ports[name] = port or self.ports.get(name) or free_port()
+        env = {**self.env, "CANYU_WORKER_WEB_PORT": str(self.ports.get(name, free_port()))}
+        with (self.logs / f"{self.settings.namespace}{name}.log").open("ab") as out:
+            # Its own session: Ctrl-C reaches only the bench, which then stops its children itself.
+            self.procs[name] = subprocess.Popen([sys.executable, "-m", "canyu_cli", role], env=env, stdout=out,
+                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                start_new_session=True)  # fmt: skip
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                log = self.logs / f"{self.settings.namespace}{name}.log"
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{name} exited with code {proc.returncode}; {log} ends:\n{tail}")
+
+    def assignment(self, name: str) -> list:
+        try:
+            with urlopen(f"http://127.0.0.1:{self.ports[name]}/assignment/", timeout=2) as answer:
+                return json.load(answer)
+        except (OSError, ValueError):
+            return []
+
+    def wait_assigned(self, workers: list[str], timeout: float = 300) -> None:
+        """Until every worker owns something and together they own every partition of posts.raw."""
+        raw = self.settings.topic(topics.POSTS_RAW)
+        wanted = {(raw, p) for p in range(self.settings.topic_partitions)}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            owned = [{tuple(tp) for tp in self.assignment(w)} for w in workers]
+            if all(owned) and wanted <= set().union(*owned):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the workers {workers} were not assigned {sorted(wanted)} within {timeout:g}s")
+
+    def count(self) -> int:
+        return self.es.count(index=self.settings.posts_alias)["count"]  # no refresh: what a search sees
+
+    def publish(self, posts: list[tuple[bytes, bytes]] | Iterator[Post]) -> None:
+        producer = make_producer(self.settings)
+        raw = self.settings.topic(topics.POSTS_RAW)
+        for post in posts:
+            key, value = post if isinstance(post, tuple) else (post.id.encode(), post.model_dump_json().encode())
+            producer.send(raw, key=key, value=value)
+            self.published += 1
+        producer.flush()
+        producer.close()
+
+    def dead_letters(self) -> int:
+        consumer = make_consumer(self.settings, enable_auto_commit=False)
+        try:
+            topic = self.settings.topic(topics.DEAD_LETTERS)
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            return sum(consumer.end_offsets(parts).values())
+        finally:
+            consumer.close()
+
+    def wait_count(
+        self, target: int, what: str, on_poll: Callable[[int], None] | None = None, stall_s: float = STALL_S
+    ) -> float:
+        """Poll the alias until it counts ``target`` posts; the monotonic time it first did."""
+        last, moved, first = -1, time.monotonic(), self.count()
+        with tqdm(total=target - first, unit="post", desc=what, leave=False, mininterval=1) as bar:
+            while True:
+                count = self.count()
+                now = time.monotonic()
+                bar.update(count - first - bar.n)
+                if on_poll:
+                    on_poll(count)
+                if count >= target:
+                    return now
+                if count != last:
+                    last, moved = count, now
+                elif now - moved > stall_s:
+                    raise RuntimeError(
+                        f"{what}: stuck at {count} of {target} posts for {stall_s:g}s; {self.dead_letters()} dead "
+                        f"letters; see the logs in {self.logs}"
+                    )
+                self.check_alive()
+                time.sleep(POLL_S)
+
+    def warm_up(self, workers: list[str]) -> None:
+        """Wait for the assignment, then for one post all the way, so the clock measures steady work."""
+        self.wait_assigned(workers)
+        self.publish(make_posts({lang: ["warm-up post"] for lang in LANGS}, 1, "warmup"))
+        self.wait_count(self.count() + 1, "warm-up", stall_s=60)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+    def forget(self) -> None:
+        """Delete this namespace's topics (Faust's own too), groups, indices, templates and files."""
+        ns = self.settings.namespace
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, client_id="canyu-bench")
+        try:
+            mine = [t for t in admin.list_topics() if t.startswith(ns)]
+            if mine:
+                admin.delete_topics(mine)
+            try:
+                admin.delete_groups([self.settings.worker_app_id, self.settings.sink_group])
+            except Exception:  # a group that never formed; nothing to delete
+                pass
+        finally:
+            admin.close()
+        for template in self.es.indices.get_index_template(name=f"{ns}*").get("index_templates", []):
+            self.es.indices.delete_index_template(name=template["name"])
+        if self.es.cluster.exists_component_template(name=f"{ns}*"):
+            self.es.cluster.delete_component_template(name=f"{ns}*")
+        self.es.indices.delete(index=f"{ns}*", allow_no_indices=True, expand_wildcards="all")
+        for folder in ("faust", "run"):
+            for path in (self.settings.home / folder).glob(f"{ns}*"):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        self.es.close()
+
+
+# --- the sections --------------------------------------------------------------------------
+
+
+def classifier_alone(settings: Settings, texts: list[str]) -> dict:
+    from models import load_classifier
+
+    # The worker's own thread budget, so that the baseline is given no more cores than the worker.
+    clf = load_classifier(settings.classifier, threads=settings.classifier_threads)
+    clf.classify(texts[:8])  # warm up lazily loaded parts
+    began = time.perf_counter()
+    for start in tqdm(range(0, len(texts), settings.batch_size), desc="classifier alone", leave=False, mininterval=1):
+        clf.classify(texts[start : start + settings.batch_size])
+    return {"posts_per_s": len(texts) / (time.perf_counter() - began), "classifier": clf.name}
+
+
+def end_to_end(pipe: Pipeline, records: list[tuple[bytes, bytes]], what: str) -> dict:
+    """Publish every record as fast as one producer can, and time them until all are searchable."""
+    target = pipe.count() + len(records)
+    publisher = threading.Thread(target=pipe.publish, args=(records,), daemon=True)
+    began = time.monotonic()
+    publisher.start()
+    ended = pipe.wait_count(target, what)
+    publisher.join()
+    return {"posts": len(records), "seconds": ended - began, "posts_per_s": len(records) / (ended - began)}
+
+
+def changelog_records(settings: Settings) -> dict[str, int]:
+    """Records written to each changelog topic of the worker app: the sum of its end offsets."""
+    consumer = make_consumer(settings, enable_auto_commit=False)
+    try:
+        names = [
+            t for t in consumer.topics() if t.startswith(f"{settings.worker_app_id}-") and t.endswith("-changelog")
+        ]
+        parts = [TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(parts)
+    finally:
+        consumer.close()
+    return {name: sum(end for tp, end in ends.items() if tp.topic == name) for name in sorted(names)}
+
+
+def latency(pipe: Pipeline, texts: dict[str, list[str]], rate: float, seconds: float) -> dict:
+    """Publish at ``rate`` for ``seconds``; each post's publish time to when a search first returns it."""
+    n = max(2, int(rate * seconds))
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    lock, done = threading.Lock(), threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            with lock:
+                waiting = [t for i, t in sent.items() if i not in seen]
+            if waiting:
+                since = datetime.fromtimestamp(min(waiting) - 0.002, timezone.utc).isoformat()
+                hits = pipe.es.search(index=pipe.settings.posts_alias, query={"range": {"fetched_at": {"gte": since}}},
+                                      size=10_000, source=False, track_total_hits=False)["hits"]["hits"]  # fmt: skip
+                now = time.time()
+                with lock:
+                    for hit in hits:
+                        if hit["_id"] in sent and hit["_id"] not in seen:
+                            seen[hit["_id"]] = now
+            time.sleep(POLL_S)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    producer, raw = make_producer(pipe.settings), pipe.settings.topic(topics.POSTS_RAW)
+    began = time.monotonic()
+    try:
+        for i, post in enumerate(
+            tqdm(make_posts(texts, n, "lat"), total=n, desc=f"at {rate:.0f}/s", leave=False, mininterval=1)
+        ):
+            time.sleep(max(0.0, began + i / rate - time.monotonic()))
+            now = time.time()
+            post = post.model_copy(update={"fetched_at": datetime.fromtimestamp(now, timezone.utc)})
+            with lock:
+                sent[post.id] = now
+            producer.send(raw, key=post.id.encode(), value=post.model_dump_json().encode())
+            pipe.published += 1
+        producer.flush()
+        last, moved = 0, time.monotonic()
+        while len(seen) < n and time.monotonic() - moved < 60:  # the stragglers, while they keep coming
+            time.sleep(POLL_S)
+            if len(seen) != last:
+                last, moved = len(seen), time.monotonic()
+            pipe.check_alive()
+    finally:
+        done.set()
+        watcher.join()
+        producer.close()
+    ms = sorted((seen[i] - sent[i]) * 1000 for i in seen)
+    cuts = statistics.quantiles(ms, n=100) if len(ms) >= 2 else [float("nan")] * 99
+    return {"rate": rate, "posts": n, "seen": len(ms), "p50_ms": cuts[49], "p95_ms": cuts[94],
+            "max_ms": ms[-1] if ms else float("nan"), "poll_s": POLL_S}  # fmt: skip
+
+
+def with_state(pipe: Pipeline, texts: dict[str, list[str]], m: int) -> dict:
+    """M more posts through the same worker; its RSS at each tenth of them, and the posts/s."""
+    pid, start = pipe.procs["worker"].pid, pipe.count()
+    samples = [(0, rss_mib(pid))]
+
+    def sample(count: int) -> None:  # once per tenth of the run (a poll may cross several)
+        if (count - start) // max(1, m // 10) > samples[-1][0] // max(1, m // 10):
+            samples.append((count - start, rss_mib(pid)))
+
+    publisher = threading.Thread(target=pipe.publish, args=(make_posts(texts, m, "state"),), daemon=True)
+    began = time.monotonic()
+    publisher.start()
+    ended = pipe.wait_count(start + m, f"{m} posts of state", on_poll=sample)
+    publisher.join()
+    return {"posts": m, "posts_per_s": m / (ended - began), "rss_mib": samples}
+
+
+def recovery(pipe: Pipeline, texts: dict[str, list[str]]) -> dict:
+    """SIGKILL the worker, start another on its port, and time it back to work."""
+    target = pipe.count() + 1
+    killed = time.monotonic()
+    pipe.kill("worker")
+    pipe.publish(make_posts(texts, 1, "marker"))
+    while not port_free(pipe.ports["worker"]):
+        time.sleep(0.1)
+    pipe.start("worker")
+    pipe.wait_assigned(["worker"])
+    assigned = time.monotonic()
+    searchable = pipe.wait_count(target, "marker after the kill")
+    return {"to_assignment_s": assigned - killed, "to_marker_searchable_s": searchable - killed}
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def stack_down(settings: Settings) -> list[str]:
+    """The servers of the stack that do not answer their health check at the settings' addresses."""
+    from canyu_cli.stack.servers import servers
+
+    return [f"{s.name} at {s.address}" for s in servers(settings) if s.check_health() is None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=20_000, help="posts for the classifier, e2e and scaling")
+    parser.add_argument("--state-posts", type=int, default=100_000, help="posts of the longer run (state)")
+    parser.add_argument("--latency-s", type=float, default=30, help="seconds of steady publishing")
+    parser.add_argument("--latency-rate", type=float, help="posts/s for latency; default: half the e2e rate")
+    parser.add_argument("--skip", default="", help=f"comma-separated sections: {','.join(SECTIONS)}")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--signals-posts", type=int, default=10_000, help="posts timed in the signals section")
+    args = parser.parse_args(argv)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if skip - set(SECTIONS):
+        parser.error(f"unknown sections {sorted(skip - set(SECTIONS))}; known: {','.join(SECTIONS)}")
+    run = [s for s in SECTIONS if s not in skip]
+
+    settings = Settings()
+    down = stack_down(settings) if set(run) - {"classifier"} else None
+    if down:
+        print(
+            f"not healthy: {', '.join(down)}\nStart the stack first, with the same CANYU_* environment: canyu stack up"
+        )
+        return 2
+    for sig in (signal.SIGINT, signal.SIGTERM):  # `kill`, and Ctrl-C even in the background, clean up
+        signal.signal(sig, signal.default_int_handler)
+    texts, origin = read_texts(args.data)
+    records = [(p.id.encode(), p.model_dump_json().encode()) for p in make_posts(texts, args.posts, "e2e")]
+    logs = Path(tempfile.mkdtemp(prefix="canyu-bench-"))
+    print(f"posts from {origin}; classifier {settings.classifier}, batch {settings.batch_size}; logs in {logs}")
+    out: dict = {"posts": args.posts, "state_posts": args.state_posts, "corpus": origin,
+                 "classifier": settings.classifier, "batch_size": settings.batch_size}  # fmt: skip
+    pipes: list[Pipeline] = []
+
+    def pipeline(workers: int = 1, **overrides: object) -> Pipeline:
+        pipe = Pipeline(settings, logs, **overrides)
+        pipes.append(pipe)
+        pipe.init()
+        pipe.start("sink")
+        names = ["worker"] if workers == 1 else [f"worker{i + 1}" for i in range(workers)]
+        for name in names:
+            pipe.start("worker", name)
+        pipe.warm_up(names)
+        return pipe
+
+    try:
+        if "classifier" in run:
+            out["classifier_alone"] = classifier_alone(settings, [json.loads(v)["text"] for _, v in records])
+        if "signals" in run:
+            out["signals"] = signals_bench.run(texts, args.signals_posts, args.state_posts)
+        if set(run) & {"e2e", "changelog", "latency", "state", "recovery"}:
+            pipe = pipeline()
+            if "e2e" in run:
+                out["e2e"] = end_to_end(pipe, records, f"e2e {args.posts} posts")
+                out["e2e"]["worker_rss_mib"] = rss_mib(pipe.procs["worker"].pid)
+            if "changelog" in run:
+                tables = changelog_records(pipe.settings)
+                out["changelog"] = {"per_post": sum(tables.values()) / pipe.published, "posts": pipe.published,
+                                    "tables": {t.removeprefix(f"{pipe.settings.worker_app_id}-"): n
+                                               for t, n in tables.items()}}  # fmt: skip
+            rate = args.latency_rate or (out["e2e"]["posts_per_s"] / 2 if "e2e" in out else None)
+            if "latency" in run and rate:
+                out["latency"] = latency(pipe, texts, rate, args.latency_s)
+            elif "latency" in run:
+                print("latency: skipped, it needs the e2e rate or --latency-rate")
+            if "state" in run:
+                out["state"] = with_state(pipe, texts, args.state_posts)
+            if "recovery" in run:
+                out["recovery"] = {"state_posts": pipe.published, **recovery(pipe, texts)}
+            pipe.stop()
+            pipe.forget()
+            pipes.remove(pipe)
+        if "scaling" in run:
+            for workers in (1, 2):
+                pipe = pipeline(workers, topic_partitions=4)
+                out[f"scaling_{workers}"] = end_to_end(pipe, records, f"{workers} worker(s), 4 partitions")
+                pipe.stop()
+                pipe.forget()
+                pipes.remove(pipe)
+    except KeyboardInterrupt:
+        print("\ninterrupted; cleaning up")
+        return 130
+    finally:
+        for pipe in pipes:
+            pipe.stop()
+            pipe.forget()
+    report(out)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        print(f"figures written to {args.json}")
+    return 0
+
+
+def report(out: dict) -> None:
+    rows: list[tuple[str, str]] = []
+    base = out.get("classifier_alone", {}).get("posts_per_s")
+
+    def ratio(rate: float) -> str:
+        return f"  ({rate / base:.2f}x the classifier alone)" if base else ""
+
+    if base:
+        rows.append(("classifier alone", f"{base:.1f} posts/s ({out['classifier_alone']['classifier']})"))
+    if "e2e" in out:
+        e = out["e2e"]
+        rows.append(
+            ("e2e, 1 worker: publish to searchable", f"{e['posts_per_s']:.1f} posts/s{ratio(e['posts_per_s'])}")
+        )
+        rows.append(("worker RSS after e2e", f"{e['worker_rss_mib']:.0f} MiB"))
+    if "changelog" in out:
+        c = out["changelog"]
+        top = ", ".join(f"{t} {n}" for t, n in sorted(c["tables"].items(), key=lambda kv: -kv[1])[:4])
+        rows.append(("changelog records per post", f"{c['per_post']:.2f} over {c['posts']} posts ({top})"))
+    if "latency" in out:
+        lat = out["latency"]
+        figures = f"p50 {lat['p50_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, max {lat['max_ms']:.0f} ms"
+        seen = f"{lat['seen']}/{lat['posts']} seen, poll {lat['poll_s']} s"
+        rows.append((f"latency at {lat['rate']:.1f} posts/s", f"{figures} ({seen})"))
+    if "state" in out:
+        s = out["state"]
+        rows.append((f"{s['posts']} more posts (state)", f"{s['posts_per_s']:.1f} posts/s{ratio(s['posts_per_s'])}"))
+        rows.append(("worker RSS during them", " ".join(f"{n}:{mib:.0f}" for n, mib in s["rss_mib"]) + " (posts:MiB)"))
+    if "recovery" in out:
+        r = out["recovery"]
+        rows.append(
+            (
+                f"recovery after SIGKILL ({r['state_posts']} posts)",
+                f"assigned {r['to_assignment_s']:.1f} s, marker searchable {r['to_marker_searchable_s']:.1f} s",
+            )
+        )
+    if "scaling_1" in out and "scaling_2" in out:
+        one, two = out["scaling_1"]["posts_per_s"], out["scaling_2"]["posts_per_s"]
+        rows.append(("scaling, 4 partitions", f"1 worker {one:.1f}, 2 workers {two:.1f} posts/s ({two / one:.2f}x)"))
+    if "signals" in out:
+        sig = out["signals"]
+        rows.append(("signals step alone, empty state", f"{sig['empty_posts_per_s']} posts/s"))
+        rows.append((f"signals step after {sig['state_posts']} posts", f"{sig['state_posts_per_s']} posts/s "
+                     f"({sig['slowdown']:+.1%} slower); in-memory rebuild {sig['rebuild_in_memory_s']} s"))  # fmt: skip
+        rows.append(("table writes per post (signals alone)", f"{sig['table_writes_per_post_state']}"))
+    print(f"\n{out['posts']} posts from {out['corpus']}; classifier {out['classifier']}, batch {out['batch_size']}")
+    width = max((len(k) for k, _ in rows), default=0)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The stateful step alone: posts/s with empty state and after ``--state-posts`` posts of state.
+
+    python -m bench.signals [--posts 10000] [--state-posts 100000]
+
+``streams.signals.Signals`` runs over tables stored as the worker stores them: one RocksDB
+database (rocksdict) per table, values as JSON, so every read decodes and every write encodes,
+as in Faust's ``rocksdb://`` store. What it leaves out is Faust's own cost per write (the
+changelog record it produces), which ``bench.pipeline`` measures end to end. Each table write
+here is one changelog record there; the figure is reported per post.
+
+Posts come from ``bench.corpus``, labelled by the lexicon classifier (labels only
+decide which keys a post is counted under), dated two a second. The same ``--posts`` posts
+are timed twice: on empty tables, and on tables that ``--state-posts`` earlier posts of the
+corpus filled. Not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, MutableMapping
+from datetime import datetime, timedelta, timezone
+from itertools import islice
+from pathlib import Path
+
+from rocksdict import Rdict
+from tqdm import tqdm
+
+from bench.corpus import make_posts, read_texts
+from canyu.schema import EnrichedPost, LabelScores, Post, TopicScore
+from models import load_classifier
+from streams.app import tune_gc
+from streams.products import Catalogue
+from streams.signals import Signals, Tables
+
+
+class RocksTable(MutableMapping):
+    """A table as the worker keeps it: JSON values in RocksDB; counts its writes."""
+
+    def __init__(self, path: Path):
+        self.db = Rdict(str(path))
+        self.writes = 0
+
+    def __getitem__(self, key: str):
+        value = self.db.get(key.encode())
+        if value is None:
+            raise KeyError(key)
+        return json.loads(value)
+
+    def get(self, key: str, default=None):
+        value = self.db.get(key.encode())
+        return default if value is None else json.loads(value)
+
+    def __setitem__(self, key: str, value) -> None:
+        self.writes += 1
+        self.db[key.encode()] = json.dumps(value).encode()
+
+    def __delitem__(self, key: str) -> None:
+        self.writes += 1
+        del self.db[key.encode()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k.decode() for k in self.db.keys())
+
+    def items(self):
+        return ((k.decode(), json.loads(v)) for k, v in self.db.items())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.db.keys())
+
+
+def enriched(posts: Iterable[Post], start: datetime, chunk: int = 1000) -> Iterator[EnrichedPost]:
+    """The posts labelled by the lexicon classifier, with product mentions, dated two a second
+    from ``start``; lazily, so that the posts waiting their turn take no memory."""
+    classifier, catalogue = load_classifier("lexicon"), Catalogue.load(None)
+    posts = iter(posts)
+    i = 0
+    while batch := list(islice(posts, chunk)):
+        for p, c in zip(batch, classifier.classify([p.full_text for p in batch]), strict=True):
+            at = start + timedelta(seconds=i / 2)
+            i += 1
+            yield EnrichedPost(
+                **p.model_dump(exclude={"created_at", "fetched_at", "language"}),
+                created_at=at,
+                fetched_at=at,
+                language=p.language or c.language,
+                sentiment=LabelScores(label=c.sentiment.label, scores=c.sentiment.scores),
+                intent=LabelScores(label=c.intent.label, scores=c.intent.scores),
+                topics=[TopicScore(id=t, score=s) for t, s in c.topics],
+                products=catalogue.mentions(p.full_text),
+                classifier="lexicon",
+            )
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(signals: Signals, posts: Iterator[EnrichedPost], n: int, first_offset: int, what: str) -> float:
+    """Posts/s of ``signals`` over the next ``n`` posts (making them is not timed)."""
+    spent = 0.0
+    for i, post in enumerate(tqdm(islice(posts, n), total=n, desc=what, unit="post", mininterval=2)):
+        started = time.perf_counter()
+        signals.process(post, first_offset + i)
+        if i % 20_000 == 19_999:
+            signals.expire()  # the worker runs expiry about once a minute
+        spent += time.perf_counter() - started
+    return n / spent
+
+
+def run(texts: dict[str, list[str]], n: int, state_posts: int) -> dict:
+    """Figures for the stateful step: the same ``n`` posts timed on empty state, and after ``state_posts`` others."""
+    start = datetime.now(timezone.utc) - timedelta(seconds=(state_posts + n) / 2)
+    corpus = make_posts(texts, state_posts + n, "signals")
+    timed_start = start + timedelta(seconds=state_posts / 2)
+    timed = list(enriched(islice(make_posts(texts, state_posts + n, "signals"), state_posts, None), timed_start))
+    folder = Path(tempfile.mkdtemp(prefix="canyu-bench-signals-"))
+    tune_gc()  # as the worker does
+    try:
+        tables = {name: RocksTable(folder / name) for name in Tables.__dataclass_fields__}
+        empty = _timed(Signals(Tables(**tables)), iter(timed), n, 0, "empty state")
+        writes_empty = sum(t.writes for t in tables.values())
+        tables = {name: RocksTable(folder / f"{name}-2") for name in Tables.__dataclass_fields__}
+        signals = Signals(Tables(**tables))
+        _timed(signals, enriched(islice(corpus, state_posts), start), state_posts, 0, f"{state_posts} posts of state")
+        rss_before = _rss_mb()
+        writes_before = sum(t.writes for t in tables.values())
+        full = _timed(signals, iter(timed), n, state_posts, f"the same {n} posts after them")
+        writes_full = sum(t.writes for t in tables.values()) - writes_before
+        started = time.perf_counter()
+        signals.forget_recent()
+        signals.recent  # noqa: B018 - what a restarted worker does before its first post
+        rebuild_s = time.perf_counter() - started
+        return {
+            "posts": n,
+            "state_posts": state_posts,
+            "empty_posts_per_s": round(empty),
+            "state_posts_per_s": round(full),
+            "slowdown": round(1 - full / empty, 3),
+            "table_writes_per_post_empty": round(writes_empty / n, 2),
+            "table_writes_per_post_state": round(writes_full / n, 2),
+            "rebuild_in_memory_s": round(rebuild_s, 2),
+            "posts_kept": len(tables["posts"]),
+            "peak_rss_mb_before_last": round(rss_before),
+            "peak_rss_mb_after": round(_rss_mb()),
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--state-posts", type=int, default=100_000)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="texts, when it is there")
+    args = parser.parse_args()
+    figures = run(read_texts(args.data)[0], args.posts, args.state_posts)
+    for key, value in figures.items():
+        print(f"{key:32} {value}")
+
+
+if __name__ == "__main__":
+    main()
