@@ -19,6 +19,7 @@ from canyu.settings import Settings
 from canyu_runtime.subscriptions import SubscriptionFollower
 from models import load_classifier
 from streams.agents import Agents, Topics
+from streams.offsets import RECOMMIT_INTERVAL_S, recommit
 from streams.products import Catalogue
 from streams.recent import Clock
 from streams.sensor import MetricsSensor
@@ -75,6 +76,11 @@ def create_app(settings: Settings) -> faust.App:
     app.page("/assignment/")(assignment)
     app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
     app.page("/signals/")(signal_clock(state))
+
+    @app.timer(RECOMMIT_INTERVAL_S)
+    async def commit_again(*_) -> None:
+        await recommit(app.consumer)
+
     return app
 
 

@@ -1,0 +1,66 @@
+"""``streams.offsets.recommit`` on Faust's own consumer, with only its Kafka calls replaced."""
+
+from __future__ import annotations
+
+import asyncio
+from unittest.mock import AsyncMock
+
+from faust.types import TP
+
+from canyu.settings import Settings
+from streams.app import create_app
+from streams.offsets import recommit
+
+OWNED, GONE = TP("t.posts.classified", 0), TP("t.posts.raw", 3)
+
+
+def consumer_of(tmp_path, commits: list[dict], answers: list[bool]):
+    """The worker app's consumer; ``_commit`` records what it is asked and answers from ``answers``."""
+    app = create_app(Settings(home=tmp_path, worker_store="memory://", classifier="lexicon"))
+    consumer = app.consumer
+    consumer.assignment = lambda: {OWNED}
+    app.producer.flush = AsyncMock()
+
+    async def commit(offsets):
+        commits.append(dict(offsets))
+        return answers.pop(0)
+
+    consumer._commit = commit
+    return consumer
+
+
+def test_faust_believes_a_refused_commit_and_recommit_sends_it_again(tmp_path):
+    commits: list[dict] = []
+    consumer = consumer_of(tmp_path, commits, answers=[False, True])
+
+    async def scenario():
+        for offset in range(10):
+            consumer._acked[OWNED].append(offset)
+        await consumer.commit()  # Kafka refuses it ("already rebalanced")
+        believed = consumer._committed_offset[OWNED]
+        again = await recommit(consumer)
+        return believed, again
+
+    believed, again = asyncio.run(scenario())
+    # The upstream behaviour this module exists for: if Faust stops believing a refused commit, drop it.
+    assert believed == 10
+    assert again is True
+    assert commits == [{OWNED: 10}, {OWNED: 10}]
+
+
+def test_recommit_leaves_partitions_it_does_not_own_and_waits_its_turn(tmp_path):
+    commits: list[dict] = []
+    consumer = consumer_of(tmp_path, commits, answers=[True])
+
+    async def scenario():
+        consumer._committed_offset.update({OWNED: None, GONE: 40})
+        nothing = await recommit(consumer)  # nothing committed yet that it owns
+        consumer._committed_offset[OWNED] = 7
+        consumer._commit_fut = asyncio.get_running_loop().create_future()  # Faust is committing
+        busy = await recommit(consumer)
+        consumer._commit_fut = None
+        done = await recommit(consumer)
+        return nothing, busy, done
+
+    assert asyncio.run(scenario()) == (False, False, True)
+    assert commits == [{OWNED: 7}]
