@@ -149,6 +149,18 @@ class Service:
             self.kill()
 
 
+NOISE = ("Unable connect", "Unable to update", "ECONNREFUSED", "NodeNotReady", "Connection lost", "disconnected",
+         "No node available", "buffer full", "flush took", "produce response", "Heartbeat", "coordinator")  # fmt: skip
+
+
+def print_log_tails(log_dir: Path, lines: int = 40) -> None:
+    """What the services said last, less the connection noise of an outage: for a failed run in CI."""
+    for log in sorted(log_dir.glob("*.log")):
+        said = [line[:300] for line in log.read_text(errors="replace").splitlines()
+                if ("WARNING" in line or "ERROR" in line) and not any(n in line for n in NOISE)]  # fmt: skip
+        print(f"--- {log.name}, last warnings and errors:", *said[-lines:], sep="\n")
+
+
 def server(settings: Settings, name: str) -> Server:
     (found,) = [s for s in servers(settings) if s.name == name]
     return found
@@ -271,6 +283,9 @@ def test_ten_thousand_posts_through_kills_a_frozen_elasticsearch_and_a_kafka_res
         docs = indexed(settings)
         counts = folded_counts(settings)
         letters = dead_letters(settings)
+    except BaseException:
+        print_log_tails(tmp_path)
+        raise
     finally:
         worker.stop()
         sink.stop()
