@@ -21,11 +21,16 @@ TEXT_FIELD = {"t3": "selftext", "t1": "body"}
 
 
 def created_utc(data: dict) -> float:
-    """Seconds since the epoch, a finite number (a JSON ``Infinity`` or ``NaN`` is no time)."""
+    """Seconds since the epoch, a number that names a date (a JSON ``Infinity`` or ``NaN``, or
+    1e300, is no time)."""
     value = float(data["created_utc"])
-    if not math.isfinite(value):
-        raise ValueError(f"created_utc {data['created_utc']!r} is not a time")
-    return value
+    try:
+        if math.isfinite(value):
+            datetime.fromtimestamp(value, timezone.utc)  # past year 9999 it raises OverflowError, or OSError
+            return value
+    except (OverflowError, OSError):
+        pass
+    raise ValueError(f"created_utc {data['created_utc']!r} is not a time")
 
 
 class RedditConfig(UrlSourceConfig):

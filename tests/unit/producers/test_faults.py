@@ -66,8 +66,9 @@ def test_the_sane_window_is_a_floor_and_a_margin_after_fetched_at():
     assert not in_window(datetime(1999, 12, 31, tzinfo=timezone.utc), NOW, settings)
 
 
-def test_a_reddit_created_utc_of_infinity_is_a_dead_letter_and_the_page_goes_on(settings, serve):
-    letter = one_post_and_one_letter(serve, settings, FakeProducer(), reddit_child("t3_inf", float("inf")))
+@pytest.mark.parametrize("created", [float("inf"), 1e300], ids=["infinity", "past-year-9999"])
+def test_a_reddit_created_utc_that_is_no_date_is_a_dead_letter_and_the_page_goes_on(settings, serve, created):
+    letter = one_post_and_one_letter(serve, settings, FakeProducer(), reddit_child("t3_bad", created))
     assert "created_utc" in letter.reason
 
 
