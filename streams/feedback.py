@@ -9,13 +9,12 @@ profile, so an item drifts with the words its reporters actually use.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 from canyu.schema import EnrichedPost
-from streams.recent import OpenItem
+from streams.recent import OpenItem, cosine, norm
 from streams.simhash import features
 
 GROUPED_INTENTS = ("bug_report", "feature_request")
@@ -27,12 +26,6 @@ SAMPLE_CHARS = 280
 # figure is an estimate), and the trend keeps the last TREND_DAYS days.
 AUTHORS = 200
 TREND_DAYS = 60
-
-
-def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
-    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
-    return dot / norm if norm else 0.0
 
 
 def group_of(post: EnrichedPost) -> str | None:
@@ -92,7 +85,7 @@ class ItemState:
 
 def choose(feats: Counter, candidates: list[tuple[str, OpenItem]], threshold: float) -> str | None:
     """The id of the open item most similar to the post, when it is similar enough to join."""
-    norm = math.sqrt(sum(v * v for v in feats.values()))
-    scored = [(item.cosine(feats, norm), item_id) for item_id, item in candidates]
+    length = norm(feats)
+    scored = [(item.cosine(feats, length), item_id) for item_id, item in candidates]
     best = max(scored, default=None)
     return best[1] if best and best[0] >= threshold else None
