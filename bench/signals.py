@@ -3,8 +3,8 @@
     python -m bench.signals [--posts 10000] [--state-posts 100000]
 
 ``streams.signals.Signals`` runs over tables stored as the worker stores them: one RocksDB
-database (rocksdict) per table, values as JSON, so every read decodes and every write encodes,
-as in Faust's ``rocksdb://`` store. What it leaves out is Faust's own cost per write (the
+database (rocksdict) per table, values through Faust's own ``json`` codec (orjson), so every
+read decodes and every write encodes, as in Faust's ``rocksdb://`` store. What it leaves out is Faust's own cost per write (the
 changelog record it produces), which ``bench.pipeline`` measures end to end. Each table write
 here is one changelog record there; the figure is reported per post.
 
@@ -17,7 +17,6 @@ corpus filled. Not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import shutil
 import tempfile
@@ -27,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
 
+from faust.serializers import codecs
 from rocksdict import Rdict
 from tqdm import tqdm
 
@@ -39,7 +39,7 @@ from streams.signals import Signals, Tables
 
 
 class RocksTable(MutableMapping):
-    """A table as the worker keeps it: JSON values in RocksDB; counts its writes."""
+    """A table as the worker keeps it: values in RocksDB, encoded as Faust encodes them; counts its writes."""
 
     def __init__(self, path: Path):
         self.db = Rdict(str(path))
@@ -49,15 +49,15 @@ class RocksTable(MutableMapping):
         value = self.db.get(key.encode())
         if value is None:
             raise KeyError(key)
-        return json.loads(value)
+        return codecs.loads("json", value)
 
     def get(self, key: str, default=None):
         value = self.db.get(key.encode())
-        return default if value is None else json.loads(value)
+        return default if value is None else codecs.loads("json", value)
 
     def __setitem__(self, key: str, value) -> None:
         self.writes += 1
-        self.db[key.encode()] = json.dumps(value).encode()
+        self.db[key.encode()] = codecs.dumps("json", value)
 
     def __delitem__(self, key: str) -> None:
         self.writes += 1
@@ -67,7 +67,7 @@ class RocksTable(MutableMapping):
         return (k.decode() for k in self.db.keys())
 
     def items(self):
-        return ((k.decode(), json.loads(v)) for k, v in self.db.items())
+        return ((k.decode(), codecs.loads("json", v)) for k, v in self.db.items())
 
     def __len__(self) -> int:
         return sum(1 for _ in self.db.keys())
