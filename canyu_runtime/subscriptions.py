@@ -113,7 +113,6 @@ class SubscriptionFollower:
                             latest[record.key] = record.value
                     self.latest = dict(latest)  # swapped whole: readers never see it half changed
                 if not self.caught_up.is_set() and all(consumer.position(tp) >= end[tp] for tp in partitions):
-                    self.latest = dict(latest)
                     self.caught_up.set()
         finally:
             consumer.close()
