@@ -66,6 +66,8 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
         page = context.new_page()
         requested: list[str] = []
         page.on("request", lambda request: requested.append(request.url))
+        refused: list[str] = []  # the page asks for nothing it cannot have
+        page.on("response", lambda response: response.status >= 400 and refused.append(response.url))
         page.goto(f"{base}/?token={settings.dashboard_token}")
         expect(page.locator("body[data-loaded=true]")).to_be_attached(timeout=20_000)
 
@@ -113,6 +115,8 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
                 indexed = es.count(index=settings.posts_alias, query={"term": {"id": post.id}})["count"]
             raise AssertionError(f"not in the live feed; on posts.enriched: {len(enriched)}, indexed: {indexed}") from e
         assert "lasts two days" in newest.inner_text()
+        assert not refused, f"requests answered with an error: {refused}"
+        assert f"{base}/static/favicon.svg" in requested, "the tab shows canyu's icon"
         assert newest.locator("a").count() == 0, "a link that is not http(s) is shown as text"
         assert "script-src 'self'" in page.request.get(base).headers["content-security-policy"]
 
