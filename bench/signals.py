@@ -4,9 +4,10 @@
 
 ``streams.signals.Signals`` runs over tables stored as the worker stores them: one RocksDB
 database (rocksdict) per table, values through Faust's own ``json`` codec (orjson), so every
-read decodes and every write encodes, as in Faust's ``rocksdb://`` store. What it leaves out is Faust's own cost per write (the
-changelog record it produces), which ``bench.pipeline`` measures end to end. Each table write
-here is one changelog record there; the figure is reported per post.
+read decodes and every write encodes, as in Faust's ``rocksdb://`` store. What it leaves out
+is Faust's own cost per write (the changelog record it produces), which ``bench.pipeline``
+measures end to end. Each table write here is one changelog record there; the figure is
+reported per post.
 
 Posts come from ``bench.corpus``, labelled by the lexicon classifier (labels only
 decide which keys a post is counted under), dated two a second. The same ``--posts`` posts
