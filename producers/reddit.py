@@ -7,7 +7,6 @@ is also how a comment names its parent.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -25,12 +24,10 @@ def created_utc(data: dict) -> float:
     1e300, is no time)."""
     value = float(data["created_utc"])
     try:
-        if math.isfinite(value):
-            datetime.fromtimestamp(value, timezone.utc)  # past year 9999 it raises OverflowError, or OSError
-            return value
-    except (OverflowError, OSError):
-        pass
-    raise ValueError(f"created_utc {data['created_utc']!r} is not a time")
+        datetime.fromtimestamp(value, timezone.utc)  # NaN, infinity, past year 9999 all raise
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"created_utc {data['created_utc']!r} is not a time") from None
+    return value
 
 
 class RedditConfig(UrlSourceConfig):

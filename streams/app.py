@@ -75,6 +75,7 @@ def create_app(settings: Settings) -> faust.App:
     # The stateful step reads every post (one partition), so its tables hold one partition too.
     tables = Tables(
         **{
+            # A copy each: Faust's store pops what it reads from the options it is given.
             name: app.Table(_signals_table(name), default=None, partitions=1, options=dict(ROCKSDB_MEMORY))
             for name in Tables.__dataclass_fields__
         }

@@ -17,11 +17,8 @@ was tried, so committing it again is safe, and a no-op when Kafka has it already
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from faust.types import ConsumerT
-
-log = logging.getLogger(__name__)
 
 RECOMMIT_INTERVAL_S = 30.0
 

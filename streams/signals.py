@@ -401,10 +401,14 @@ class Signals:
             return 0
         horizon = watermark - self.config.retention_s
         closed = watermark - self.config.item_idle_s
+
+        def hour_past(key: str, value) -> bool:  # "<key>|<hour start>"
+            return int(key.rsplit("|", 1)[1]) + HOUR <= horizon
+
         rules = {
             "posts": lambda k, v: v["t"] < horizon,
-            "counts": lambda k, v: int(k.rsplit("|", 1)[1]) + HOUR <= horizon,
-            "samples": lambda k, v: int(k.rsplit("|", 1)[1]) + HOUR <= horizon,
+            "counts": hour_past,
+            "samples": hour_past,
             "cooldowns": lambda k, v: v[0] < horizon,
             "cascades": lambda k, v: (
                 datetime.fromisoformat(v["last_repost_at"] or v["first_seen"]).timestamp() < horizon
