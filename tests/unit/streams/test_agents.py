@@ -87,11 +87,16 @@ def test_signals_counts_once_and_ignores_an_exact_redelivery(sent, tmp_path):
     assert len(counts) == 1  # one minute window: the hours are sums of minutes
 
 
-def test_signals_raises_a_spike_alert_after_a_week_like_history(sent, tmp_path):
+def battery_spike() -> list:
+    """30 hours of one battery post an hour, then 12 in 12 minutes."""
     history = [post(i, f"battery note {i} words here", at=timedelta(hours=i)) for i in range(30)]
     burst = [post(100 + i, f"battery drain burst {i}", at=timedelta(hours=30, minutes=i + 1)) for i in range(12)]
+    return history + burst
+
+
+def test_signals_raises_a_spike_alert_after_a_week_like_history(sent, tmp_path):
     settings = Settings(namespace="tc.", classifier="lexicon", home=tmp_path, spike_min_count=10)
-    run_agent("signals", [p.model_dump_json().encode() for p in history + burst], settings)
+    run_agent("signals", [p.model_dump_json().encode() for p in battery_spike()], settings)
     alerts = [Alert.model_validate_json(v) for _, v in on(sent, "alerts")]
     assert [a.key for a in alerts] == ["topic=battery|sentiment=negative"]
     assert alerts[0].observed == 10 and alerts[0].baseline_mean == pytest.approx(1.0)
@@ -256,9 +261,7 @@ def test_table_writes_need_no_metadata_for_the_changelogs(sent, monkeypatch, tmp
     # Just after a first start the consumer's metadata may not know a changelog Faust just created,
     # and counts it as 0 partitions: Faust's own tables then refused every write to that table.
     monkeypatch.setattr(Consumer, "topic_partitions", lambda self, topic: 0 if topic.endswith("-changelog") else 1)
-    history = [post(i, f"battery note {i} words here", at=timedelta(hours=i)) for i in range(30)]
-    burst = [post(100 + i, f"battery drain burst {i}", at=timedelta(hours=30, minutes=i + 1)) for i in range(12)]
     settings = Settings(namespace="tc.", classifier="lexicon", home=tmp_path, spike_min_count=10)
-    run_agent("signals", [p.model_dump_json().encode() for p in history + burst], settings)
+    run_agent("signals", [p.model_dump_json().encode() for p in battery_spike()], settings)
     assert on(sent, "dead-letters") == []
     assert len(on(sent, "posts.enriched")) == 42 and len(on(sent, "alerts")) == 1  # the cooldowns table was written
