@@ -161,6 +161,17 @@ def print_log_tails(log_dir: Path, lines: int = 40) -> None:
         print(f"--- {log.name}, last warnings and errors:", *said[-lines:], sep="\n")
 
 
+def print_offsets(settings: Settings) -> None:
+    """The worker's offset bookkeeping (``/offsets/``), for a failed run: why a commit stood still."""
+    try:
+        with urlopen(f"http://127.0.0.1:{settings.worker_web_port}/offsets/", timeout=10) as r:
+            seen = json.load(r)
+        read = [row for row in seen["partitions"] if row["read"] is not None]  # not the changelogs
+        print(f"--- the worker's offsets (a commit running: {seen['commit_running']}):", *read, sep="\n")
+    except OSError as e:
+        print(f"--- the worker's offsets: not read ({e})")
+
+
 def server(settings: Settings, name: str) -> Server:
     (found,) = [s for s in servers(settings) if s.name == name]
     return found
@@ -285,6 +296,7 @@ def test_ten_thousand_posts_through_kills_a_frozen_elasticsearch_and_a_kafka_res
         letters = dead_letters(settings)
     except BaseException:
         print_log_tails(tmp_path)
+        print_offsets(settings)
         raise
     finally:
         worker.stop()

@@ -9,7 +9,7 @@ from faust.types import TP
 
 from canyu.settings import Settings
 from streams.app import create_app
-from streams.offsets import recommit
+from streams.offsets import ledger, recommit
 
 OWNED, GONE = TP("t.posts.classified", 0), TP("t.posts.raw", 3)
 
@@ -64,3 +64,24 @@ def test_recommit_leaves_partitions_it_does_not_own_and_waits_its_turn(tmp_path)
 
     assert asyncio.run(scenario()) == (False, False, True)
     assert commits == [{OWNED: 7}]
+
+
+def test_ledger_shows_acknowledged_offsets_waiting_on_a_lower_one(tmp_path):
+    commits: list[dict] = []
+    consumer = consumer_of(tmp_path, commits, answers=[True])
+    consumer.highwater = lambda tp: 20
+
+    async def scenario():
+        consumer._acked[OWNED].extend([0, 1, 2])
+        await consumer.commit()
+        consumer._acked[OWNED].extend([5, 6])  # 3 and 4 not acknowledged yet
+        consumer._read_offset[OWNED] = 6
+        await consumer.commit()  # nothing to commit past the hole
+        return ledger(consumer)
+
+    seen = asyncio.run(scenario())
+    assert seen["commit_running"] is False
+    (row,) = seen["partitions"]
+    assert commits == [{OWNED: 3}]
+    assert row == {"topic": OWNED.topic, "partition": 0, "committed": 3, "read": 6, "highwater": 20,
+                   "unacked": 0, "acked": 2, "lowest_acked": 5, "gaps": []}  # fmt: skip
