@@ -16,7 +16,6 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 
 import faust
 from faust.types import EventT
@@ -73,9 +72,14 @@ class Topics:
         )
 
 
-async def _send(topic: faust.TopicT, key: str, value: str):
+# The near-duplicate fingerprint that ``enrich`` worked out travels with the classified post,
+# as a header (the post's schema is what users index and query, and this is the worker's own).
+FINGERPRINT_HEADER = "canyu-simhash"
+
+
+async def _send(topic: faust.TopicT, key: str, value: str, headers: dict[str, bytes] | None = None):
     """Hand a record to the producer; the returned future resolves when Kafka acknowledged it."""
-    return await topic.send(key=key.encode(), value=value.encode())
+    return await topic.send(key=key.encode(), value=value.encode(), headers=headers)
 
 
 @dataclass
@@ -102,12 +106,17 @@ class Agents:
         async for events in stream.take_events(self.batch_size, within=self.batch_wait_s):
             records = [_record(e) for e in events]
             # In a thread, so that heartbeats, commits and the stateful step go on while it classifies.
-            classify = partial(enrich_batch, records, self.classifier, self.settings, mentions=self.catalogue.mentions)
-            for result in await loop.run_in_executor(self.classifying, classify):
+            for result, fp in await loop.run_in_executor(self.classifying, self._enrich_batch, records):
                 if isinstance(result, DeadLetter):
                     await self._dead_letter(result)
                 else:
-                    await _send(self.topics.classified, result.id, result.model_dump_json())
+                    headers = {FINGERPRINT_HEADER: b"" if fp is None else str(fp).encode()}
+                    await _send(self.topics.classified, result.id, result.model_dump_json(), headers)
+
+    def _enrich_batch(self, records: list[RawRecord]) -> list[tuple[EnrichedPost | DeadLetter, int | None]]:
+        """Each record's result, and a post's near-duplicate fingerprint, which only needs its text."""
+        results = enrich_batch(records, self.classifier, self.settings, mentions=self.catalogue.mentions)
+        return [(r, None if isinstance(r, DeadLetter) else self.state.fingerprint_of(r)) for r in results]
 
     async def signals(self, stream: faust.StreamT) -> None:
         """The stateful step: every classified post through :class:`Signals`, then its outputs sent.
@@ -127,7 +136,7 @@ class Agents:
                 await self._dead_letter(record.dead_letter("signals", f"not a valid EnrichedPost: {reason_of(e)}"))
                 continue
             try:
-                out = self.state.process(post, record.offset)
+                out = self.state.process(post, record.offset, self._fingerprint(event, post))
             except Exception as e:
                 self.state.forget_recent()  # what it had in memory may be half changed: read the tables again
                 await self._dead_letter(record.dead_letter("signals", f"not processed: {reason_of(e)}", post.source))
@@ -196,6 +205,14 @@ class Agents:
                     await _send(self.topics.notifications, notice.id, notice.model_dump_json())
             if missed:
                 await self._dead_letter(record.dead_letter("notify", "not matched against " + "; ".join(missed)))
+
+    def _fingerprint(self, event: EventT, post: EnrichedPost) -> int | None:
+        """The fingerprint ``enrich`` sent with the post; worked out here for a record without one
+        (a dead letter sent back, or one written before the header existed)."""
+        sent = dict(event.message.headers or ()).get(FINGERPRINT_HEADER)
+        if sent is None:
+            return self.state.fingerprint_of(post)
+        return int(sent) if sent else None
 
     async def _dead_letter(self, letter: DeadLetter) -> None:
         log.warning("dead letter from %s at %s:%s: %s", letter.stage, letter.topic, letter.offset, letter.reason)

@@ -156,8 +156,17 @@ class Signals:
         because a page may ask while the tables are still being recovered."""
         return self._recent.clock if self._recent else None
 
-    def process(self, post: EnrichedPost, offset: int) -> Outputs:
-        """Every table write for ``post``, read at ``offset`` of ``posts.classified``, and what to send."""
+    def fingerprint_of(self, post: EnrichedPost) -> int | None:
+        """The post's near-duplicate fingerprint; None when its text has too few features to tell.
+
+        It depends on the text alone, so ``enrich`` works it out, in parallel over the partitions
+        of ``posts.raw``, and the one-partition stateful step only reads it."""
+        words = features(post.full_text)
+        return fingerprint(words) if len(words) >= self.config.near_dup_min_features else None
+
+    def process(self, post: EnrichedPost, offset: int, fp: int | None) -> Outputs:
+        """Every table write for ``post``, read at ``offset`` of ``posts.classified``, and what to
+        send; ``fp`` is the post's :meth:`fingerprint_of`."""
         entry = self.c.posts.get(post.id)
         fetched = post.fetched_at.timestamp()
         if entry is not None and entry["o"] != offset:
@@ -167,16 +176,15 @@ class Signals:
                 return Outputs(post, redelivery=True)
             self.c.posts[post.id] = {**entry, "f": fetched}
             return Outputs(post.model_copy(update={"duplicate_of": entry["d"]}))
-        words = features(post.full_text)
         first_time = entry is None
         if first_time:
-            entry = self._entry(post, words, offset)
+            entry = self._entry(post, fp, offset)
         out = Outputs(post.model_copy(update={"duplicate_of": entry["d"]}), late=entry["late"])
         self._cascade(post, entry, offset, out)
         if entry["d"] is None:  # a near-duplicate is indexed but counted once, as its original
             if not entry["late"]:
                 self._count(post, entry, offset, out)
-            self._feedback(post, entry, Counter(words), offset, out)
+            self._feedback(post, entry, offset, out)
         if first_time:
             entry["al"] = [a.model_dump_json() for a in out.alerts]
         else:  # the entry knows which of its alerts are still to go out: none once they were sent
@@ -190,7 +198,7 @@ class Signals:
         if entry is not None and entry.get("al"):
             self.c.posts[post_id] = {**entry, "al": []}
 
-    def _entry(self, post: EnrichedPost, words: list[str], offset: int) -> dict:
+    def _entry(self, post: EnrichedPost, fp: int | None, offset: int) -> dict:
         """What is decided once per post and kept with it: its time, original, fingerprint and place."""
         now = event_time(post)
         # Late: too late for every alerting window it falls in (the newest one has closed), so
@@ -199,7 +207,6 @@ class Signals:
         late = clock.watermark is not None and alerting.is_late(alerting.starts(now)[-1], clock.watermark)
         clock.advance(now)
         clock.late += late
-        fp = fingerprint(words) if len(words) >= self.config.near_dup_min_features else None
         duplicate_of = None
         if fp is not None:
             horizon = now - self.config.near_dup_window_s
@@ -314,10 +321,11 @@ class Signals:
 
     # --- feedback items ---------------------------------------------------------------------
 
-    def _feedback(self, post: EnrichedPost, entry: dict, feats: Counter, offset: int, out: Outputs) -> None:
+    def _feedback(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs) -> None:
         group = feedback.group_of(post)
         if group is None:
             return
+        feats = Counter(features(post.full_text))
         idle_since = entry["t"] - self.config.item_idle_s
         candidates = self.recent.open_items(group, idle_since)
         item_id = feedback.choose(feats, candidates, self.config.item_threshold)

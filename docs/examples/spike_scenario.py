@@ -57,7 +57,8 @@ def main() -> None:
     alerts = []  # (day, hour, alert)
     events = hourly_posts()
     for n, (at, topic) in enumerate(events):
-        alerts += [(at.day, at.hour, a) for a in signals.process(post(n, at, topic), n).alerts]
+        p = post(n, at, topic)
+        alerts += [(at.day, at.hour, a) for a in signals.process(p, n, signals.fingerprint_of(p)).alerts]
         hour_ends = n + 1 == len(events) or events[n + 1][0].hour != at.hour
         if at.day == 8 and at.hour in DAY8 and hour_ends:
             for key in ("battery", "camera"):

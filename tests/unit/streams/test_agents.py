@@ -17,16 +17,27 @@ from faust.transport.drivers.aiokafka import Consumer
 from canyu.schema import Alert, Channel, Subscription, SubscriptionMatch
 from canyu.settings import Settings
 from canyu_runtime.retry import RetryPolicy
+from streams.agents import FINGERPRINT_HEADER
 from streams.app import create_app
+from streams.simhash import simhash
 from tests.unit.streams.factories import T0, post
 
 
-@pytest.fixture
-def sent(monkeypatch) -> list[tuple[str, bytes, bytes]]:
-    records: list[tuple[str, bytes, bytes]] = []
+class Sent(list):
+    """(topic, key, value) of every record sent; ``headers`` maps (topic, key) to the record's headers."""
 
-    async def capture(self, *, key=None, value=None, **_):
+    def __init__(self):
+        super().__init__()
+        self.headers: dict[tuple[str, bytes], dict] = {}
+
+
+@pytest.fixture
+def sent(monkeypatch) -> Sent:
+    records = Sent()
+
+    async def capture(self, *, key=None, value=None, headers=None, **_):
         records.append((self.get_topic_name(), key, value))
+        records.headers[(self.get_topic_name(), key)] = headers
         acked = asyncio.get_running_loop().create_future()  # as if Kafka acknowledged it at once
         acked.set_result(None)
         return acked
@@ -75,6 +86,33 @@ def test_enrich_labels_posts_finds_products_and_dead_letters_bad_records(sent, t
     assert key == b"microblog:1" and classified["products"] == ["xiaomi-14"] and classified["language"] == "zh"
     ((_, letter),) = on(sent, "dead-letters")
     assert json.loads(letter)["stage"] == "enrich"
+
+
+def test_enrich_sends_the_near_duplicate_fingerprint_and_signals_takes_it(sent, tmp_path):
+    settings = Settings(namespace="tc.", classifier="lexicon", home=tmp_path)
+    text = "the battery drains overnight after the latest update"
+    raw = [post(i, text).model_dump_json(include={"id", "source", "text", "created_at", "author"}) for i in (1, 2)]
+    run_agent("enrich", [r.encode() for r in raw], settings, until=lambda: len(sent) == 2)
+    headers = [sent.headers[("tc.posts.classified", key)] for key, _ in on(sent, "posts.classified")]
+    assert [h[FINGERPRINT_HEADER] for h in headers] == [str(simhash(text)).encode()] * 2
+
+    def indexed(fingerprints: list[bytes | None]) -> list[str | None]:
+        """What signals makes of the two same-text posts, sent with these fingerprint headers."""
+        sent.clear()
+
+        async def drive():
+            app = create_app(settings.model_copy(update={"home": tmp_path / str(fingerprints)}))
+            async with app.agents["signals"].test_context() as agent:
+                for i, fp in zip((1, 2), fingerprints, strict=True):
+                    sent_with = None if fp is None else {FINGERPRINT_HEADER: fp}
+                    await agent.put(post(i, text).model_dump_json().encode(), headers=sent_with)
+
+        asyncio.run(drive())
+        return [json.loads(v)["duplicate_of"] for _, v in on(sent, "posts.enriched")]
+
+    assert indexed([h[FINGERPRINT_HEADER] for h in headers]) == [None, "microblog:1"]
+    assert indexed([b"", b""]) == [None, None]  # enrich found too few features: no near-duplicate check
+    assert indexed([None, None]) == [None, "microblog:1"]  # no header (a dead letter sent back): worked out here
 
 
 def test_signals_counts_once_and_ignores_an_exact_redelivery(sent, tmp_path):

@@ -16,7 +16,7 @@ OFFSETS = count()
 
 def process(signals: Signals, p, offset: int | None = None):
     """``p`` as the next record of posts.classified, or at ``offset`` (a redelivery)."""
-    return signals.process(p, next(OFFSETS) if offset is None else offset)
+    return signals.process(p, next(OFFSETS) if offset is None else offset, signals.fingerprint_of(p))
 
 
 M = timedelta(minutes=1)
