@@ -19,10 +19,9 @@ from canyu.settings import Settings
 from canyu_runtime.subscriptions import SubscriptionFollower
 from models import load_classifier
 from streams.agents import Agents, Topics
-from streams.offsets import RECOMMIT_INTERVAL_S, ledger, recommit
+from streams.offsets import RECOMMIT_INTERVAL_S, recommit
 from streams.products import Catalogue
 from streams.recent import Clock
-from streams.recovery import SeekFirstTableManager
 from streams.sensor import MetricsSensor
 from streams.signals import SignalConfig, Signals, Tables
 from streams.spikes import SpikeRule
@@ -71,7 +70,6 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         Table=OnePartitionTable,
-        TableManager=SeekFirstTableManager,
     )
     out = Topics.declare(app, settings)
     # The stateful step reads every post (one partition), so its tables hold one partition too.
@@ -102,7 +100,6 @@ def create_app(settings: Settings) -> faust.App:
     app.page("/assignment/")(assignment)
     app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
     app.page("/signals/")(signal_clock(state))
-    app.page("/offsets/")(offsets)
 
     @app.timer(RECOMMIT_INTERVAL_S)
     async def commit_again(*_) -> None:
@@ -114,11 +111,6 @@ def create_app(settings: Settings) -> faust.App:
 async def assignment(web: View, request: Request) -> Response:
     """The partitions this worker owns now: operators and the failover test read it."""
     return web.json(sorted([tp.topic, tp.partition] for tp in web.app.assignor.assigned_actives()))
-
-
-async def offsets(web: View, request: Request) -> Response:
-    """Where Faust's commits stand, per partition owned (``streams.offsets.ledger``)."""
-    return web.json(ledger(web.app.consumer))
 
 
 def signal_clock(state: Signals):
