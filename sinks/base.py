@@ -10,6 +10,9 @@ record of the batch, and nothing beyond.
 A commit that Kafka cannot take now (it is restarting, or the group is rebalancing) is tried
 again after the next poll, which also lets a rebalance finish; later batches' offsets join
 it. So a broker restart never stops the sink, and a failed commit never keeps it from polling.
+A rebalance that has not finished after ``REJOIN_AFTER_S`` is given up: kafka-python 3.0 now
+and then never completes one (the leader computes the assignment and the consumer never
+receives it), so the sink closes its consumer and joins the group again with a new one.
 
 A ``Permanent`` error from ``write`` (other than ``Misconfigured``, which stops the
 sink) says that something in the batch can never be written. The batch is then split
@@ -29,7 +32,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, KafkaError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
 from canyu.schema import DeadLetter
@@ -42,6 +45,9 @@ from canyu_runtime.reasons import reason_of
 from canyu_runtime.retry import RetryPolicy, Stopped
 
 log = logging.getLogger(__name__)
+# A rebalance takes seconds. One that lasts longer waits for a member that is busy or gone, and
+# joining again costs only reading again what was written since the last commit.
+REJOIN_AFTER_S = 30.0
 
 
 Offsets = dict[TopicPartition, OffsetAndMetadata]
@@ -60,6 +66,7 @@ def offsets_after(batch: list[ConsumerRecord], since: Offsets | None = None) -> 
 class BatchSink(ABC):
     name: str = "sink"
     stage: str = "sink"  # named on the dead letters it writes
+    rebalancing_since: float | None = None  # when commits began to meet a rebalance in progress
     retry = RetryPolicy()  # a failed batch: backoff up to 30 s, tried again until it is written or shutdown
 
     def __init__(self, settings: Settings, topics: list[str], group_id: str):
@@ -100,8 +107,11 @@ class BatchSink(ABC):
         self._until_done(self.prepare, "preparing", stop)
         consumer = self._consumer()
         uncommitted: Offsets = {}  # written, but Kafka could not take the commit yet
+        self.rebalancing_since = None
         try:
             while not stop.is_set():
+                if self.rebalancing_since is not None and time.monotonic() - self.rebalancing_since > REJOIN_AFTER_S:
+                    consumer, uncommitted = self._rejoin(consumer), {}
                 polled = consumer.poll(timeout_ms=int(self.settings.sink_wait_s * 1000))
                 batch = [record for records in polled.values() for record in records]
                 if batch:
@@ -164,6 +174,7 @@ class BatchSink(ABC):
         next poll. Never retried here: only a poll lets a rebalance finish."""
         try:
             consumer.commit(offsets)
+            self.rebalancing_since = None
         except CommitFailedError as e:
             # The group rebalanced while we wrote (a long outage outlasts max.poll.interval.ms). The
             # records will be delivered again and written again, which is harmless: writes are idempotent.
@@ -171,8 +182,19 @@ class BatchSink(ABC):
         except KafkaError as e:
             log.warning("%s: committing failed (%s); trying again after the next poll", self.name, reason_of(e))
             METRICS.retried()
+            if isinstance(e, RebalanceInProgressError) and self.rebalancing_since is None:
+                self.rebalancing_since = time.monotonic()
             return offsets
         return {}
+
+    def _rejoin(self, consumer: KafkaConsumer) -> KafkaConsumer:
+        """A new consumer in place of one whose rebalance never finished. What was written since the
+        last commit is read again and written again, which writes allow."""
+        log.warning("%s: a rebalance unfinished after %.0f s; joining the group again with a new consumer",
+                    self.name, REJOIN_AFTER_S)  # fmt: skip
+        consumer.close(autocommit=False)
+        self.rebalancing_since = None
+        return self._consumer()
 
     def _until_done(self, step: Callable[[], None], what: str, stop: threading.Event) -> None:
         """``step()`` until it succeeds or ``stop`` is set; any failure but a ``Permanent`` one

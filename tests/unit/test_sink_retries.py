@@ -11,6 +11,7 @@ from kafka.errors import KafkaConnectionError, RebalanceInProgressError
 from canyu.settings import Settings
 from canyu_runtime.errors import Misconfigured, Permanent
 from canyu_runtime.retry import RetryPolicy
+from sinks import base
 from sinks.base import BatchSink
 from tests.unit.test_retry import Flaky
 
@@ -137,3 +138,34 @@ def test_a_commit_that_kafka_cannot_take_is_tried_again_after_the_next_poll_and_
     assert consumer.commits == [{0: 42, 1: 8}]
     assert consumer.polls == 5  # one poll between tries: a rebalance in progress can finish
     assert "committing failed (KafkaConnectionError: 111 ECONNREFUSED); trying again after the next poll" in caplog.text
+
+
+class StuckInARebalance(Consumer):
+    """Polls one batch, then nothing; every commit meets a rebalance in progress."""
+
+    def __init__(self):
+        super().__init__(threading.Event(), [])
+        self.closed = []
+
+    def poll(self, timeout_ms: int) -> dict:
+        time.sleep(0.01)
+        return super().poll(timeout_ms)
+
+    def commit(self, offsets) -> None:
+        raise RebalanceInProgressError()
+
+    def close(self, autocommit: bool) -> None:
+        self.closed.append(autocommit)
+
+
+def test_a_rebalance_that_never_finishes_is_given_up_for_a_new_consumer(sink, caplog, monkeypatch):
+    """kafka-python 3.0 now and then never completes a rebalance: commits would meet it for good."""
+    monkeypatch.setattr(base, "REJOIN_AFTER_S", 0.05)
+    stop = threading.Event()
+    stuck, fresh = StuckInARebalance(), Consumer(stop, [])
+    consumers = [stuck, fresh]
+    sink._consumer = lambda: consumers.pop(0)
+    sink.run(stop)
+    assert stuck.closed == [False] and not consumers  # closed without committing; the new one used
+    assert fresh.commits == [{0: 42, 1: 8}]  # the new consumer read the batch again and committed it
+    assert "a rebalance unfinished after 0 s; joining the group again with a new consumer" in caplog.text
