@@ -19,7 +19,7 @@ from canyu.settings import Settings
 from canyu_runtime.subscriptions import SubscriptionFollower
 from models import load_classifier
 from streams.agents import Agents, Topics
-from streams.offsets import RECOMMIT_INTERVAL_S, recommit
+from streams.offsets import RECOMMIT_INTERVAL_S, Mender, ledger, recommit
 from streams.products import Catalogue
 from streams.recent import Clock
 from streams.sensor import MetricsSensor
@@ -100,9 +100,13 @@ def create_app(settings: Settings) -> faust.App:
     app.page("/assignment/")(assignment)
     app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
     app.page("/signals/")(signal_clock(state))
+    app.page("/offsets/")(offsets)
+
+    mender = Mender()
 
     @app.timer(RECOMMIT_INTERVAL_S)
-    async def commit_again(*_) -> None:
+    async def keep_commits_moving(*_) -> None:
+        await mender.mend(app.consumer)
         await recommit(app.consumer)
 
     return app
@@ -111,6 +115,11 @@ def create_app(settings: Settings) -> faust.App:
 async def assignment(web: View, request: Request) -> Response:
     """The partitions this worker owns now: operators and the failover test read it."""
     return web.json(sorted([tp.topic, tp.partition] for tp in web.app.assignor.assigned_actives()))
+
+
+async def offsets(web: View, request: Request) -> Response:
+    """Where Faust's commits stand, per partition owned (``streams.offsets.ledger``)."""
+    return web.json(ledger(web.app.consumer))
 
 
 def signal_clock(state: Signals):
