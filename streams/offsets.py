@@ -20,7 +20,7 @@ rebalanced", as it may while a restarted broker brings the group back. Faust com
 offsets past the ones it believes committed, so if that was the last commit before the
 stream went quiet, Kafka keeps the older offset for good: ``canyu status`` shows lag that never
 drains, the liveness check takes the worker for stalled, and a restart reads the tail again.
-(Found by reading Faust's code while chasing another commit stall, ``streams/recovery.py``.)
+(Found by reading Faust's code while chasing the stall above.)
 
 What Faust believes committed was processed, and its outputs were flushed before the commit
 was tried, so committing it again is safe, and a no-op when Kafka has it already.
