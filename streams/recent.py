@@ -17,7 +17,7 @@ from datetime import datetime
 from itertools import repeat
 from operator import mul
 
-from streams.simhash import bands, distance
+from streams.simhash import bands
 
 
 @dataclass
@@ -68,34 +68,47 @@ class OpenItem:
 
 @dataclass
 class NearDuplicates:
-    """Fingerprints of the most recent posts, by band; the oldest fall out past ``capacity`` posts."""
+    """Fingerprints of the most recent posts, by band; the oldest fall out past ``capacity`` posts.
+
+    A band also keeps only its ``per_band`` most recent posts, so that a lookup costs the same
+    however full the index is: the posts that crowd a band are mostly copies of one text, and
+    each is filed under its original's id, so the newest copies still lead to the original.
+    """
 
     band_count: int
     capacity: int
-    by_band: dict[str, deque] = field(default_factory=dict)  # band → (post id, fingerprint, event time)
-    order: deque = field(default_factory=deque)  # (post id, bands), oldest first
+    per_band: int = 8
+    by_band: dict[int, deque] = field(default_factory=dict)  # band → (original id, fingerprint, event time)
+    order: deque = field(default_factory=deque)  # (that entry, its bands), oldest first
 
     def find(self, post_id: str, fp: int, now: float, max_distance: int, horizon: float) -> str | None:
-        """The earliest post within ``max_distance`` bits, seen since ``horizon`` and not after ``now``."""
+        """The original of the earliest post within ``max_distance`` bits, seen since ``horizon``
+        and not after ``now``."""
         best: tuple[float, str] | None = None
         for band in bands(fp, self.band_count):
             for other_id, other_fp, other_at in self.by_band.get(band, ()):
-                if horizon <= other_at <= now and other_id != post_id and distance(fp, other_fp) <= max_distance:
+                if (fp ^ other_fp).bit_count() <= max_distance and horizon <= other_at <= now and other_id != post_id:
                     best = min(best or (other_at, other_id), (other_at, other_id))
+                    break  # a band's entries are in arrival order: the rest came later
         return best[1] if best else None
 
-    def add(self, post_id: str, fp: int, at: float) -> None:
-        keys = bands(fp, self.band_count)
+    def add(self, original_id: str, fp: int, at: float) -> None:
+        """File a post's fingerprint under its original's id (its own, when it is one)."""
+        entry, keys = (original_id, fp, at), bands(fp, self.band_count)
         for band in keys:
-            self.by_band.setdefault(band, deque()).append((post_id, fp, at))
-        self.order.append((post_id, keys))
+            entries = self.by_band.get(band)
+            if entries is None:
+                entries = self.by_band[band] = deque(maxlen=self.per_band)
+            entries.append(entry)
+        self.order.append((entry, keys))
         while len(self.order) > self.capacity:
-            old_id, old_keys = self.order.popleft()
+            old, old_keys = self.order.popleft()
             for band in old_keys:
                 entries = self.by_band[band]
-                entries.popleft()  # a band's entries are in arrival order too, so the oldest is first
-                if not entries:
-                    del self.by_band[band]
+                if entries[0] is old:  # else the band has dropped it already; its oldest is first
+                    entries.popleft()
+                    if not entries:
+                        del self.by_band[band]
 
 
 @dataclass
@@ -151,10 +164,10 @@ def rebuild(
         clock.advance(entry["t"])
         clock.late += bool(entry.get("late"))
         if entry.get("fp") is not None:
-            with_fingerprints.append((entry["o"], post_id, entry["fp"], entry["t"]))
+            with_fingerprints.append((entry["o"], entry["d"] or post_id, entry["fp"], entry["t"]))
     near = NearDuplicates(band_count, near_dup_capacity)
-    for _, post_id, fp, at in sorted(with_fingerprints)[-near_dup_capacity:]:  # in stream order
-        near.add(post_id, fp, at)
+    for _, original_id, fp, at in sorted(with_fingerprints)[-near_dup_capacity:]:  # in stream order
+        near.add(original_id, fp, at)
     recent = Recent(clock, near, {}, items_per_group)
     open_items = [(datetime.fromisoformat(item["last_seen"]).timestamp(), i, item) for i, item in items]
     for last_seen, item_id, item in sorted(open_items, key=lambda entry: entry[0]):
@@ -162,8 +175,11 @@ def rebuild(
     return recent
 
 
+ABSENT = object()
+
+
 class Cached(MutableMapping):
-    """A table whose most recently used values are kept decoded; every write goes through.
+    """A table whose most recently used values (and absences) are kept decoded; every write goes through.
 
     Only the stateful step writes its tables, and it forgets its caches whenever the tables
     may have changed under it (a rebalance, a failed post), so the copy here is never stale.
@@ -177,12 +193,11 @@ class Cached(MutableMapping):
     def get(self, key, default=None):
         if key in self.values:
             self.values.move_to_end(key)
-            return self.values[key]
-        value = self.table.get(key)
-        if value is None:
-            return default
-        self._keep(key, value)
-        return value
+            value = self.values[key]
+        else:  # an absent key is kept too: most keys asked for are new, and RocksDB looks deep for them
+            value = self.table.get(key, ABSENT)
+            self._keep(key, value)
+        return default if value is ABSENT else value
 
     def __getitem__(self, key):
         value = self.get(key)
@@ -195,8 +210,8 @@ class Cached(MutableMapping):
         self._keep(key, value)
 
     def __delitem__(self, key) -> None:
-        self.values.pop(key, None)
         del self.table[key]
+        self._keep(key, ABSENT)
 
     def __iter__(self):
         return iter(self.table)

@@ -26,6 +26,7 @@ watermark ahead and make every later post late.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -211,7 +212,7 @@ class Signals:
         if fp is not None:
             horizon = now - self.config.near_dup_window_s
             duplicate_of = self.recent.near_duplicates.find(post.id, fp, now, self.config.near_dup_distance, horizon)
-            self.recent.near_duplicates.add(post.id, fp, now)
+            self.recent.near_duplicates.add(duplicate_of or post.id, fp, now)
         parent = self.c.posts.get(post.repost_of) if post.repost_of else None
         root, depth = place(post, (parent["r"], parent["dp"]) if parent else None)
         return {"o": offset, "t": now, "f": post.fetched_at.timestamp(), "d": duplicate_of, "fp": fp,
@@ -268,27 +269,37 @@ class Signals:
 
     def current_window(self, name: str, watermark: float) -> tuple[int, int, Baseline]:
         """(window start, count, baseline) of the stream's current alerting window for a key."""
-        w = self.config.alerting
-        start = w.trailing(watermark)
-        observed = self._window(name, start)
+        start = self.config.alerting.trailing(watermark)
+        return start, self._window(name, start), self._baseline(name, start)
+
+    def _seen_windows(self, start: int) -> int:
+        """How many of the baseline windows before ``start`` the stream has seen (it began at ``clock.first``)."""
+        size = self.config.alerting.size
+        return min(self.config.baseline_windows, max(0, math.ceil((start - self.recent.clock.first) / size)))
+
+    def _baseline(self, name: str, start: int) -> Baseline:
         cached = self.recent.baseline((name, start))
         if cached is None:
-            first = self.recent.clock.first
-            history = [start - j * w.size for j in range(1, self.config.baseline_windows + 1)]
-            history = [s for s in history if s + w.size > first]  # only windows the stream has seen
-            cached = baseline([self._window(name, s) for s in history])
+            size = self.config.alerting.size
+            cached = baseline([self._window(name, start - j * size) for j in range(1, self._seen_windows(start) + 1)])
             self.recent.keep_baseline((name, start), cached)
-        return start, observed, cached
+        return cached
 
     def _check_spike(self, dims: dict[str, str], entry: dict, offset: int, out: Outputs) -> None:
         """Check the stream's current window (the hour up to the watermark), which an out-of-order
         post may still add to, for the keys this post touched."""
         name = key_of(dims)
         watermark = self.recent.clock.watermark
-        start, observed, base = self.current_window(name, watermark)
+        start = self.config.alerting.trailing(watermark)
+        observed = self._window(name, start)
         rule = self.config.spike
-        if not self._due(f"spike|{name}", rule.fires(observed, base), watermark, offset):
+        # The baseline reads every window it sums, and the rule needs min_history of them and
+        # min_count posts before it can fire at all: it is summed only when it can matter.
+        can_fire = observed >= rule.min_count and self._seen_windows(start) >= rule.min_history
+        fires = can_fire and rule.fires(observed, self._baseline(name, start))
+        if not self._due(f"spike|{name}", fires, watermark, offset):
             return
+        base = self._baseline(name, start)
         w = self.config.alerting
         samples = self._samples(name, start)
         out.alerts.append(

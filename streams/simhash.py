@@ -64,7 +64,8 @@ def distance(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
-def bands(fingerprint: int, count: int) -> list[str]:
+def bands(fingerprint: int, count: int) -> list[int]:
+    """The fingerprint's ``count`` bands, each tagged with its number (an int: hashed for free)."""
     width = BITS // count
     mask = (1 << width) - 1
-    return [f"{i}:{fingerprint >> (i * width) & mask:x}" for i in range(count)]
+    return [i << width | fingerprint >> (i * width) & mask for i in range(count)]

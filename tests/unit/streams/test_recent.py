@@ -1,0 +1,44 @@
+from streams.recent import Cached, NearDuplicates
+
+
+def test_a_crowded_band_keeps_its_newest_copies_and_they_lead_to_the_original():
+    index = NearDuplicates(band_count=4, capacity=1_000, per_band=3)
+    fp = 0x1234_5678_9ABC_DEF0
+    index.add("original", fp, 0.0)
+    for i in range(1, 10):  # nine copies, each filed under the original's id as the stateful step does
+        index.add("original", fp ^ (1 << i), float(i))
+    shared = [entries for band, entries in index.by_band.items() if band >> 16]  # the bands the copies share
+    assert len(shared) == 3 and all([e[2] for e in entries] == [7.0, 8.0, 9.0] for entries in shared)
+    assert index.find("new", fp ^ 1, 100.0, max_distance=3, horizon=0.0) == "original"
+    assert index.find("new", fp ^ 0b111_0000_0000_0000, 100.0, max_distance=3, horizon=50.0) is None  # all too old
+
+
+def test_entries_fall_out_past_the_capacity_even_from_a_capped_band():
+    index = NearDuplicates(band_count=4, capacity=5, per_band=2)
+    for i in range(20):
+        index.add(f"p{i}", 0xFFFF_0000_0000_0000 | i, float(i))  # one band crowded, three apart
+    assert len(index.order) == 5
+    kept = {e[0] for entries in index.by_band.values() for e in entries}
+    assert kept == {f"p{i}" for i in range(15, 20)}
+    assert index.find("new", 0xFFFF_0000_0000_0000 | 3, 30.0, max_distance=0, horizon=0.0) is None
+
+
+class CountingTable(dict):
+    def __init__(self):
+        super().__init__()
+        self.reads = 0
+
+    def get(self, key, default=None):
+        self.reads += 1
+        return super().get(key, default)
+
+
+def test_the_cache_remembers_a_key_is_absent_until_it_is_written():
+    table = CountingTable()
+    cached = Cached(table, cap=10)
+    assert cached.get("k") is None and cached.get("k", 0) == 0
+    assert table.reads == 1  # the second look did not reach the table
+    cached["k"] = {"o": 1}
+    assert cached.get("k") == {"o": 1} and table["k"] == {"o": 1}
+    del cached["k"]
+    assert cached.get("k") is None and "k" not in table and table.reads == 1
