@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     hf_quantize: bool = Field(False, description="dynamic int8 quantisation on CPU")
     hf_offline: bool = Field(True, description="never reach the hub: models must be cached or local folders")
     batch_size: int = Field(64, ge=1, description="posts per classifier call in the worker")
-    batch_wait_s: float = Field(0.5, gt=0, description="longest wait to fill a batch")
+    batch_wait_s: float = Field(0.25, gt=0, description="longest wait to fill a batch")
     worker_web_port: int = 6066
     worker_store: str = Field(
         "rocksdb://", pattern=r"^(rocksdb|memory)://$", description="table store: rocksdb keeps state across restarts"
