@@ -17,7 +17,7 @@ from datetime import datetime
 from itertools import repeat
 from operator import mul
 
-from streams.simhash import bands
+from streams.simhash import bands, distance
 
 
 @dataclass
@@ -87,7 +87,7 @@ class NearDuplicates:
         best: tuple[float, str] | None = None
         for band in bands(fp, self.band_count):
             for other_id, other_fp, other_at in self.by_band.get(band, ()):
-                if (fp ^ other_fp).bit_count() <= max_distance and horizon <= other_at <= now and other_id != post_id:
+                if distance(fp, other_fp) <= max_distance and horizon <= other_at <= now and other_id != post_id:
                     best = min(best or (other_at, other_id), (other_at, other_id))
                     break  # a band's entries are in arrival order: the rest came later
         return best[1] if best else None

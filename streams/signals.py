@@ -293,10 +293,7 @@ class Signals:
         start = self.config.alerting.trailing(watermark)
         observed = self._window(name, start)
         rule = self.config.spike
-        # The baseline reads every window it sums, and the rule needs min_history of them and
-        # min_count posts before it can fire at all: it is summed only when it can matter.
-        can_fire = observed >= rule.min_count and self._seen_windows(start) >= rule.min_history
-        fires = can_fire and rule.fires(observed, self._baseline(name, start))
+        fires = rule.can_fire(observed, self._seen_windows(start)) and rule.fires(observed, self._baseline(name, start))
         if not self._due(f"spike|{name}", fires, watermark, offset):
             return
         base = self._baseline(name, start)

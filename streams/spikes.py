@@ -31,8 +31,12 @@ class SpikeRule:
         # σ is floored at 1 post so that a perfectly flat history still needs a real jump.
         return max(float(self.min_count), baseline.mean + self.k * max(baseline.std, 1.0))
 
+    def can_fire(self, observed: int, windows: int) -> bool:
+        """Whether any baseline over ``windows`` windows could make ``observed`` fire: summing one costs reads."""
+        return windows >= self.min_history and observed >= self.min_count
+
     def fires(self, observed: int, baseline: Baseline) -> bool:
-        return baseline.windows >= self.min_history and observed >= self.threshold(baseline)
+        return self.can_fire(observed, baseline.windows) and observed >= self.threshold(baseline)
 
     def cooled_down(self, last_fired: float | None, now: float) -> bool:
         return last_fired is None or now - last_fired >= self.cooldown_s
