@@ -17,7 +17,11 @@ settings (``CANYU_*``, ``canyu.toml``) with the configured classifier:
   (``acks=all``, keyed by id). The clock runs from the first publish until all N are counted in
   the posts alias, and starts only once the worker's ``/assignment/`` lists partitions and one
   warm-up post went all the way (the classifier is loaded, the month index exists). Then the
-  worker's RSS (``/proc/<pid>/status``).
+  worker's RSS (``/proc/<pid>/status``), and the CPU each process used per post meanwhile
+  (``/proc/<pid>/stat``, with its descendants): the worker, the sink, Kafka and Elasticsearch
+  (when their pid files are on this machine) and the bench itself, which publishes and polls.
+  The classifier alone reports its CPU per post too: together they say whether the cores can
+  carry the end-to-end rate at all.
 - ``changelog``: records on the worker app's ``*-changelog`` topics (sum of end offsets) per post
   processed, after ``e2e``.
 - ``latency``: p50 and p95 from publish to searchable at a steady half of the ``e2e`` rate.
@@ -76,6 +80,7 @@ from canyu_runtime.kafka_clients import make_consumer, make_producer
 SECTIONS = ("classifier", "signals", "e2e", "changelog", "latency", "state", "recovery", "scaling")
 STALL_S = 180  # a wait fails when the count has not moved for this long: worth a look at the logs
 POLL_S = 0.2
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --- one namespace: its topics, indices and processes --------------------------------------
@@ -94,6 +99,29 @@ def port_free(port: int) -> bool:
             return True
         except OSError:
             return False
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) that a process and its live descendants have used so far.
+
+    Descendants count because a server's recorded process may be a launcher (Elasticsearch's
+    script starts a CLI JVM, which starts the server JVM)."""
+    parents: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        child = int(stat.parent.name)
+        parents.setdefault(int(fields[1]), []).append(child)
+        times[child] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += times.get(p, 0.0)
+        todo += parents.get(p, [])
+    return total
 
 
 def rss_mib(pid: int) -> float:
@@ -175,6 +203,18 @@ class Pipeline:
             self.published += 1
         producer.flush()
         producer.close()
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each process at work: this namespace's, the stack's servers
+        (when they run on this machine, from their pid files) and this one (the publisher and
+        the polls; its own threads only, its children are counted by their names)."""
+        from canyu_cli.stack.servers import servers
+
+        pids = {name: proc.pid for name, proc in self.procs.items()}
+        pids.update({server.name: pid for server in servers(self.settings) if (pid := server.pid())})
+        used = {name: cpu_s(pid) for name, pid in pids.items()}
+        mine = os.times()
+        return {**used, "bench": mine.user + mine.system}
 
     def dead_letters(self) -> int:
         consumer = make_consumer(self.settings, enable_auto_commit=False)
@@ -261,21 +301,35 @@ def classifier_alone(settings: Settings, texts: list[str]) -> dict:
     # The worker's own thread budget, so that the baseline is given no more cores than the worker.
     clf = load_classifier(settings.classifier, threads=settings.classifier_threads)
     clf.classify(texts[:8])  # warm up lazily loaded parts
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     for start in tqdm(range(0, len(texts), settings.batch_size), desc="classifier alone", leave=False, mininterval=1):
         clf.classify(texts[start : start + settings.batch_size])
-    return {"posts_per_s": len(texts) / (time.perf_counter() - began), "classifier": clf.name}
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
+    return {
+        "posts_per_s": len(texts) / seconds,
+        "classifier": clf.name,
+        "cpu_ms_per_post": {"classifier": cpu * 1000 / len(texts)},
+        "cores_busy": cpu / seconds,
+    }
 
 
 def end_to_end(pipe: Pipeline, records: list[tuple[bytes, bytes]], what: str) -> dict:
     """Publish every record as fast as one producer can, and time them until all are searchable."""
     target = pipe.count() + len(records)
     publisher = threading.Thread(target=pipe.publish, args=(records,), daemon=True)
+    cpu_began = pipe.cpu_seconds()
     began = time.monotonic()
     publisher.start()
     ended = pipe.wait_count(target, what)
     publisher.join()
-    return {"posts": len(records), "seconds": ended - began, "posts_per_s": len(records) / (ended - began)}
+    cpu = {name: used - cpu_began[name] for name, used in pipe.cpu_seconds().items() if name in cpu_began}
+    return {
+        "posts": len(records),
+        "seconds": ended - began,
+        "posts_per_s": len(records) / (ended - began),
+        "cpu_ms_per_post": {name: used * 1000 / len(records) for name, used in cpu.items()},
+        "cores_busy": sum(cpu.values()) / (ended - began),
+    }
 
 
 def changelog_records(settings: Settings) -> dict[str, int]:
@@ -480,6 +534,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cpu_shares(section: dict) -> str:
+    """Where a run's CPU went, per post and per process, largest first."""
+    shares = sorted(section["cpu_ms_per_post"].items(), key=lambda kv: -kv[1])
+    each = ", ".join(f"{name} {ms:.2f}" for name, ms in shares)
+    total = sum(ms for _, ms in shares)
+    return f"{total:.2f} ms ({each}), {section['cores_busy']:.2f} cores busy"
+
+
 def report(out: dict) -> None:
     rows: list[tuple[str, str]] = []
     base = out.get("classifier_alone", {}).get("posts_per_s")
@@ -488,12 +550,15 @@ def report(out: dict) -> None:
         return f"  ({rate / base:.2f}x the classifier alone)" if base else ""
 
     if base:
-        rows.append(("classifier alone", f"{base:.1f} posts/s ({out['classifier_alone']['classifier']})"))
+        alone = out["classifier_alone"]
+        rows.append(("classifier alone", f"{base:.1f} posts/s ({alone['classifier']})"))
+        rows.append(("CPU per post, classifier alone", cpu_shares(alone)))
     if "e2e" in out:
         e = out["e2e"]
         rows.append(
             ("e2e, 1 worker: publish to searchable", f"{e['posts_per_s']:.1f} posts/s{ratio(e['posts_per_s'])}")
         )
+        rows.append(("CPU per post, e2e", cpu_shares(e)))
         rows.append(("worker RSS after e2e", f"{e['worker_rss_mib']:.0f} MiB"))
     if "changelog" in out:
         c = out["changelog"]
