@@ -31,6 +31,20 @@ from streams.spikes import SpikeRule
 # Reads mostly hit recent.Cached in front of the tables, and the OS caches the files.
 ROCKSDB_MEMORY = {"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 16 << 20}
 
+# What the consumer fetches per partition at a time (Faust's default: 1 MB, some 2 000 posts).
+FETCH_BYTES = 256 << 10
+SMALLEST_POST_BYTES = 256  # a valid post's JSON is larger: it has ids, dates and an author
+
+
+def stream_buffer(partitions: int) -> int:
+    """Events a stream may hold. Faust stops fetching its partitions at 4/5 of this, but still
+    delivers what it had fetched, and it delivers every topic's records through one loop: a
+    record for a full buffer holds back the records of every other stream. With Faust's default
+    (4 096) a backlog on posts.raw stopped the stateful step for 20 s at a time while the
+    classifier worked through it (docs/streams.md). So the top fifth holds one fetch of every
+    partition. Capped all the same: posts.raw's 4 partitions give 20 480 posts, about 10 MB."""
+    return 5 * partitions * FETCH_BYTES // SMALLEST_POST_BYTES
+
 
 class OnePartitionTable(faust.Table):
     """A table that, like ``posts.classified`` which feeds it, has one partition.
@@ -70,6 +84,8 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         Table=OnePartitionTable,
+        stream_buffer_maxsize=stream_buffer(settings.topic_partitions),
+        consumer_max_fetch_size=FETCH_BYTES,
     )
     out = Topics.declare(app, settings)
     # The stateful step reads every post (one partition), so its tables hold one partition too.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from mode.utils.queues import FlowControlQueue
+
 from canyu.settings import Settings
-from streams.app import ROCKSDB_MEMORY, create_app
+from streams.app import ROCKSDB_MEMORY, SMALLEST_POST_BYTES, create_app
 from streams.signals import Tables
 
 
@@ -14,3 +17,13 @@ def test_every_table_opens_rocksdb_with_bounded_memory(tmp_path):
         assert options.write_buffer_size == ROCKSDB_MEMORY["write_buffer_size"] == 8 << 20
         assert options.max_write_buffer_number == 2
         assert options.block_cache_size == ROCKSDB_MEMORY["block_cache_size"] == 16 << 20
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 12])
+def test_a_stream_buffer_takes_a_whole_fetch_after_faust_pauses_it(tmp_path, partitions):
+    """Faust delivers what it has fetched for a paused partition; were the buffer full by then, the
+    records of every other stream would wait behind it."""
+    conf = create_app(Settings(home=tmp_path, classifier="lexicon", topic_partitions=partitions)).conf
+    paused_at = conf.stream_buffer_maxsize / FlowControlQueue.pressure_high_ratio
+    one_fetch = partitions * conf.consumer_max_fetch_size / SMALLEST_POST_BYTES
+    assert conf.stream_buffer_maxsize - paused_at >= one_fetch
