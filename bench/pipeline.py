@@ -584,6 +584,8 @@ def report(out: dict) -> None:
     if "scaling_1" in out and "scaling_2" in out:
         one, two = out["scaling_1"]["posts_per_s"], out["scaling_2"]["posts_per_s"]
         rows.append(("scaling, 4 partitions", f"1 worker {one:.1f}, 2 workers {two:.1f} posts/s ({two / one:.2f}x)"))
+        rows.append(("CPU per post, 1 worker", cpu_shares(out["scaling_1"])))
+        rows.append(("CPU per post, 2 workers", cpu_shares(out["scaling_2"])))
     if "signals" in out:
         sig = out["signals"]
         rows.append(("signals step alone, empty state", f"{sig['empty_posts_per_s']} posts/s"))
