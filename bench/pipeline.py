@@ -17,8 +17,8 @@ settings (``CANYU_*``, ``canyu.toml``) with the configured classifier:
   (``acks=all``, keyed by id). The clock runs from the first publish until all N are counted in
   the posts alias, and starts only once the worker's ``/assignment/`` lists partitions and one
   warm-up post went all the way (the classifier is loaded, the month index exists). Then the
-  worker's RSS (``/proc/<pid>/status``), and the CPU each process used per post meanwhile
-  (``/proc/<pid>/stat``, with its descendants): the worker, the sink, Kafka and Elasticsearch
+  worker's RSS (``/proc/<pid>/status``, with its classifier process), and the CPU each process
+  used per post meanwhile (``/proc/<pid>/stat``, with its descendants): the worker, the sink, Kafka and Elasticsearch
   (when their pid files are on this machine) and the bench itself, which publishes and polls.
   The classifier alone reports its CPU per post too: together they say whether the cores can
   carry the end-to-end rate at all.
@@ -101,34 +101,46 @@ def port_free(port: int) -> bool:
             return False
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user and system) that a process and its live descendants have used so far.
-
-    Descendants count because a server's recorded process may be a launcher (Elasticsearch's
-    script starts a CLI JVM, which starts the server JVM)."""
-    parents: dict[int, list[int]] = {}
-    times: dict[int, float] = {}
+def family(pid: int) -> list[int]:
+    """A process and its live descendants: a server's recorded process may be a launcher
+    (Elasticsearch's script starts a CLI JVM, which starts the server JVM), and the worker
+    classifies in a child process."""
+    children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except OSError:  # it ended meanwhile
             continue
-        child = int(stat.parent.name)
-        parents.setdefault(int(fields[1]), []).append(child)
-        times[child] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    total, todo = 0.0, [pid]
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
     while todo:
-        p = todo.pop()
-        total += times.get(p, 0.0)
-        todo += parents.get(p, [])
-    return total
+        found.append(todo.pop())
+        todo += children.get(found[-1], [])
+    return found
+
+
+def _proc(pid: int, name: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_text()
+    except OSError:  # it ended meanwhile
+        return ""
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) that a process and its live descendants have used so far."""
+    total = 0
+    for member in family(pid):
+        fields = _proc(member, "stat").rsplit(")", 1)[-1].split()
+        total += int(fields[11]) + int(fields[12]) if len(fields) > 12 else 0
+    return total / CLOCK_TICKS
 
 
 def rss_mib(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status", encoding="ascii"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The resident memory of a process and its live descendants."""
+    kib = 0
+    for member in family(pid):
+        kib += sum(int(line.split()[1]) for line in _proc(member, "status").splitlines() if line.startswith("VmRSS:"))
+    return kib / 1024
 
 
 class Pipeline:

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         10, ge=6, le=60, description="a worker silent this long leaves its group, and its partitions move on"
     )
     classifier_threads: int = Field(1, ge=1, description="BLAS/OpenMP threads the worker's classifier may use")
+    classifier_process: bool = Field(
+        True, description="the worker classifies in a process of its own (false: in a thread, sharing its core)"
+    )
     worker_stall_s: float = Field(
         120, gt=0, description="a consumer group whose partitions lag with no commit for this long is stalled"
     )

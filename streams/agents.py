@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import faust
 from faust.types import EventT
@@ -27,10 +26,9 @@ from canyu.settings import Settings
 from canyu_runtime import dead_letters
 from canyu_runtime.reasons import reason_of
 from canyu_runtime.subscriptions import SubscriptionFollower
-from models import Classifier
-from streams.enrich import RawRecord, enrich_batch
+from streams.classifying import Classifying
+from streams.enrich import RawRecord
 from streams.notify import notifications
-from streams.products import Catalogue
 from streams.signals import Signals
 
 log = logging.getLogger(__name__)
@@ -91,32 +89,46 @@ class Agents:
     """
 
     topics: Topics
-    classifier: Classifier
-    catalogue: Catalogue
+    classifying: Classifying
     state: Signals
     followed: SubscriptionFollower
     batch_size: int
     batch_wait_s: float
-    settings: Settings
-    classifying: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "classifier"))
 
     async def enrich(self, stream: faust.StreamT) -> None:
-        """Classify raw posts in batches and find their product mentions; bad records become dead letters."""
-        loop = asyncio.get_running_loop()
-        async for events in stream.take_events(self.batch_size, within=self.batch_wait_s):
-            records = [_record(e) for e in events]
-            # In a thread, so that heartbeats, commits and the stateful step go on while it classifies.
-            for result, fp in await loop.run_in_executor(self.classifying, self._enrich_batch, records):
+        """Classify raw posts in batches and find their product mentions; bad records become dead letters.
+
+        Batches overlap: while the classifier works on one, the results of the one before are
+        sent, so it does not wait for the event loop between batches. A batch's records are
+        acknowledged once its results are handed to the producer, batch after batch in order,
+        so a worker that stops meanwhile has them delivered again (at least once).
+        """
+        classified: asyncio.Queue = asyncio.Queue(maxsize=1)
+        forwarding = asyncio.ensure_future(self._forward(stream, classified))
+        try:
+            async for events in stream.noack_take(self.batch_size, within=self.batch_wait_s):
+                batch = asyncio.ensure_future(self.classifying.enrich([_record(e) for e in events]))
+                queued = asyncio.ensure_future(classified.put((events, batch)))
+                await asyncio.wait([queued, forwarding], return_when=asyncio.FIRST_COMPLETED)
+                if forwarding.done():  # it stopped on an error: so does this agent
+                    queued.cancel()
+                    batch.cancel()
+                    forwarding.result()
+        finally:
+            forwarding.cancel()
+
+    async def _forward(self, stream: faust.StreamT, classified: asyncio.Queue) -> None:
+        while True:
+            events, batch = await classified.get()
+            for result, fp in await batch:
                 if isinstance(result, DeadLetter):
                     await self._dead_letter(result)
-                else:
-                    headers = {FINGERPRINT_HEADER: b"" if fp is None else str(fp).encode()}
-                    await _send(self.topics.classified, result.id, result.model_dump_json(), headers)
-
-    def _enrich_batch(self, records: list[RawRecord]) -> list[tuple[EnrichedPost | DeadLetter, int | None]]:
-        """Each record's result, and a post's near-duplicate fingerprint, which only needs its text."""
-        results = enrich_batch(records, self.classifier, self.settings, mentions=self.catalogue.mentions)
-        return [(r, None if isinstance(r, DeadLetter) else self.state.fingerprint_of(r)) for r in results]
+                    continue
+                post_id, value = result
+                headers = {FINGERPRINT_HEADER: b"" if fp is None else str(fp).encode()}
+                await _send(self.topics.classified, post_id, value, headers)
+            for event in events:
+                await stream.ack(event)
 
     async def signals(self, stream: faust.StreamT) -> None:
         """The stateful step: every classified post through :class:`Signals`, then its outputs sent.

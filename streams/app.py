@@ -17,10 +17,9 @@ from faust.web import Request, Response, View
 
 from canyu.settings import Settings
 from canyu_runtime.subscriptions import SubscriptionFollower
-from models import load_classifier
 from streams.agents import Agents, Topics
+from streams.classifying import Classifying
 from streams.offsets import RECOMMIT_INTERVAL_S, Mender, ledger, recommit
-from streams.products import Catalogue
 from streams.recent import Clock
 from streams.sensor import MetricsSensor
 from streams.signals import SignalConfig, Signals, Tables
@@ -101,13 +100,11 @@ def create_app(settings: Settings) -> faust.App:
     app.on_partitions_assigned.connect(lambda *args, **kwargs: state.forget_recent())
     agents = Agents(
         topics=out,
-        classifier=load_classifier(settings.classifier, threads=settings.classifier_threads),
-        catalogue=Catalogue.load(settings.products_file),
+        classifying=Classifying(settings, state.config.near_dup_min_features, settings.classifier_process),
         state=state,
         followed=SubscriptionFollower(settings),
         batch_size=settings.batch_size,
         batch_wait_s=settings.batch_wait_s,
-        settings=settings,
     )
     app.agent(out.raw, name="enrich")(agents.enrich)
     app.agent(out.classified, name="signals")(agents.signals)

@@ -223,10 +223,11 @@ def test_enrich_retries_a_failing_classifier_then_dead_letters_the_posts_it_fail
                 raise RuntimeError("tokenizer exploded")
             return lexicon.classify(texts)
 
-    monkeypatch.setattr("streams.app.load_classifier", lambda name, threads: Flaky())
+    # In a thread: a process of its own would load its classifier afresh, not this one.
+    monkeypatch.setattr("streams.classifying.load_classifier", lambda name, threads: Flaky())
     monkeypatch.setattr("streams.enrich.CLASSIFIER_RETRY", RetryPolicy(first_s=0.001, max_s=0.001, attempts=3))
     run_agent("enrich", [raw(1), raw(2, text="poison pill"), raw(3)],
-              Settings(namespace="tc.", classifier="lexicon", home=tmp_path, batch_size=3),
+              Settings(namespace="tc.", classifier="lexicon", home=tmp_path, batch_size=3, classifier_process=False),
               until=lambda: len(sent) == 3)  # fmt: skip
     assert calls[:3] == [3, 3, 3]  # the batch, tried three times, then each post alone
     assert sorted(k for k, _ in on(sent, "posts.classified")) == [b"forum:1", b"forum:3"]

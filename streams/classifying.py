@@ -1,0 +1,103 @@
+"""``enrich``'s classifier in a process of its own, or in a thread.
+
+In a thread, the classifier shares the worker's GIL with Faust and the stateful step, so the
+worker cannot use more than one core: at 148 posts/s it used 0.94 of one while the machine's
+second core was half idle (docs/performance.md, "Where the CPU goes"). In a process it has an
+interpreter, and a core, of its own. The thread stays for tests, which hand the worker a
+classifier of their own, and for a machine with one core.
+
+The process is started with ``spawn`` (a fork would copy the worker's event loop and Kafka
+threads) and loads the classifier, the product catalogue and the settings once. It turns raw
+records into finished results: the post's JSON, or its dead letter, and its near-duplicate
+fingerprint. So the worker itself does no classifier work at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from canyu.schema import DeadLetter
+from canyu.settings import Settings
+from models import load_classifier
+from streams.enrich import RawRecord, enrich_batch
+from streams.products import Catalogue
+from streams.simhash import features, fingerprint
+
+log = logging.getLogger(__name__)
+
+# A post's result: its id and JSON, or its dead letter; and its fingerprint (None: too few features).
+Result = tuple[tuple[str, str] | DeadLetter, int | None]
+
+_loaded: dict = {}  # in the process (or thread) that classifies: what _load made, or why it failed
+
+
+def _load(settings: Settings, min_features: int, in_child: bool) -> None:
+    if in_child:  # Ctrl-C reaches the whole process group; the worker stops this process itself
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _loaded.clear()  # a thread's are the worker's own: what an earlier app loaded, or failed on, goes
+    try:
+        _loaded.update(
+            classifier=load_classifier(settings.classifier, threads=settings.classifier_threads),
+            catalogue=Catalogue.load(settings.products_file),
+            settings=settings,
+            min_features=min_features,
+        )
+    except Exception as e:  # said by _ready, so the worker stops with the reason
+        _loaded["failed"] = f"{type(e).__name__}: {e}"
+
+
+def _ready() -> str | None:
+    return _loaded.get("failed")
+
+
+def _enrich(records: list[RawRecord]) -> list[Result]:
+    results = enrich_batch(records, _loaded["classifier"], _loaded["settings"], mentions=_loaded["catalogue"].mentions)
+    out: list[Result] = []
+    for result in results:
+        if isinstance(result, DeadLetter):
+            out.append((result, None))
+            continue
+        words = features(result.full_text)
+        fp = fingerprint(words) if len(words) >= _loaded["min_features"] else None
+        out.append(((result.id, result.model_dump_json()), fp))
+    return out
+
+
+class Classifying:
+    """Where ``enrich`` classifies: ``in_process`` true for a process of its own."""
+
+    def __init__(self, settings: Settings, min_features: int, in_process: bool) -> None:
+        self._args = (settings, min_features, in_process)
+        self._executor = self._start()
+
+    def _start(self) -> Executor:
+        settings, min_features, in_process = self._args
+        if in_process:
+            executor: Executor = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_load, initargs=self._args
+            )
+        else:
+            executor = ThreadPoolExecutor(1, "classifier", initializer=_load, initargs=self._args)
+        failed = executor.submit(_ready).result()  # loaded before the worker takes a post
+        if failed:
+            executor.shutdown()
+            raise RuntimeError(f"the classifier {settings.classifier!r} did not load: {failed}")
+        return executor
+
+    async def enrich(self, records: list[RawRecord]) -> list[Result]:
+        """Each record's result. A classifier process that dies is started again and given the batch
+        once more; a batch it dies on twice becomes dead letters, and the stream goes on."""
+        loop = asyncio.get_running_loop()
+        for _ in range(2):
+            try:
+                return await loop.run_in_executor(self._executor, _enrich, records)
+            except BrokenProcessPool as e:
+                log.error("the classifier process died (%s); starting another", e)
+                self._executor = await loop.run_in_executor(None, self._start)
+        reason = "the classifier process died on this batch twice"
+        return [(r.dead_letter("enrich", reason), None) for r in records]

@@ -1,0 +1,82 @@
+"""Where ``enrich`` classifies: a process of its own (the worker's default), or a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from canyu.schema import DeadLetter
+from canyu.settings import Settings
+from streams.classifying import Classifying
+from streams.enrich import RawRecord
+
+SETTINGS = Settings(classifier="lexicon")
+
+
+def raw(n: int, text: str) -> bytes:
+    dates = {"created_at": "2026-11-20T10:00:00+08:00", "fetched_at": "2026-11-20T10:05:00+08:00"}
+    return json.dumps({"id": f"forum:{n}", "source": "forum", "text": text, "author": {"id": "a"}, **dates}).encode()
+
+
+RECORDS = [
+    RawRecord(raw(1, "the battery drains overnight, please fix this"), "raw", 0, 10, "forum:1"),
+    RawRecord(b"{not json", "raw", 0, 11),
+    RawRecord(raw(2, "love the new camera, the night shots are great"), "raw", 0, 12, "forum:2"),
+]
+
+
+def enrich(classifying: Classifying, records=RECORDS):
+    return asyncio.run(classifying.enrich(records))
+
+
+def comparable(results):
+    """Results without the enrichment time, which differs from one call to the next."""
+    out = []
+    for result, fp in results:
+        if isinstance(result, DeadLetter):
+            out.append(("dead", result.offset, result.reason, fp))
+        else:
+            post_id, value = result
+            out.append((post_id, value.split('"enriched_at"')[0], fp))
+    return out
+
+
+def test_a_process_of_its_own_gives_what_the_thread_gives():
+    in_process = enrich(Classifying(SETTINGS, 3, in_process=True))
+    in_thread = enrich(Classifying(SETTINGS, 3, in_process=False))
+    assert comparable(in_process) == comparable(in_thread)
+    assert [r[0] if isinstance(r[0], DeadLetter) else r[0][0] for r in in_process][::2] == ["forum:1", "forum:2"]
+    (letter,) = [r for r, _ in in_process if isinstance(r, DeadLetter)]
+    assert letter.stage == "enrich" and letter.offset == 11 and "not a valid Post" in letter.reason
+    assert all(fp is not None for r, fp in in_process if not isinstance(r, DeadLetter))
+
+
+@pytest.mark.parametrize("in_process", [True, False])
+def test_a_classifier_that_does_not_load_stops_the_worker_with_the_reason(in_process):
+    with pytest.raises(RuntimeError, match="did not load: ValueError: unknown classifier 'nope'"):
+        Classifying(Settings(classifier="nope"), 3, in_process=in_process)
+
+
+def test_a_killed_classifier_process_is_started_again_and_the_batch_is_not_lost():
+    classifying = Classifying(SETTINGS, 3, in_process=True)
+    (first,) = classifying._executor._processes  # the pool's one process
+    os.kill(first, signal.SIGKILL)
+    results = enrich(classifying)
+    assert comparable(results) == comparable(enrich(Classifying(SETTINGS, 3, in_process=False)))
+    assert list(classifying._executor._processes) != [first]
+
+
+def test_a_batch_the_process_dies_on_twice_becomes_dead_letters(monkeypatch):
+    def dies(records):
+        raise BrokenProcessPool("killed by the kernel")
+
+    monkeypatch.setattr("streams.classifying._enrich", dies)
+    results = enrich(Classifying(SETTINGS, 3, in_process=False))
+    assert [fp for _, fp in results] == [None, None, None]
+    assert [(r.offset, r.stage) for r, _ in results] == [(10, "enrich"), (11, "enrich"), (12, "enrich")]
+    assert all("died on this batch twice" in r.reason for r, _ in results)
