@@ -17,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -33,12 +36,17 @@ log = logging.getLogger(__name__)
 # A post's result: its id and JSON, or its dead letter; and its fingerprint (None: too few features).
 Result = tuple[tuple[str, str] | DeadLetter, int | None]
 
+PARENT_CHECK_S = 1.0
 _loaded: dict = {}  # in the process (or thread) that classifies: what _load made, or why it failed
 
 
-def _load(settings: Settings, min_features: int, in_child: bool) -> None:
-    if in_child:  # Ctrl-C reaches the whole process group; the worker stops this process itself
+def _load(settings: Settings, min_features: int, worker: int | None) -> None:
+    """``worker``: the pid of the worker, when this is its classifier process."""
+    if worker is not None:
+        # Ctrl-C reaches the whole process group: the worker decides. A worker that stops, or
+        # is killed, says nothing to this process, which would otherwise outlive it.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        threading.Thread(target=_exit_without, args=(worker,), name="parent-watch", daemon=True).start()
     _loaded.clear()  # a thread's are the worker's own: what an earlier app loaded, or failed on, goes
     try:
         _loaded.update(
@@ -49,6 +57,12 @@ def _load(settings: Settings, min_features: int, in_child: bool) -> None:
         )
     except Exception as e:  # said by _ready, so the worker stops with the reason
         _loaded["failed"] = f"{type(e).__name__}: {e}"
+
+
+def _exit_without(worker: int) -> None:
+    while os.getppid() == worker:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
 
 
 def _ready() -> str | None:
@@ -72,12 +86,12 @@ class Classifying:
     """Where ``enrich`` classifies: ``in_process`` true for a process of its own."""
 
     def __init__(self, settings: Settings, min_features: int, in_process: bool) -> None:
-        self._args = (settings, min_features, in_process)
+        self._args = (settings, min_features, os.getpid() if in_process else None)
         self._executor = self._start()
 
     def _start(self) -> Executor:
-        settings, min_features, in_process = self._args
-        if in_process:
+        settings, _, worker = self._args
+        if worker is not None:
             executor: Executor = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_load, initargs=self._args
             )

@@ -6,7 +6,11 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +19,7 @@ from canyu.settings import Settings
 from streams.classifying import Classifying
 from streams.enrich import RawRecord
 
+ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = Settings(classifier="lexicon")
 
 
@@ -80,3 +85,28 @@ def test_a_batch_the_process_dies_on_twice_becomes_dead_letters(monkeypatch):
     assert [fp for _, fp in results] == [None, None, None]
     assert [(r.offset, r.stage) for r, _ in results] == [(10, "enrich"), (11, "enrich"), (12, "enrich")]
     assert all("died on this batch twice" in r.reason for r, _ in results)
+
+
+def test_the_classifier_process_ends_with_a_killed_worker(tmp_path):
+    """SIGKILL gives the worker no chance to stop it: the process notices its parent gone."""
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from streams.classifying import Classifying; from canyu.settings import Settings; "
+         "import time; c = Classifying(Settings(classifier='lexicon'), 3, in_process=True); "
+         "print(*c._executor._processes, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    child = int(worker.stdout.readline())
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.2)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent (init, here) has not reaped it yet
