@@ -29,7 +29,7 @@ from canyu.settings import Settings
 from models import load_classifier
 from streams.enrich import RawRecord, enrich_batch
 from streams.products import Catalogue
-from streams.simhash import features, fingerprint
+from streams.simhash import fingerprint_of
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,7 @@ def _enrich(records: list[RawRecord]) -> list[Result]:
         if isinstance(result, DeadLetter):
             out.append((result, None))
             continue
-        words = features(result.full_text)
-        fp = fingerprint(words) if len(words) >= _loaded["min_features"] else None
+        fp = fingerprint_of(result.full_text, _loaded["min_features"])
         out.append(((result.id, result.model_dump_json()), fp))
     return out
 

@@ -36,7 +36,7 @@ from itertools import islice
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
 from streams import feedback, recent
 from streams.cascades import VELOCITY_WINDOW, CascadeState, place
-from streams.simhash import features, fingerprint
+from streams.simhash import features, fingerprint_of
 from streams.spikes import Baseline, SpikeRule, baseline
 from streams.windows import Windowing, hopping, tumbling
 
@@ -162,8 +162,7 @@ class Signals:
 
         It depends on the text alone, so ``enrich`` works it out, in parallel over the partitions
         of ``posts.raw``, and the one-partition stateful step only reads it."""
-        words = features(post.full_text)
-        return fingerprint(words) if len(words) >= self.config.near_dup_min_features else None
+        return fingerprint_of(post.full_text, self.config.near_dup_min_features)
 
     def process(self, post: EnrichedPost, offset: int, fp: int | None) -> Outputs:
         """Every table write for ``post``, read at ``offset`` of ``posts.classified``, and what to

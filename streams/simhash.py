@@ -60,6 +60,12 @@ def fingerprint(feats: Sequence[str]) -> int:
     return int.from_bytes(np.packbits(2 * bits.sum(axis=0) > len(feats)).tobytes(), "big")
 
 
+def fingerprint_of(text: str, min_features: int) -> int | None:
+    """The text's fingerprint; None when it has fewer than ``min_features`` features to tell by."""
+    feats = features(text)
+    return fingerprint(feats) if len(feats) >= min_features else None
+
+
 def distance(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
