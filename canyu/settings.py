@@ -97,6 +97,9 @@ class Settings(BaseSettings):
 
     sink_batch_size: int = Field(500, ge=1)
     sink_wait_s: float = Field(1.0, gt=0)
+    sink_fetch_wait_s: float = Field(
+        0.2, ge=0, le=5, description="Kafka holds a sink's fetch this long for more records: fewer, larger writes"
+    )
 
     products_file: Path | None = Field(None, description="product catalogue YAML; default streams/conf/products.yaml")
     spike_k: float = Field(3.0, gt=0, description="a window spikes above mean + k·σ of its trailing week")

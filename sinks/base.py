@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 REJOIN_AFTER_S = 30.0
 
 
+# Under a steady flow, each fetch brought a few records, and each few cost a write of their own:
+# an Elasticsearch bulk request and a Kafka commit. Kafka now holds a fetch until this much has
+# come, or ``sink_fetch_wait_s`` has passed: a tenth as many writes (bench.pipeline, docs/performance.md).
+FETCH_MIN_BYTES = 256 << 10
 Offsets = dict[TopicPartition, OffsetAndMetadata]
 
 
@@ -92,6 +96,8 @@ class BatchSink(ABC):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.settings.sink_batch_size,
+            fetch_min_bytes=FETCH_MIN_BYTES,
+            fetch_max_wait_ms=int(self.settings.sink_fetch_wait_s * 1000),
         )
         # Join the group only once the topics' partitions are known: a first join without them
         # assigns nothing and forces a second rebalance, in which kafka-python 3.0 now and then
