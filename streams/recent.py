@@ -14,7 +14,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import repeat
+from itertools import chain, repeat
 from operator import mul
 
 from streams.simhash import bands, distance
@@ -68,47 +68,48 @@ class OpenItem:
 
 @dataclass
 class NearDuplicates:
-    """Fingerprints of the most recent posts, by band; the oldest fall out past ``capacity`` posts.
+    """Fingerprints of recent posts, by band, in two generations of up to ``capacity / 2`` posts:
+    posts are filed in the young one, and when it is full the old one is dropped whole and the
+    young one takes its place. So the newest ``capacity / 2`` to ``capacity`` posts are kept, and
+    forgetting costs nothing per post (one post at a time, it was a third of the stateful
+    step's slowdown with full state, ``python -m bench.signals``).
 
-    A band also keeps only its ``per_band`` most recent posts, so that a lookup costs the same
-    however full the index is: the posts that crowd a band are mostly copies of one text, and
-    each is filed under its original's id, so the newest copies still lead to the original.
+    A band also keeps only its ``per_band`` most recent posts of a generation, so that a lookup
+    costs the same however full the index is: the posts that crowd a band are mostly copies of
+    one text, and each is filed under its original's id, so the newest copies still lead to the
+    original.
     """
 
     band_count: int
     capacity: int
     per_band: int = 8
-    by_band: dict[int, deque] = field(default_factory=dict)  # band → (original id, fingerprint, event time)
-    order: deque = field(default_factory=deque)  # (that entry, its bands), oldest first
+    young: dict[int, deque] = field(default_factory=dict)  # band → (original id, fingerprint, event time)
+    old: dict[int, deque] = field(default_factory=dict)
+    filed: int = 0  # posts in the young generation
 
     def find(self, post_id: str, fp: int, now: float, max_distance: int, horizon: float) -> str | None:
         """The original of the earliest post within ``max_distance`` bits, seen since ``horizon``
         and not after ``now``."""
         best: tuple[float, str] | None = None
         for band in bands(fp, self.band_count):
-            for other_id, other_fp, other_at in self.by_band.get(band, ()):
+            # A band's entries are in arrival order, the old generation's first: stop at the first match.
+            for other_id, other_fp, other_at in chain(self.old.get(band, ()), self.young.get(band, ())):
                 if distance(fp, other_fp) <= max_distance and horizon <= other_at <= now and other_id != post_id:
                     best = min(best or (other_at, other_id), (other_at, other_id))
-                    break  # a band's entries are in arrival order: the rest came later
+                    break
         return best[1] if best else None
 
     def add(self, original_id: str, fp: int, at: float) -> None:
         """File a post's fingerprint under its original's id (its own, when it is one)."""
-        entry, keys = (original_id, fp, at), bands(fp, self.band_count)
-        for band in keys:
-            entries = self.by_band.get(band)
+        if self.filed >= self.capacity // 2:
+            self.old, self.young, self.filed = self.young, {}, 0
+        entry = (original_id, fp, at)
+        for band in bands(fp, self.band_count):
+            entries = self.young.get(band)
             if entries is None:
-                entries = self.by_band[band] = deque(maxlen=self.per_band)
+                entries = self.young[band] = deque(maxlen=self.per_band)
             entries.append(entry)
-        self.order.append((entry, keys))
-        while len(self.order) > self.capacity:
-            old, old_keys = self.order.popleft()
-            for band in old_keys:
-                entries = self.by_band[band]
-                if entries[0] is old:  # else the band has dropped it already; its oldest is first
-                    entries.popleft()
-                    if not entries:
-                        del self.by_band[band]
+        self.filed += 1
 
 
 @dataclass

@@ -56,7 +56,7 @@ class SignalConfig:
     near_dup_distance: int = 3
     near_dup_window_s: int = 24 * 3600
     near_dup_min_features: int = 4  # "+1" and "转发微博" are not evidence of copying
-    near_dup_capacity: int = 50_000  # posts whose fingerprints are kept in memory
+    near_dup_capacity: int = 50_000  # posts whose fingerprints are kept in memory: the newest half to all of them
     item_threshold: float = 0.3
     item_idle_s: int = 14 * 24 * 3600  # an item with no new post for this long is closed
     items_per_group: int = 16  # open items compared per post; past it the least recent closes

@@ -7,20 +7,23 @@ def test_a_crowded_band_keeps_its_newest_copies_and_they_lead_to_the_original():
     index.add("original", fp, 0.0)
     for i in range(1, 10):  # nine copies, each filed under the original's id as the stateful step does
         index.add("original", fp ^ (1 << i), float(i))
-    shared = [entries for band, entries in index.by_band.items() if band >> 16]  # the bands the copies share
+    shared = [entries for band, entries in index.young.items() if band >> 16]  # the bands the copies share
     assert len(shared) == 3 and all([e[2] for e in entries] == [7.0, 8.0, 9.0] for entries in shared)
     assert index.find("new", fp ^ 1, 100.0, max_distance=3, horizon=0.0) == "original"
     assert index.find("new", fp ^ 0b111_0000_0000_0000, 100.0, max_distance=3, horizon=50.0) is None  # all too old
 
 
-def test_entries_fall_out_past_the_capacity_even_from_a_capped_band():
-    index = NearDuplicates(band_count=4, capacity=5, per_band=2)
+def test_the_newest_half_to_whole_capacity_is_kept_even_from_a_capped_band():
+    index = NearDuplicates(band_count=4, capacity=10, per_band=2)
     for i in range(20):
         index.add(f"p{i}", 0xFFFF_0000_0000_0000 | i, float(i))  # one band crowded, three apart
-    assert len(index.order) == 5
-    kept = {e[0] for entries in index.by_band.values() for e in entries}
-    assert kept == {f"p{i}" for i in range(15, 20)}
+    kept = {e[0] for generation in (index.old, index.young) for entries in generation.values() for e in entries}
+    assert kept == {f"p{i}" for i in range(10, 20)}
     assert index.find("new", 0xFFFF_0000_0000_0000 | 3, 30.0, max_distance=0, horizon=0.0) is None
+    assert index.find("new", 0xFFFF_0000_0000_0000 | 12, 30.0, max_distance=0, horizon=0.0) == "p12"
+    index.add("p20", 0xFFFF_0000_0000_0000 | 20, 20.0)  # the young generation was full: the old one goes
+    assert index.find("new", 0xFFFF_0000_0000_0000 | 12, 30.0, max_distance=0, horizon=0.0) is None
+    assert index.find("new", 0xFFFF_0000_0000_0000 | 17, 30.0, max_distance=0, horizon=0.0) == "p17"
 
 
 class CountingTable(dict):
