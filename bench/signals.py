@@ -40,7 +40,7 @@ from tqdm import tqdm
 from bench.corpus import make_posts, read_texts
 from canyu.schema import EnrichedPost, LabelScores, Post, TopicScore
 from models import load_classifier
-from streams.app import ROCKSDB_MEMORY, tune_gc
+from streams.app import ROCKSDB_OPTIONS, tune_gc
 from streams.products import Catalogue
 from streams.signals import Signals, Tables
 
@@ -52,7 +52,7 @@ class RocksTable(MutableMapping):
     (bloom filters, its memory budget) and encoded as Faust encodes them; counts its writes."""
 
     def __init__(self, path: Path):
-        self.db = RocksDBOptions(**ROCKSDB_MEMORY).open(path)
+        self.db = RocksDBOptions(**ROCKSDB_OPTIONS).open(path)
         self.writes = 0
 
     def __getitem__(self, key: str):

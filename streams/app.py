@@ -28,7 +28,15 @@ from streams.spikes import SpikeRule
 # RocksDB's memory per table, bounded: Faust's defaults allow three 64 MB write buffers and a
 # 2 GB block cache for each of the six tables, and the worker grew with every post it kept.
 # Reads mostly hit recent.Cached in front of the tables, and the OS caches the files.
-ROCKSDB_MEMORY = {"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 16 << 20}
+# Most reads that reach RocksDB ask for a key it lacks (a new post id, a new hour), which its
+# bloom filters answer: at Faust's 3 bits per key one file in seven was read all the same, and
+# a read cost three times as much after 100 000 posts; 10 bits make it one in a hundred.
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 8 << 20,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 16 << 20,
+    "bloom_filter_size": 10,
+}
 
 # What the consumer fetches per partition at a time (Faust's default: 1 MB, some 2 000 posts).
 FETCH_BYTES = 256 << 10
@@ -91,7 +99,7 @@ def create_app(settings: Settings) -> faust.App:
     tables = Tables(
         **{
             # A copy each: Faust's store pops what it reads from the options it is given.
-            name: app.Table(_signals_table(name), default=None, partitions=1, options=dict(ROCKSDB_MEMORY))
+            name: app.Table(_signals_table(name), default=None, partitions=1, options=dict(ROCKSDB_OPTIONS))
             for name in Tables.__dataclass_fields__
         }
     )

@@ -6,17 +6,18 @@ import pytest
 from mode.utils.queues import FlowControlQueue
 
 from canyu.settings import Settings
-from streams.app import ROCKSDB_MEMORY, SMALLEST_POST_BYTES, create_app
+from streams.app import ROCKSDB_OPTIONS, SMALLEST_POST_BYTES, create_app
 from streams.signals import Tables
 
 
-def test_every_table_opens_rocksdb_with_bounded_memory(tmp_path):
+def test_every_table_opens_rocksdb_with_bounded_memory_and_sharp_bloom_filters(tmp_path):
     app = create_app(Settings(home=tmp_path, classifier="lexicon"))  # the default store: rocksdb://
     for name in Tables.__dataclass_fields__:
         options = app.tables[f"state-{name}"].data.rocksdb_options
-        assert options.write_buffer_size == ROCKSDB_MEMORY["write_buffer_size"] == 8 << 20
+        assert options.write_buffer_size == ROCKSDB_OPTIONS["write_buffer_size"] == 8 << 20
         assert options.max_write_buffer_number == 2
-        assert options.block_cache_size == ROCKSDB_MEMORY["block_cache_size"] == 16 << 20
+        assert options.block_cache_size == ROCKSDB_OPTIONS["block_cache_size"] == 16 << 20
+        assert options.bloom_filter_size == 10
 
 
 @pytest.mark.parametrize("partitions", [1, 4, 12])
