@@ -468,9 +468,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help=f"comma-separated sections: {','.join(SECTIONS)}")
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    # Right after `canyu stack up` the same run cost Elasticsearch and Kafka twice the CPU per
-    # post that it did a minute later (docs/performance.md); a few thousand posts see them through.
-    parser.add_argument("--warm-up-posts", type=int, default=3_000, help="posts through each pipeline before its clock")
+    # Right after `canyu stack up` the same run cost Elasticsearch and Kafka two to four times
+    # the CPU per post that it did minutes later (docs/performance.md): their JVMs compile the
+    # code of each request, and the sink's requests are few (one per 30 to 60 posts).
+    parser.add_argument(
+        "--warm-up-posts", type=int, default=10_000, help="posts through each pipeline before its clock"
+    )
     parser.add_argument("--signals-posts", type=int, default=10_000, help="posts timed in the signals section")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
