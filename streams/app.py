@@ -29,8 +29,8 @@ from streams.spikes import SpikeRule
 # 2 GB block cache for each of the six tables, and the worker grew with every post it kept.
 # Reads mostly hit recent.Cached in front of the tables, and the OS caches the files.
 # Most reads that reach RocksDB ask for a key it lacks (a new post id, a new hour), which its
-# bloom filters answer: at Faust's 3 bits per key one file in seven was read all the same, and
-# a read cost three times as much after 100 000 posts; 10 bits make it one in a hundred.
+# bloom filters answer: at Faust's 3 bits per key about one file in seven is read all the same,
+# dearer as the files grow (docs/performance.md); 10 bits make it about one in a hundred.
 ROCKSDB_OPTIONS = {
     "write_buffer_size": 8 << 20,
     "max_write_buffer_number": 2,

@@ -64,7 +64,7 @@ class ItemState:
     def add(self, post: EnrichedPost, feats: Counter) -> None:
         merged = Counter(self.profile)
         merged.update(feats)
-        # What most_common(PROFILE_SIZE) returns, without its heap walked in Python: a third of this method.
+        # What most_common(PROFILE_SIZE) returns, without the heap it walks in Python.
         self.profile = dict(sorted(merged.items(), key=itemgetter(1), reverse=True)[:PROFILE_SIZE])
         self.count += 1
         if post.author.id not in self.authors:

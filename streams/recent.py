@@ -71,8 +71,8 @@ class NearDuplicates:
     """Fingerprints of recent posts, by band, in two generations of up to ``capacity / 2`` posts:
     posts are filed in the young one, and when it is full the old one is dropped whole and the
     young one takes its place. So the newest ``capacity / 2`` to ``capacity`` posts are kept, and
-    forgetting costs nothing per post (one post at a time, it was a third of the stateful
-    step's slowdown with full state, ``python -m bench.signals``).
+    forgetting costs nothing per post (one post at a time, it made every post with full state
+    dearer than on empty state, docs/performance.md).
 
     A band also keeps only its ``per_band`` most recent posts of a generation, so that a lookup
     costs the same however full the index is: the posts that crowd a band are mostly copies of
