@@ -176,11 +176,17 @@ def rebuild(
     return recent
 
 
-ABSENT = object()
+ABSENT = object()  # kept for a key the table does not have
+UNSEEN = object()  # not kept
 
 
 class Cached(MutableMapping):
-    """A table whose most recently used values (and absences) are kept decoded; every write goes through.
+    """A table whose recently used values (and absences) are kept decoded; every write goes through.
+
+    Like :class:`NearDuplicates`, it keeps two generations of up to ``cap / 2`` keys and drops
+    the old one whole when the young one is full, so a read or a write costs two dict lookups
+    at most, however full the cache (an LRU's reordering and one eviction per new key made a
+    post with full state dearer than one on empty state, docs/performance.md).
 
     Only the stateful step writes its tables, and it forgets its caches whenever the tables
     may have changed under it (a rebalance, a failed post), so the copy here is never stale.
@@ -189,14 +195,16 @@ class Cached(MutableMapping):
     def __init__(self, table: MutableMapping, cap: int):
         self.table = table
         self.cap = cap
-        self.values: OrderedDict = OrderedDict()
+        self.young: dict = {}
+        self.old: dict = {}
 
     def get(self, key, default=None):
-        if key in self.values:
-            self.values.move_to_end(key)
-            value = self.values[key]
-        else:  # an absent key is kept too: most keys asked for are new, and RocksDB looks deep for them
-            value = self.table.get(key, ABSENT)
+        value = self.young.get(key, UNSEEN)
+        if value is UNSEEN:
+            value = self.old.get(key, UNSEEN)
+            if value is UNSEEN:
+                # An absent key is kept too: most keys asked for are new, and RocksDB looks deep for them.
+                value = self.table.get(key, ABSENT)
             self._keep(key, value)
         return default if value is ABSENT else value
 
@@ -224,7 +232,6 @@ class Cached(MutableMapping):
         return self.table.items()
 
     def _keep(self, key, value) -> None:
-        self.values[key] = value
-        self.values.move_to_end(key)
-        if len(self.values) > self.cap:
-            self.values.popitem(last=False)
+        self.young[key] = value  # shadows whatever the old generation holds for it
+        if len(self.young) >= self.cap // 2:
+            self.old, self.young = self.young, {}

@@ -45,3 +45,19 @@ def test_the_cache_remembers_a_key_is_absent_until_it_is_written():
     assert cached.get("k") == {"o": 1} and table["k"] == {"o": 1}
     del cached["k"]
     assert cached.get("k") is None and "k" not in table and table.reads == 1
+
+
+def test_the_cache_keeps_keys_used_lately_and_reads_the_others_again():
+    table = CountingTable()
+    table.update({f"k{i}": i for i in range(20)})
+    cached = Cached(table, cap=10)
+    for i in range(10):
+        assert cached.get(f"k{i}") == i
+    assert table.reads == 10
+    assert cached.get("k9") == 9 and cached.get("k5") == 5 and table.reads == 10  # kept
+    for i in range(10, 13):
+        cached.get(f"k{i}")
+    assert cached.get("k9") == 9 and cached.get("k5") == 5 and table.reads == 13  # used lately: still kept
+    assert cached.get("k6") == 6 and table.reads == 14  # not used since: read again
+    cached["k9"] = 99
+    assert cached.get("k9") == 99 and table["k9"] == 99 and table.reads == 14  # a write replaces the kept value
