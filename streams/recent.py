@@ -10,7 +10,7 @@ stream runs.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,8 +83,10 @@ class NearDuplicates:
     band_count: int
     capacity: int
     per_band: int = 8
-    young: dict[int, deque] = field(default_factory=dict)  # band → (original id, fingerprint, event time)
-    old: dict[int, deque] = field(default_factory=dict)
+    # band → [(original id, fingerprint, event time)]: lists, because most bands hold one post,
+    # and sys.getsizeof gives 760 bytes for a deque(maxlen=8) and 64 for a list of one.
+    young: dict[int, list] = field(default_factory=dict)
+    old: dict[int, list] = field(default_factory=dict)
     filed: int = 0  # posts in the young generation
 
     def find(self, post_id: str, fp: int, now: float, max_distance: int, horizon: float) -> str | None:
@@ -107,8 +109,11 @@ class NearDuplicates:
         for band in bands(fp, self.band_count):
             entries = self.young.get(band)
             if entries is None:
-                entries = self.young[band] = deque(maxlen=self.per_band)
+                self.young[band] = [entry]
+                continue
             entries.append(entry)
+            if len(entries) > self.per_band:
+                del entries[0]
         self.filed += 1
 
 
