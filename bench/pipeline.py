@@ -128,10 +128,10 @@ def _proc(pid: int, name: str) -> str:
         return ""
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user and system) that a process and its live descendants have used so far."""
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user and system) that these processes have used so far."""
     total = 0
-    for member in family(pid):
+    for member in pids:
         fields = _proc(member, "stat").rsplit(")", 1)[-1].split()
         total += int(fields[11]) + int(fields[12]) if len(fields) > 12 else 0
     return total / CLOCK_TICKS
@@ -221,12 +221,21 @@ class Pipeline:
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by each process at work: this namespace's, the stack's servers
         (when they run on this machine, from their pid files) and this one (the publisher and
-        the polls; its own threads only, its children are counted by their names)."""
+        the polls; its own threads only, its children are counted by their names). A process's
+        children are counted apart, as "<name>'s children": a worker's is its classifier
+        process, and its CPU per post times the rate says how busy that was, so whether it
+        was the bottleneck."""
         from canyu_cli.stack.servers import servers
 
-        pids = {name: proc.pid for name, proc in self.procs.items()}
-        pids.update({server.name: pid for server in servers(self.settings) if (pid := server.pid())})
-        used = {name: cpu_s(pid) for name, pid in pids.items()}
+        used = {}
+        for name, proc in self.procs.items():
+            own, *children = family(proc.pid)
+            used[name] = cpu_s([own])
+            if children:
+                used[f"{name}'s children"] = cpu_s(children)
+        for server in servers(self.settings):
+            if pid := server.pid():
+                used[server.name] = cpu_s(family(pid))
         mine = os.times()
         return {**used, "bench": mine.user + mine.system}
 
