@@ -17,8 +17,9 @@ settings (``CANYU_*``, ``canyu.toml``) with the configured classifier:
   init``, one ``canyu worker`` and one ``canyu sink``; N posts published as fast as possible
   (``acks=all``, keyed by id). The clock runs from the first publish until all N are counted in
   the posts alias, and starts only once the worker's ``/assignment/`` lists partitions and
-  ``--warm-up-posts`` posts went all the way (the classifier is loaded, the month index exists,
-  Kafka's and Elasticsearch's JVMs have compiled their hot code). Then the
+  warm-up posts went all the way (the classifier is loaded, the month index exists, Kafka's
+  and Elasticsearch's JVMs have compiled their hot code): rounds of ``--warm-up-posts``, until
+  no process spent 10 % less CPU per post than in the round before, eight at most. Then the
   worker's RSS (``/proc/<pid>/status``, with its classifier process), and the CPU each process
   used per post meanwhile (``/proc/<pid>/stat``, with its descendants): the worker, the sink, Kafka and Elasticsearch
   (when their pid files are on this machine) and the bench itself, which publishes and polls.
@@ -82,6 +83,7 @@ from canyu_runtime.kafka_clients import make_consumer, make_producer
 SECTIONS = ("classifier", "signals", "e2e", "changelog", "latency", "state", "recovery", "scaling")
 STALL_S = 180  # a wait fails when the count has not moved for this long: worth a look at the logs
 POLL_S = 0.2
+WARM_UP_FALL, WARM_UP_FALL_MS, WARM_UP_ROUNDS = 0.1, 0.05, 8
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -157,6 +159,7 @@ class Pipeline:
         self.procs: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
         self.published = 0
+        self.warm_up_ms: list[dict[str, float]] = []  # CPU per post of each warm-up round, by process
         self.es = client(self.settings)
 
     def init(self) -> None:
@@ -272,14 +275,22 @@ class Pipeline:
                 self.check_alive()
                 time.sleep(POLL_S)
 
-    def warm_up(self, workers: list[str], texts: dict[str, list[str]], n: int) -> None:
-        """Wait for the assignment, then for ``n`` posts all the way, so that the clock measures
-        steady work: the classifier loaded, the month index made, and Kafka's and Elasticsearch's
-        JVMs past compiling their hot code."""
+    def warm_up(self, workers: list[str], texts: dict[str, list[str]], n: int) -> list[dict[str, float]]:
+        """Wait for the assignment, then send rounds of ``n`` posts all the way until no process's
+        CPU per post is :func:`still_falling`, at most ``WARM_UP_ROUNDS``: so that the clock
+        measures steady work, with the classifier loaded, the month index made, and Kafka's and
+        Elasticsearch's JVMs past compiling their hot code. Each round's CPU per post (ms), by process."""
         self.wait_assigned(workers)
-        target = self.count() + n
-        self.publish(make_posts(texts, n, "warmup"))
-        self.wait_count(target, "warm-up", stall_s=60)
+        rounds: list[dict[str, float]] = []
+        for round_ in range(1, WARM_UP_ROUNDS + 1):
+            target, began = self.count() + n, self.cpu_seconds()
+            self.publish(make_posts(texts, n, f"warmup{round_}-"))
+            self.wait_count(target, f"warm-up {round_}", stall_s=60)
+            used = self.cpu_seconds()
+            rounds.append({name: (used[name] - began[name]) * 1000 / n for name in began if name in used})
+            if len(rounds) > 1 and not still_falling(*rounds[-2:]):
+                break
+        return rounds
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -316,6 +327,16 @@ class Pipeline:
             for path in (self.settings.home / folder).glob(f"{ns}*"):
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
         self.es.close()
+
+
+def still_falling(before: dict[str, float], now: dict[str, float]) -> bool:
+    """Whether some process spent less CPU per post than before, by ``WARM_UP_FALL`` of it and
+    ``WARM_UP_FALL_MS`` at least."""
+    return any(
+        before[name] - ms > max(WARM_UP_FALL * before[name], WARM_UP_FALL_MS)
+        for name, ms in now.items()
+        if name in before
+    )
 
 
 # --- the sections --------------------------------------------------------------------------
@@ -355,6 +376,7 @@ def end_to_end(pipe: Pipeline, records: list[tuple[bytes, bytes]], what: str) ->
         "posts_per_s": len(records) / (ended - began),
         "cpu_ms_per_post": {name: used * 1000 / len(records) for name, used in cpu.items()},
         "cores_busy": sum(cpu.values()) / (ended - began),
+        "warm_up_ms": pipe.warm_up_ms,
     }
 
 
@@ -481,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     # the CPU per post that it did minutes later (docs/performance.md): their JVMs compile the
     # code of each request, and the sink's requests are few (one per 30 to 60 posts).
     parser.add_argument(
-        "--warm-up-posts", type=int, default=10_000, help="posts through each pipeline before its clock"
+        "--warm-up-posts", type=int, default=5_000, help="posts per warm-up round, before each pipeline's clock"
     )
     parser.add_argument("--signals-posts", type=int, default=10_000, help="posts timed in the signals section")
     args = parser.parse_args(argv)
@@ -515,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         names = ["worker"] if workers == 1 else [f"worker{i + 1}" for i in range(workers)]
         for name in names:
             pipe.start("worker", name)
-        pipe.warm_up(names, texts, args.warm_up_posts)
+        pipe.warm_up_ms = pipe.warm_up(names, texts, args.warm_up_posts)
         return pipe
 
     try:
@@ -591,6 +613,8 @@ def report(out: dict) -> None:
             ("e2e, 1 worker: publish to searchable", f"{e['posts_per_s']:.1f} posts/s{ratio(e['posts_per_s'])}")
         )
         rows.append(("CPU per post, e2e", cpu_shares(e)))
+        rounds = [f"{sum(r.values()):.2f} (elasticsearch {r.get('elasticsearch', 0):.2f})" for r in e["warm_up_ms"]]
+        rows.append(("CPU per post, warm-up rounds", ", ".join(rounds)))
         rows.append(("worker RSS after e2e", f"{e['worker_rss_mib']:.0f} MiB"))
     if "changelog" in out:
         c = out["changelog"]
