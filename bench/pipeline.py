@@ -581,10 +581,10 @@ def main(argv: list[str] | None = None) -> int:
         for pipe in pipes:
             pipe.stop()
             pipe.forget()
-    report(out)
-    if args.json:
+    if args.json:  # first: the figures are kept even if the report below fails
         args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         print(f"figures written to {args.json}")
+    report(out)
     return 0
 
 
