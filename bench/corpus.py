@@ -54,11 +54,13 @@ def post_id(i: int, tag: str) -> str:
     return f"{SOURCE[LANGS[i % len(LANGS)]]}:{tag}{i}"
 
 
-def make_posts(texts: dict[str, list[str]], n: int, tag: str) -> Iterator[Post]:
-    """``n`` valid posts, created in the last ten minutes, ids ``<source>:<tag><i>``; lazily, so
-    100 000 of them cost no memory, and the same ``tag`` gives the same posts."""
+def make_posts(texts: dict[str, list[str]], n: int, tag: str, first: int = 0) -> Iterator[Post]:
+    """``n`` valid posts, the ``first``-th on of the sequence, created in the last ten minutes, ids
+    ``<source>:<tag><i>``; lazily, so that 100 000 of them cost no memory. The same arguments
+    give the same posts, and posts apart in the sequence are not near-duplicates of each other
+    (the stateful step counts a near-duplicate only as its original)."""
     rng = random.Random(tag)
-    for i in range(n):
+    for i in range(first, first + n):
         lang = LANGS[i % len(LANGS)]
         pool = texts[lang]
         k = i // len(LANGS)
@@ -70,9 +72,9 @@ def make_posts(texts: dict[str, list[str]], n: int, tag: str) -> Iterator[Post]:
         if i % 15 == 7:
             text = BUG_CUES[lang] + text
         repost_of = None
-        if i >= 30 and rng.random() < 0.15:  # an earlier post (maybe a repost: depth), or this block's hot root
-            repost_of = post_id(i - i % 500 if rng.random() < 0.3 else i - rng.randint(1, 30), tag)
-            repost_of = None if repost_of == post_id(i, tag) else repost_of
+        if i >= first + 30 and rng.random() < 0.15:  # an earlier post (maybe a repost: depth), or this block's hot root
+            parent = max(first, i - i % 500 if rng.random() < 0.3 else i - rng.randint(1, 30))
+            repost_of = None if parent == i else post_id(parent, tag)
         now = datetime.now(timezone.utc)
         yield Post(
             id=post_id(i, tag),

@@ -153,7 +153,9 @@ def rss_mib(pid: int) -> float:
 class Pipeline:
     """A namespace of its own (``bench-<random>.``) with its ``canyu worker``s and ``canyu sink``."""
 
-    def __init__(self, base: Settings, logs: Path, **settings: object):
+    def __init__(self, base: Settings, logs: Path, first_post: int, **settings: object):
+        """``first_post``: where in ``bench.corpus``'s sequence the posts this pipeline makes
+        begin (the ones before it are the e2e section's)."""
         namespace = f"bench-{uuid.uuid4().hex[:8]}."
         self.settings = base.model_copy(update={"namespace": namespace, **settings})
         self.env = {**os.environ, "CANYU_NAMESPACE": namespace}
@@ -162,6 +164,7 @@ class Pipeline:
         self.procs: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
         self.published = 0
+        self.next_post = first_post
         self.warm_up_ms: list[dict[str, float]] = []  # CPU per post of each warm-up round, by process
         self.es = client(self.settings)
 
@@ -210,6 +213,12 @@ class Pipeline:
                 return
             time.sleep(0.5)
         raise RuntimeError(f"the workers {workers} were not assigned {sorted(wanted)} within {timeout:g}s")
+
+    def new_posts(self, texts: dict[str, list[str]], n: int, tag: str) -> Iterator[Post]:
+        """The next ``n`` posts of the corpus's sequence, so that none repeats a post this
+        namespace saw: a near-duplicate would be counted only as its original, and cost less."""
+        first, self.next_post = self.next_post, self.next_post + n
+        return make_posts(texts, n, tag, first)
 
     def count(self) -> int:
         return self.es.count(index=self.settings.posts_alias)["count"]  # no refresh: what a search sees
@@ -287,7 +296,7 @@ class Pipeline:
         rounds: list[dict[str, float]] = []
         for round_ in range(1, WARM_UP_ROUNDS + 1):
             target, began = self.count() + n, self.cpu_seconds()
-            self.publish(make_posts(texts, n, f"warmup{round_}-"))
+            self.publish(self.new_posts(texts, n, "warmup"))
             self.wait_count(target, f"warm-up {round_}", stall_s=60)
             used = self.cpu_seconds()
             rounds.append({name: (used[name] - began[name]) * 1000 / n for name in began if name in used})
@@ -425,7 +434,7 @@ def latency(pipe: Pipeline, texts: dict[str, list[str]], rate: float, seconds: f
     began = time.monotonic()
     try:
         for i, post in enumerate(
-            tqdm(make_posts(texts, n, "lat"), total=n, desc=f"at {rate:.0f}/s", leave=False, mininterval=1)
+            tqdm(pipe.new_posts(texts, n, "lat"), total=n, desc=f"at {rate:.0f}/s", leave=False, mininterval=1)
         ):
             time.sleep(max(0.0, began + i / rate - time.monotonic()))
             now = time.time()
@@ -460,7 +469,7 @@ def with_state(pipe: Pipeline, texts: dict[str, list[str]], m: int) -> dict:
         if (count - start) // max(1, m // 10) > samples[-1][0] // max(1, m // 10):
             samples.append((count - start, rss_mib(pid)))
 
-    publisher = threading.Thread(target=pipe.publish, args=(make_posts(texts, m, "state"),), daemon=True)
+    publisher = threading.Thread(target=pipe.publish, args=(pipe.new_posts(texts, m, "state"),), daemon=True)
     began = time.monotonic()
     publisher.start()
     ended = pipe.wait_count(start + m, f"{m} posts of state", on_poll=sample)
@@ -473,7 +482,7 @@ def recovery(pipe: Pipeline, texts: dict[str, list[str]]) -> dict:
     target = pipe.count() + 1
     killed = time.monotonic()
     pipe.kill("worker")
-    pipe.publish(make_posts(texts, 1, "marker"))
+    pipe.publish(pipe.new_posts(texts, 1, "marker"))
     while not port_free(pipe.ports["worker"]):
         time.sleep(0.1)
     pipe.start("worker")
@@ -533,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     pipes: list[Pipeline] = []
 
     def pipeline(workers: int = 1, **overrides: object) -> Pipeline:
-        pipe = Pipeline(settings, logs, **overrides)
+        pipe = Pipeline(settings, logs, len(records), **overrides)
         pipes.append(pipe)
         pipe.init()
         pipe.start("sink")
