@@ -13,7 +13,7 @@ settings (``CANYU_*``, ``canyu.toml``) with the configured classifier:
   worker's ``classifier_threads``: the baseline. Taken first, and again right after ``e2e``
   when that runs: the ratios are to the mean of the two, because this machine's speed can
   change within a run (in bench18, docs/performance.md, the classifier alone spent 4.50 ms
-  of CPU per post, against 3.30 to 3.46 in the runs around it).
+  of CPU per post, against 3.30 to 3.52 in the runs around it).
 - ``signals``: the stateful step alone (``bench.signals``), with empty state and after
   ``--state-posts`` posts of state.
 - ``e2e``: a fresh namespace (``bench-<random>.``: its own topics, groups and indices), ``canyu
