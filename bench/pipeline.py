@@ -287,13 +287,14 @@ class Pipeline:
                 self.check_alive()
                 time.sleep(POLL_S)
 
-    def warm_up(self, workers: list[str], texts: dict[str, list[str]], n: int) -> list[dict[str, float]]:
+    def warm_up(self, workers: list[str], texts: dict[str, list[str]], n: int) -> None:
         """Wait for the assignment, then send rounds of ``n`` posts all the way until no process's
         CPU per post is :func:`still_falling`, at most ``WARM_UP_ROUNDS``: so that the clock
         measures steady work, with the classifier loaded, the month index made, and Kafka's and
-        Elasticsearch's JVMs past compiling their hot code. Each round's CPU per post (ms), by process."""
+        Elasticsearch's JVMs past compiling their hot code. Each round's CPU per post (ms), by
+        process, goes to ``warm_up_ms``."""
         self.wait_assigned(workers)
-        rounds: list[dict[str, float]] = []
+        rounds = self.warm_up_ms
         for round_ in range(1, WARM_UP_ROUNDS + 1):
             target, began = self.count() + n, self.cpu_seconds()
             self.publish(self.new_posts(texts, n, "warmup"))
@@ -302,7 +303,6 @@ class Pipeline:
             rounds.append({name: (used[name] - began[name]) * 1000 / n for name in began if name in used})
             if len(rounds) > 1 and not still_falling(*rounds[-2:]):
                 break
-        return rounds
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         names = ["worker"] if workers == 1 else [f"worker{i + 1}" for i in range(workers)]
         for name in names:
             pipe.start("worker", name)
-        pipe.warm_up_ms = pipe.warm_up(names, texts, args.warm_up_posts)
+        pipe.warm_up(names, texts, args.warm_up_posts)
         return pipe
 
     try:
