@@ -10,14 +10,15 @@ stream runs.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain, repeat
+from itertools import repeat
 from operator import mul
 
-from streams.simhash import bands, distance
+from streams.simhash import bands
 
 
 @dataclass
@@ -66,6 +67,42 @@ class OpenItem:
         return dot(feats, self.profile) / (self.norm * feats_norm)
 
 
+class Generation:
+    """The posts filed in one generation, numbered in filing order: their fingerprints, times
+    and originals in columns, and each band's numbers.
+
+    Columns, not an entry object per post and a list per band: a generation is dropped whole,
+    and each object in it is one more to free then, and one more cache miss to reach while it
+    lives (docs/performance.md). A band that holds one post (most do) maps to its number
+    itself; one that holds more maps to a tuple of them, oldest first.
+    """
+
+    __slots__ = ("fingerprints", "times", "originals", "bands")
+
+    def __init__(self) -> None:
+        self.fingerprints = array("Q")
+        self.times = array("d")
+        self.originals: list[str] = []
+        self.bands: dict[int, int | tuple[int, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self.originals)
+
+    def add(self, original_id: str, fp: int, at: float, band_count: int, per_band: int) -> None:
+        number = len(self.originals)
+        self.fingerprints.append(fp)
+        self.times.append(at)
+        self.originals.append(original_id)
+        for band in bands(fp, band_count):
+            filed = self.bands.get(band)
+            if filed is None:
+                self.bands[band] = number
+            elif filed.__class__ is int:
+                self.bands[band] = (filed, number)
+            else:
+                self.bands[band] = (*filed, number)[-per_band:]
+
+
 @dataclass
 class NearDuplicates:
     """Fingerprints of recent posts, by band, in two generations of up to ``capacity / 2`` posts:
@@ -83,38 +120,35 @@ class NearDuplicates:
     band_count: int
     capacity: int
     per_band: int = 8
-    # band → [(original id, fingerprint, event time)]: lists, because most bands hold one post,
-    # and sys.getsizeof gives 760 bytes for a deque(maxlen=8) and 64 for a list of one.
-    young: dict[int, list] = field(default_factory=dict)
-    old: dict[int, list] = field(default_factory=dict)
-    filed: int = 0  # posts in the young generation
+    young: Generation = field(default_factory=Generation)
+    old: Generation = field(default_factory=Generation)
 
     def find(self, post_id: str, fp: int, now: float, max_distance: int, horizon: float) -> str | None:
         """The original of the earliest post within ``max_distance`` bits, seen since ``horizon``
         and not after ``now``."""
         best: tuple[float, str] | None = None
         for band in bands(fp, self.band_count):
-            # A band's entries are in arrival order, the old generation's first: stop at the first match.
-            for other_id, other_fp, other_at in chain(self.old.get(band, ()), self.young.get(band, ())):
-                if distance(fp, other_fp) <= max_distance and horizon <= other_at <= now and other_id != post_id:
-                    best = min(best or (other_at, other_id), (other_at, other_id))
-                    break
+            # A band's posts are in arrival order, the old generation's first: stop at its first match.
+            for generation in (self.old, self.young):
+                filed = generation.bands.get(band, ())
+                # Inline, not a call to simhash.distance: a call costs more than the rest of this loop.
+                for number in (filed,) if filed.__class__ is int else filed:
+                    if (fp ^ generation.fingerprints[number]).bit_count() > max_distance:
+                        continue
+                    match = generation.times[number], generation.originals[number]
+                    if horizon <= match[0] <= now and match[1] != post_id:
+                        best = match if best is None else min(best, match)
+                        break
+                else:
+                    continue
+                break
         return best[1] if best else None
 
     def add(self, original_id: str, fp: int, at: float) -> None:
         """File a post's fingerprint under its original's id (its own, when it is one)."""
-        if self.filed >= self.capacity // 2:
-            self.old, self.young, self.filed = self.young, {}, 0
-        entry = (original_id, fp, at)
-        for band in bands(fp, self.band_count):
-            entries = self.young.get(band)
-            if entries is None:
-                self.young[band] = [entry]
-                continue
-            entries.append(entry)
-            if len(entries) > self.per_band:
-                del entries[0]
-        self.filed += 1
+        if len(self.young) >= self.capacity // 2:
+            self.old, self.young = self.young, Generation()
+        self.young.add(original_id, fp, at, self.band_count, self.per_band)
 
 
 @dataclass

@@ -1,4 +1,10 @@
-from streams.recent import Cached, NearDuplicates
+from streams.recent import Cached, Generation, NearDuplicates
+
+
+def numbers(generation: Generation, band: int) -> tuple[int, ...]:
+    """The numbers of the posts a band holds: one number alone, several in a tuple."""
+    filed = generation.bands.get(band, ())
+    return (filed,) if isinstance(filed, int) else filed
 
 
 def test_a_crowded_band_keeps_its_newest_copies_and_they_lead_to_the_original():
@@ -7,17 +13,25 @@ def test_a_crowded_band_keeps_its_newest_copies_and_they_lead_to_the_original():
     index.add("original", fp, 0.0)
     for i in range(1, 10):  # nine copies, each filed under the original's id as the stateful step does
         index.add("original", fp ^ (1 << i), float(i))
-    shared = [entries for band, entries in index.young.items() if band >> 16]  # the bands the copies share
-    assert len(shared) == 3 and all([e[2] for e in entries] == [7.0, 8.0, 9.0] for entries in shared)
+    shared = [numbers(index.young, band) for band in index.young.bands if band >> 16]  # the bands the copies share
+    assert len(shared) == 3 and all([index.young.times[n] for n in numbers] == [7.0, 8.0, 9.0] for numbers in shared)
     assert index.find("new", fp ^ 1, 100.0, max_distance=3, horizon=0.0) == "original"
     assert index.find("new", fp ^ 0b111_0000_0000_0000, 100.0, max_distance=3, horizon=50.0) is None  # all too old
+
+
+def test_a_band_keeps_every_post_up_to_its_cap_then_the_newest():
+    index = NearDuplicates(band_count=4, capacity=1_000, per_band=4)
+    for i in range(6):
+        index.add(f"p{i}", 0xABCD_0000_0000_0000 | i << 16 | i, float(i))  # the top band shared, the others apart
+        shared = numbers(index.young, 0xABCD | 3 << 16)
+        assert [index.young.originals[n] for n in shared] == [f"p{j}" for j in range(max(0, i - 3), i + 1)]
 
 
 def test_the_newest_half_to_whole_capacity_is_kept_even_from_a_capped_band():
     index = NearDuplicates(band_count=4, capacity=10, per_band=2)
     for i in range(20):
         index.add(f"p{i}", 0xFFFF_0000_0000_0000 | i, float(i))  # one band crowded, three apart
-    kept = {e[0] for generation in (index.old, index.young) for entries in generation.values() for e in entries}
+    kept = {*index.old.originals, *index.young.originals}
     assert kept == {f"p{i}" for i in range(10, 20)}
     assert index.find("new", 0xFFFF_0000_0000_0000 | 3, 30.0, max_distance=0, horizon=0.0) is None
     assert index.find("new", 0xFFFF_0000_0000_0000 | 12, 30.0, max_distance=0, horizon=0.0) == "p12"
