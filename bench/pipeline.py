@@ -381,14 +381,21 @@ def end_to_end(pipe: Pipeline, records: list[tuple[bytes, bytes]], what: str) ->
     publisher.start()
     ended = pipe.wait_count(target, what)
     publisher.join()
-    cpu = {name: used - cpu_began[name] for name, used in pipe.cpu_seconds().items() if name in cpu_began}
     return {
         "posts": len(records),
         "seconds": ended - began,
         "posts_per_s": len(records) / (ended - began),
-        "cpu_ms_per_post": {name: used * 1000 / len(records) for name, used in cpu.items()},
-        "cores_busy": sum(cpu.values()) / (ended - began),
+        **cpu_use(pipe, cpu_began, len(records), ended - began),
         "warm_up_ms": pipe.warm_up_ms,
+    }
+
+
+def cpu_use(pipe: Pipeline, began: dict[str, float], posts: int, seconds: float) -> dict:
+    """Each process's CPU per post since ``began`` (what ``cpu_seconds`` said then), and the cores busy."""
+    cpu = {name: used - began[name] for name, used in pipe.cpu_seconds().items() if name in began}
+    return {
+        "cpu_ms_per_post": {name: used * 1000 / posts for name, used in cpu.items()},
+        "cores_busy": sum(cpu.values()) / seconds,
     }
 
 
@@ -461,7 +468,7 @@ def latency(pipe: Pipeline, texts: dict[str, list[str]], rate: float, seconds: f
 
 
 def with_state(pipe: Pipeline, texts: dict[str, list[str]], m: int) -> dict:
-    """M more posts through the same worker; its RSS at each tenth of them, and the posts/s."""
+    """M more posts through the same worker; its RSS at each tenth of them, the posts/s and where the CPU went."""
     pid, start = pipe.procs["worker"].pid, pipe.count()
     samples = [(0, rss_mib(pid))]
 
@@ -470,11 +477,17 @@ def with_state(pipe: Pipeline, texts: dict[str, list[str]], m: int) -> dict:
             samples.append((count - start, rss_mib(pid)))
 
     publisher = threading.Thread(target=pipe.publish, args=(pipe.new_posts(texts, m, "state"),), daemon=True)
+    cpu_began = pipe.cpu_seconds()
     began = time.monotonic()
     publisher.start()
     ended = pipe.wait_count(start + m, f"{m} posts of state", on_poll=sample)
     publisher.join()
-    return {"posts": m, "posts_per_s": m / (ended - began), "rss_mib": samples}
+    return {
+        "posts": m,
+        "posts_per_s": m / (ended - began),
+        **cpu_use(pipe, cpu_began, m, ended - began),
+        "rss_mib": samples,
+    }
 
 
 def recovery(pipe: Pipeline, texts: dict[str, list[str]]) -> dict:
@@ -645,6 +658,7 @@ def report(out: dict) -> None:
     if "state" in out:
         s = out["state"]
         rows.append((f"{s['posts']} more posts (state)", f"{s['posts_per_s']:.1f} posts/s{ratio(s['posts_per_s'])}"))
+        rows.append(("CPU per post, state", cpu_shares(s)))
         rows.append(("worker RSS during them", " ".join(f"{n}:{mib:.0f}" for n, mib in s["rss_mib"]) + " (posts:MiB)"))
     if "recovery" in out:
         r = out["recovery"]
