@@ -14,7 +14,7 @@ def test_a_crowded_band_keeps_its_newest_copies_and_they_lead_to_the_original():
     for i in range(1, 10):  # nine copies, each filed under the original's id as the stateful step does
         index.add("original", fp ^ (1 << i), float(i))
     shared = [numbers(index.young, band) for band in index.young.bands if band >> 16]  # the bands the copies share
-    assert len(shared) == 3 and all([index.young.times[n] for n in numbers] == [7.0, 8.0, 9.0] for numbers in shared)
+    assert len(shared) == 3 and all([index.young.times[n] for n in band] == [7.0, 8.0, 9.0] for band in shared)
     assert index.find("new", fp ^ 1, 100.0, max_distance=3, horizon=0.0) == "original"
     assert index.find("new", fp ^ 0b111_0000_0000_0000, 100.0, max_distance=3, horizon=50.0) is None  # all too old
 
