@@ -25,9 +25,10 @@ settings (``CANYU_*``, ``canyu.toml``) with the configured classifier:
   no process spent 10 % less CPU per post than in the round before, eight at most. Then the
   worker's RSS (``/proc/<pid>/status``, with its classifier process), and the CPU each process
   used per post meanwhile (``/proc/<pid>/stat``, with its descendants): the worker, the sink, Kafka and Elasticsearch
-  (when their pid files are on this machine) and the bench itself, which publishes and polls.
-  The classifier alone reports its CPU per post too: together they say whether the cores can
-  carry the end-to-end rate at all.
+  (when their pid files are on this machine) and the bench itself, which publishes and polls;
+  and how long each waited, ready to run, for a core (each live thread's ``schedstat``). The
+  classifier alone reports its CPU per post too: together they say whether the cores can
+  carry the end-to-end rate at all, and the waits say who the cores were short for.
 - ``changelog``: records on the worker app's ``*-changelog`` topics (sum of end offsets) per post
   processed, after ``e2e``.
 - ``latency``: p50 and p95 from publish to searchable at a steady half of the ``e2e`` rate.
@@ -70,6 +71,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 from urllib.request import urlopen
 
 from kafka import KafkaAdminClient, TopicPartition
@@ -142,12 +144,28 @@ def cpu_s(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def wait_s(pids: list[int]) -> float:
+    """Seconds that the live threads of these processes have spent ready to run, waiting for a core
+    (the second field of each thread's ``schedstat``)."""
+    total = 0
+    for member in pids:
+        for task in Path(f"/proc/{member}/task").glob("*"):
+            fields = _proc(member, f"task/{task.name}/schedstat").split()
+            total += int(fields[1]) if len(fields) > 1 else 0
+    return total / 1e9
+
+
 def rss_mib(pid: int) -> float:
     """The resident memory of a process and its live descendants."""
     kib = 0
     for member in family(pid):
         kib += sum(int(line.split()[1]) for line in _proc(member, "status").splitlines() if line.startswith("VmRSS:"))
     return kib / 1024
+
+
+class Usage(NamedTuple):
+    cpu_s: float
+    wait_s: float  # ready to run, waiting for a core: the cores were short
 
 
 class Pipeline:
@@ -233,26 +251,28 @@ class Pipeline:
         producer.flush()
         producer.close()
 
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds used so far by each process at work: this namespace's, the stack's servers
-        (when they run on this machine, from their pid files) and this one (the publisher and
-        the polls; its own threads only, its children are counted by their names). A process's
-        children are counted apart, as "<name>'s children": a worker's is its classifier
-        process, and its CPU per post times the rate says how busy that was, so whether it
-        was the bottleneck."""
+    def processes(self) -> dict[str, list[int]]:
+        """The pids of each process at work, by name: this namespace's, the stack's servers
+        (when they run on this machine, from their pid files, with their descendants) and this
+        one (the publisher and the polls; its children are named apart). A process's children
+        are named apart too, "<name>'s children": a worker's is its classifier process, and its
+        CPU per post times the rate says how busy that was, so whether it was the bottleneck."""
         from canyu_cli.stack.servers import servers
 
-        used = {}
+        found = {}
         for name, proc in self.procs.items():
             own, *children = family(proc.pid)
-            used[name] = cpu_s([own])
+            found[name] = [own]
             if children:
-                used[f"{name}'s children"] = cpu_s(children)
+                found[f"{name}'s children"] = children
         for server in servers(self.settings):
             if pid := server.pid():
-                used[server.name] = cpu_s(family(pid))
-        mine = os.times()
-        return {**used, "bench": mine.user + mine.system}
+                found[server.name] = family(pid)
+        return {**found, "bench": [os.getpid()]}
+
+    def usage(self) -> dict[str, Usage]:
+        """What each of the :meth:`processes` has used so far."""
+        return {name: Usage(cpu_s(pids), wait_s(pids)) for name, pids in self.processes().items()}
 
     def dead_letters(self) -> int:
         consumer = make_consumer(self.settings, enable_auto_commit=False)
@@ -296,11 +316,11 @@ class Pipeline:
         self.wait_assigned(workers)
         rounds = self.warm_up_ms
         for round_ in range(1, WARM_UP_ROUNDS + 1):
-            target, began = self.count() + n, self.cpu_seconds()
+            target, began = self.count() + n, self.usage()
             self.publish(self.new_posts(texts, n, "warmup"))
             self.wait_count(target, f"warm-up {round_}", stall_s=60)
-            used = self.cpu_seconds()
-            rounds.append({name: (used[name] - began[name]) * 1000 / n for name in began if name in used})
+            used = self.usage()
+            rounds.append({name: (used[name].cpu_s - began[name].cpu_s) * 1000 / n for name in began if name in used})
             if len(rounds) > 1 and not still_falling(*rounds[-2:]):
                 break
 
@@ -376,7 +396,7 @@ def end_to_end(pipe: Pipeline, records: list[tuple[bytes, bytes]], what: str) ->
     """Publish every record as fast as one producer can, and time them until all are searchable."""
     target = pipe.count() + len(records)
     publisher = threading.Thread(target=pipe.publish, args=(records,), daemon=True)
-    cpu_began = pipe.cpu_seconds()
+    cpu_began = pipe.usage()
     began = time.monotonic()
     publisher.start()
     ended = pipe.wait_count(target, what)
@@ -390,12 +410,16 @@ def end_to_end(pipe: Pipeline, records: list[tuple[bytes, bytes]], what: str) ->
     }
 
 
-def cpu_use(pipe: Pipeline, began: dict[str, float], posts: int, seconds: float) -> dict:
-    """Each process's CPU per post since ``began`` (what ``cpu_seconds`` said then), and the cores busy."""
-    cpu = {name: used - began[name] for name, used in pipe.cpu_seconds().items() if name in began}
+def cpu_use(pipe: Pipeline, began: dict[str, Usage], posts: int, seconds: float) -> dict:
+    """Each process's CPU per post since ``began`` (what ``usage`` said then), the cores busy, and
+    each process's wait for a core per post."""
+    now = pipe.usage()
+    spent = {name: Usage(now[name].cpu_s - used.cpu_s, now[name].wait_s - used.wait_s) for name, used in began.items()
+             if name in now}  # fmt: skip
     return {
-        "cpu_ms_per_post": {name: used * 1000 / posts for name, used in cpu.items()},
-        "cores_busy": sum(cpu.values()) / seconds,
+        "cpu_ms_per_post": {name: used.cpu_s * 1000 / posts for name, used in spent.items()},
+        "cores_busy": sum(used.cpu_s for used in spent.values()) / seconds,
+        "wait_ms_per_post": {name: used.wait_s * 1000 / posts for name, used in spent.items()},
     }
 
 
@@ -477,7 +501,7 @@ def with_state(pipe: Pipeline, texts: dict[str, list[str]], m: int) -> dict:
             samples.append((count - start, rss_mib(pid)))
 
     publisher = threading.Thread(target=pipe.publish, args=(pipe.new_posts(texts, m, "state"),), daemon=True)
-    cpu_began = pipe.cpu_seconds()
+    cpu_began = pipe.usage()
     began = time.monotonic()
     publisher.start()
     ended = pipe.wait_count(start + m, f"{m} posts of state", on_poll=sample)
@@ -616,12 +640,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def per_process(ms: dict[str, float]) -> str:
+    """Milliseconds per post, in all and by process, largest first."""
+    shares = sorted(ms.items(), key=lambda kv: -kv[1])
+    return f"{sum(ms.values()):.2f} ms ({', '.join(f'{name} {each:.2f}' for name, each in shares)})"
+
+
 def cpu_shares(section: dict) -> str:
-    """Where a run's CPU went, per post and per process, largest first."""
-    shares = sorted(section["cpu_ms_per_post"].items(), key=lambda kv: -kv[1])
-    each = ", ".join(f"{name} {ms:.2f}" for name, ms in shares)
-    total = sum(ms for _, ms in shares)
-    return f"{total:.2f} ms ({each}), {section['cores_busy']:.2f} cores busy"
+    """Where a run's CPU went, per post and by process."""
+    return f"{per_process(section['cpu_ms_per_post'])}, {section['cores_busy']:.2f} cores busy"
 
 
 def report(out: dict) -> None:
@@ -643,6 +670,7 @@ def report(out: dict) -> None:
             ("e2e, 1 worker: publish to searchable", f"{e['posts_per_s']:.1f} posts/s{ratio(e['posts_per_s'])}")
         )
         rows.append(("CPU per post, e2e", cpu_shares(e)))
+        rows.append(("waiting for a core per post, e2e", per_process(e["wait_ms_per_post"])))
         rounds = [f"{sum(r.values()):.2f} (elasticsearch {r.get('elasticsearch', 0):.2f})" for r in e["warm_up_ms"]]
         rows.append(("CPU per post, warm-up rounds", ", ".join(rounds)))
         rows.append(("worker RSS after e2e", f"{e['worker_rss_mib']:.0f} MiB"))
