@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     classifier_process: bool = Field(
         True, description="the worker classifies in a process of its own (false: in a thread, sharing its core)"
     )
+    worker_nice: int = Field(
+        5, ge=0, le=19,
+        description="niceness the worker's own threads take, so that its classifier process gets a shared core first",
+    )  # fmt: skip
     worker_stall_s: float = Field(
         120, gt=0, description="a consumer group whose partitions lag with no commit for this long is stalled"
     )

@@ -11,6 +11,7 @@ alerts ──notify (matches them)──► notifications
 from __future__ import annotations
 
 import gc
+import os
 
 import faust
 from faust.web import Request, Response, View
@@ -170,4 +171,10 @@ def run_worker(settings: Settings) -> None:
     from faust.worker import Worker
 
     tune_gc()
-    Worker(create_app(settings), loglevel="INFO").execute_from_commandline()
+    app = create_app(settings)  # its classifier process is started by now
+    if settings.classifier_process:
+        # The classifier is the pipeline's slowest step: where it and the worker's event loop
+        # want the same core, it goes first (docs/performance.md, "The classifier goes first").
+        # Linux sets a thread's nice: this one's, and that of the threads it starts from now on.
+        os.nice(settings.worker_nice)
+    Worker(app, loglevel="INFO").execute_from_commandline()

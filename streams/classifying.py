@@ -86,7 +86,10 @@ class Classifying:
 
     def __init__(self, settings: Settings, min_features: int, in_process: bool) -> None:
         self._args = (settings, min_features, os.getpid() if in_process else None)
-        self._executor = self._start()
+        # A process takes its priority from the thread that starts it, and the worker's other
+        # threads step back (``worker_nice``): this thread, started now, starts every one.
+        self._starter = ThreadPoolExecutor(1, "classifier-starter")
+        self._executor = self._starter.submit(self._start).result()
 
     def _start(self) -> Executor:
         settings, _, worker = self._args
@@ -111,6 +114,6 @@ class Classifying:
                 return await loop.run_in_executor(self._executor, _enrich, records)
             except BrokenProcessPool as e:
                 log.error("the classifier process died (%s); starting another", e)
-                self._executor = await loop.run_in_executor(None, self._start)
+                self._executor = await loop.run_in_executor(self._starter, self._start)
         reason = "the classifier process died on this batch twice"
         return [(r.dead_letter("enrich", reason), None) for r in records]

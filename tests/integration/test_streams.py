@@ -1,13 +1,16 @@
-"""The stateful streams on the real broker: failover between two workers, and a replayed
-scenario whose alerts must reach a webhook receiver and an SMTP server."""
+"""The stateful streams on the real broker: failover between two workers, a replayed scenario
+whose alerts must reach a webhook receiver and an SMTP server, and the worker's priority beside
+its classifier process."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from urllib.request import urlopen
 
 from canyu import topics
@@ -170,3 +173,29 @@ def test_a_replayed_scenario_raises_exactly_the_expected_alerts_and_notifies_web
     assert notice["subscription_id"] == "battery" and notice["alert"]["id"] == spike.id
     (mail,) = mailbox.messages
     assert mail.rcpt_tos == ["community@example.com"] and b"viral" in mail.content
+
+
+def classifier_processes(worker: int) -> list[int]:
+    """The worker's children that classify (multiprocessing's resource tracker is one too)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # it ended meanwhile
+            continue
+        if parent == worker and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_the_worker_steps_back_for_its_classifier_process(ns, tmp_path):
+    """Where they want the same core, the classifier (the slowest step) goes first: the worker's
+    event loop takes ``worker_nice``, and its classifier process keeps the worker's first nice."""
+    settings = ns.model_copy(update={"classifier": "lexicon", "worker_web_port": free_port(), "worker_nice": 3})
+    first = os.getpriority(os.PRIO_PROCESS, 0)  # what the worker starts with: this thread's
+    with running("worker", settings, tmp_path) as worker:
+        (classifier,) = wait_for(lambda: classifier_processes(worker.pid), what="the classifier process")
+        wait_for(lambda: assignment(settings.worker_web_port), what="the worker at work")
+        assert os.getpriority(os.PRIO_PROCESS, worker.pid) == first + 3
+        assert os.getpriority(os.PRIO_PROCESS, classifier) == first

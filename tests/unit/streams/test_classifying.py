@@ -76,6 +76,22 @@ def test_a_killed_classifier_process_is_started_again_and_the_batch_is_not_lost(
     assert list(classifying._executor._processes) != [first]
 
 
+def test_a_classifier_process_started_again_keeps_the_priority_the_worker_stepped_back_from():
+    """The worker's threads step back (``worker_nice``) once its classifier process runs; one
+    started again after a crash must not inherit that, or it would no longer go first."""
+    worker = subprocess.run(
+        [sys.executable, "-c", "import asyncio, os, signal; from streams.classifying import Classifying; "
+         "from streams.enrich import RawRecord; from canyu.settings import Settings; "
+         "c = Classifying(Settings(classifier='lexicon'), 3, in_process=True); (first,) = c._executor._processes; "
+         "os.nice(4); os.kill(first, signal.SIGKILL); asyncio.run(c.enrich([RawRecord(b'{}', 'raw', 0, 1)])); "
+         "(again,) = c._executor._processes; assert again != first; "
+         "print(os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, again))"],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    first = os.getpriority(os.PRIO_PROCESS, 0)
+    assert [int(n) for n in worker.stdout.split()] == [first + 4, first]
+
+
 def test_a_batch_the_process_dies_on_twice_becomes_dead_letters(monkeypatch):
     def dies(records):
         raise BrokenProcessPool("killed by the kernel")
