@@ -254,9 +254,10 @@ class Pipeline:
     def processes(self) -> dict[str, list[int]]:
         """The pids of each process at work, by name: this namespace's, the stack's servers
         (when they run on this machine, from their pid files, with their descendants) and this
-        one (the publisher and the polls; its children are named apart). A process's children
-        are named apart too, "<name>'s children": a worker's is its classifier process, and its
-        CPU per post times the rate says how busy that was, so whether it was the bottleneck."""
+        one, "bench" (the publisher and the polls; the workers and the sink it started count
+        under their own names). A worker's children are named apart, "<name>'s children": its
+        classifier process (and multiprocessing's resource tracker, which idles), whose CPU per
+        post times the rate says how busy it was, so whether it was the bottleneck."""
         from canyu_cli.stack.servers import servers
 
         found = {}
