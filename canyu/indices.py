@@ -56,6 +56,7 @@ def kinds(settings: Settings) -> dict[str, IndexKind]:
         "alerts": IndexKind("alerts", settings.alerts_alias, monthly=False),
         "feedback-items": IndexKind("feedback-items", settings.feedback_alias, monthly=False),
         "cascades": IndexKind("cascades", settings.cascades_alias, monthly=False),
+        "release-impacts": IndexKind("release-impacts", settings.releases_alias, monthly=False),
     }
 
 

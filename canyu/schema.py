@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
 
+from canyu.versions import VERSION_PATTERN
+
 SentimentLabel = Literal["negative", "neutral", "positive"]
 IntentLabel = Literal["bug_report", "feature_request", "question", "complaint", "praise", "other"]
 
@@ -107,6 +109,29 @@ class TopicScore(_Strict):
     score: float
 
 
+SLUG = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # product ids and software lines
+
+
+class VersionMention(_Strict):
+    """A software version a post names: its line, the normalised version, and the product named with it.
+
+    ``tag`` ("<line> <version>") is filled in from the two, so that the index can filter on the
+    pair: a post naming HyperOS 1.0.6.0 and MIUI 15.0.7 must not match "hyperos 15.0.7".
+    """
+
+    line: str = Field(pattern=SLUG, description='"hyperos", "miui", "oneui", "ios", "android", …, or "app"')
+    version: str = Field(pattern=VERSION_PATTERN, description='normalised: "1.0.7.0", "3.2.1"')
+    product: str | None = Field(default=None, description="the catalogue product the post names, if any")
+    tag: str = Field(default="", description='"<line> <version>", derived')
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tag_from_line_and_version(cls, data: object) -> object:
+        if isinstance(data, dict):
+            data = {**data, "tag": f"{data.get('line')} {data.get('version')}"}
+        return data
+
+
 class EnrichedPost(Post):
     """A post with what the classifier made of it.
 
@@ -120,6 +145,8 @@ class EnrichedPost(Post):
     topics: list[TopicScore] = []
     products: list[str] = Field(default=[], description="product ids from the catalogue that the post mentions")
     duplicate_of: str | None = Field(default=None, description="an earlier post with (nearly) the same text")
+    versions: list[VersionMention] = Field(default=[], description="software versions the post names")
+    item_id: str | None = Field(default=None, description="the feedback item the post was grouped into")
     classifier: str = Field(description="name and version of the classifier that labelled it")
     enriched_at: AwareDatetime = Field(default_factory=utcnow)
 
@@ -145,7 +172,7 @@ class DeadLetter(_Strict):
         return base64.b64decode(self.raw_base64)
 
 
-AlertKind = Literal["spike", "viral"]
+AlertKind = Literal["spike", "viral", "regression", "fix_failed"]
 
 
 class Alert(_Strict):
@@ -166,6 +193,32 @@ class Alert(_Strict):
     created_at: AwareDatetime = Field(default_factory=utcnow)
 
 
+ItemState = Literal["open", "acknowledged", "fixed", "wontfix"]  # what engineers said (canyu.lifecycle)
+# What the item is now: the engineers' state, or what the stream saw since (verified, fix_failed),
+# or closed when no post joined it for the idle time and the worker stopped tracking it.
+ItemStatus = Literal["open", "acknowledged", "fixed", "verified", "fix_failed", "wontfix", "closed"]
+
+
+class ItemChange(_Strict):
+    """One change in an item's life: by a person (ack, fix, reopen, wontfix) or seen by the stream."""
+
+    action: Literal["ack", "fix", "reopen", "wontfix", "verified", "fix_failed"]
+    at: AwareDatetime = Field(default_factory=utcnow)
+    version: str | None = Field(default=None, pattern=VERSION_PATTERN, description="fix: the version it ships in")
+    note: str | None = Field(default=None, max_length=2000)
+    by: str | None = Field(default=None, max_length=200, description="who: cli, dashboard, or canyu (the stream)")
+
+
+class ItemLifecycle(_Strict):
+    """An item's state as engineers set it, with its history: the value on ``items.lifecycle`` (key: item id)."""
+
+    item_id: str
+    state: ItemState = "open"
+    fixed_in: str | None = Field(default=None, pattern=VERSION_PATTERN)
+    history: list[ItemChange] = []
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
 class FeedbackItem(_Strict):
     """Bug reports or feature requests about the same thing, grouped for engineers."""
 
@@ -180,7 +233,11 @@ class FeedbackItem(_Strict):
     last_seen: AwareDatetime
     trend: dict[str, int] = Field(default={}, description="posts per day, keyed by ISO date")
     sample_post_ids: list[str] = []
-    status: Literal["open", "closed"] = "open"
+    languages: dict[str, int] = Field(default={}, description="posts per language")
+    versions: dict[str, int] = Field(default={}, description='posts per version they name, "<line> <version>"')
+    status: ItemStatus = "open"
+    fixed_in: str | None = Field(default=None, pattern=VERSION_PATTERN)
+    history: list[ItemChange] = []
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
@@ -301,3 +358,94 @@ class Notification(_Strict):
     channel: Channel
     alert: Alert
     created_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class Release(_Strict):
+    """A build that shipped: registered by a team (``canyu release add``) or seen in posts.
+
+    Kept on the compacted ``releases`` topic under ``key``; the latest record per key wins.
+    """
+
+    product: str = Field(pattern=SLUG, description="a catalogue product or a software line: xiaomi-14, hyperos")
+    version: str = Field(pattern=VERSION_PATTERN)
+    date: AwareDatetime = Field(description="when it shipped; for a release seen in posts, when it was first named")
+    notes_url: str | None = Field(default=None, max_length=2048)
+    source: Literal["registered", "seen"] = "registered"
+    authors: NonNegativeInt | None = Field(default=None, description="seen: distinct authors that named it in a day")
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _notes_are_a_link(self) -> Release:
+        if self.notes_url is not None:
+            problem = target_problem("webhook", self.notes_url)
+            if problem:
+                raise ValueError(f"the notes URL {problem}")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"{self.product}|{self.version}"
+
+    @staticmethod
+    def key_of(product: str, version: str) -> str:
+        return f"{product}|{version}"
+
+
+class Evidence(_Strict):
+    """A post shown as evidence: enough to read it and find it."""
+
+    post_id: str
+    text: str = Field(description="shortened")
+    created_at: AwareDatetime
+    language: str | None = None
+    versions: list[str] = Field(default=[], description="the version tags it names")
+
+
+class ImpactItem(_Strict):
+    """A feedback item in a release's impact: its posts in the window before and after the release."""
+
+    item_id: str
+    title: str
+    intent: IntentLabel
+    product: str | None = None
+    topic: str | None = None
+    before: NonNegativeInt = Field(description="posts in the window before the release")
+    after: NonNegativeInt = Field(description="posts in the window after it (so far)")
+    first_seen: AwareDatetime
+    opened_after: bool
+    version_share: float | None = Field(default=None, description="share of its posts after that name the version")
+    languages: dict[str, int] = {}
+    status: ItemStatus = "open"
+    evidence: list[Evidence] = Field(default=[], max_length=5)
+
+
+class Share(_Strict):
+    """A share of posts, with its 95% Wilson interval (None without posts)."""
+
+    count: NonNegativeInt
+    total: NonNegativeInt
+    share: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+class ReleaseImpact(_Strict):
+    """What a release did, over ``window_days`` before and after its date, kept current by the stream."""
+
+    id: str = Field(description="the release's key: <product>|<version>")
+    product: str
+    version: str
+    date: AwareDatetime
+    source: Literal["registered", "seen"]
+    notes_url: str | None = None
+    window_days: NonNegativeInt
+    observed_until: AwareDatetime = Field(description="the stream's event time when this was computed")
+    regressions: list[ImpactItem] = Field(default=[], description="opened after it, or daily volume jumped")
+    quieted: list[ImpactItem] = Field(default=[], description="reported before it, quiet after")
+    persisting: list[ImpactItem] = Field(default=[], description="reported before it, and still after")
+    negative_before: Share = Field(description="the product's negative posts in the window before")
+    negative_after: Share = Field(description="and after")
+    negative_change: float | None = Field(default=None, description="after minus before, as a share")
+    negative_change_low: float | None = Field(default=None, description="95% interval of the change (Newcombe)")
+    negative_change_high: float | None = None
+    updated_at: AwareDatetime = Field(default_factory=utcnow)

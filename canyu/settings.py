@@ -112,6 +112,20 @@ class Settings(BaseSettings):
     viral_velocity: int = Field(10, ge=1, description="reposts in 10 minutes that make a cascade viral")
     item_similarity: float = Field(0.3, gt=0, le=1, description="how close a post must be to join a feedback item")
 
+    # Releases and fixes (docs/releases.md).
+    release_window_days: int = Field(7, ge=1, le=30, description="a release's impact compares this many days before and after it")
+    release_seen_authors: int = Field(
+        5, ge=2, description="a version named by this many distinct authors within a day is a release seen in posts"
+    )
+    regression_jump: float = Field(2.0, gt=1, description="an item regressed when its daily posts after a release reach this many times those before")
+    regression_min_posts: int = Field(3, ge=1, description="and it has at least this many posts after it")
+    fix_grace_days: float = Field(1, ge=0, description="after a fix ships, reports this soon may come from phones not yet updated")
+    fix_quiet_days: float = Field(3, gt=0, description="a fixed item with no report for this long after the grace is verified")
+    fix_failed_reports: int = Field(
+        2, ge=1, description="reports from authors who name the fixed version or later that mean the fix did not hold"
+    )
+    fix_failed_rate: float = Field(2.0, gt=0, description="or reports per day after the grace that mean it did not hold")
+
     deliver_allowed_hosts: list[str] = Field(
         [], description="hosts on loopback or private networks that notifications may still be sent to"
     )
@@ -173,6 +187,11 @@ class Settings(BaseSettings):
     @property
     def cascades_alias(self) -> str:
         return f"{self.namespace}cascades"
+
+    @property
+    def releases_alias(self) -> str:
+        """Release impacts, one document per release."""
+        return f"{self.namespace}release-impacts"
 
     @property
     def worker_app_id(self) -> str:

@@ -13,6 +13,9 @@ SUBSCRIPTIONS = "subscriptions"  # compacted: the latest record per subscription
 NOTIFICATIONS = "notifications"
 NOTIFICATIONS_RETRY = "notifications.retry"  # failed deliveries, each due again after a backoff
 COUNTS = "counts"  # compacted: the latest count per window and key, for live charts
+RELEASES = "releases"  # compacted: the latest record per release (<product>|<version>)
+ITEM_LIFECYCLE = "items.lifecycle"  # compacted: each feedback item's state and history, by item id
+RELEASE_IMPACTS = "release.impacts"  # compacted: each release's current impact, by release key
 
 ALL = (
     POSTS_RAW,
@@ -26,6 +29,9 @@ ALL = (
     NOTIFICATIONS,
     NOTIFICATIONS_RETRY,
     COUNTS,
+    RELEASES,
+    ITEM_LIFECYCLE,
+    RELEASE_IMPACTS,
 )
-COMPACTED = (SUBSCRIPTIONS, COUNTS)
+COMPACTED = (SUBSCRIPTIONS, COUNTS, RELEASES, ITEM_LIFECYCLE, RELEASE_IMPACTS)
 SINGLE_PARTITION = (POSTS_CLASSIFIED,)

@@ -11,7 +11,7 @@ from canyu.indices import load_template
 
 DOC = Path(__file__).parents[2] / "docs" / "fields.md"
 ROW = re.compile(r"^\| `([^`]+)` \| `([^`]+)` \|")
-KINDS = ("posts", "alerts", "feedback-items", "cascades")
+KINDS = ("posts", "alerts", "feedback-items", "cascades", "release-impacts")
 
 
 def mapped_fields(properties: dict, prefix: str = "") -> dict[str, str]:
