@@ -33,3 +33,8 @@ def version_key(version: str) -> tuple[int, ...]:
 def at_least(version: str, floor: str) -> bool:
     """Whether ``version`` is ``floor`` or later."""
     return version_key(version) >= version_key(floor)
+
+
+# The software lines a version can belong to, as ``versions.line`` names them (docs/fields.md); "app" is
+# an app's own version. A release's product is a catalogue product or one of these.
+SOFTWARE_LINES = ("hyperos", "miui", "oneui", "ios", "android", "coloros", "originos", "harmonyos", "app")

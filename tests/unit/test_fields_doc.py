@@ -49,3 +49,10 @@ def test_the_drift_check_notices_a_missing_field():
     assert mapped_fields({"t": {"type": "text", "fields": {"keyword": {"type": "keyword"}}}}) == {
         "t": "text", "t.keyword": "keyword",
     }  # fmt: skip
+
+
+def test_the_software_lines_are_those_the_field_reference_names():
+    from canyu.versions import SOFTWARE_LINES
+
+    (row,) = [line for line in DOC.read_text(encoding="utf-8").splitlines() if line.startswith("| `versions.line` |")]
+    assert re.findall(r"`([a-z]+)`", row.split("|")[3]) == list(SOFTWARE_LINES)
