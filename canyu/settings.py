@@ -110,7 +110,12 @@ class Settings(BaseSettings):
     spike_min_count: int = Field(10, ge=1, description="and only when it holds at least this many posts")
     spike_cooldown_s: int = Field(6 * 3600, ge=0, description="no second alert for the same key within this time")
     viral_velocity: int = Field(10, ge=1, description="reposts in 10 minutes that make a cascade viral")
-    item_similarity: float = Field(0.3, gt=0, le=1, description="how close a post must be to join a feedback item")
+    item_similarity: float = Field(
+        0.3, gt=0, le=1, description="how close a post's words must be to a feedback item's to join it (no sentence vector)"
+    )
+    item_vector_similarity: float = Field(
+        0.75, gt=0, le=1, description="how close a post's sentence vector must be to a feedback item's to join it"
+    )
 
     # Releases and fixes (docs/releases.md).
     release_window_days: int = Field(7, ge=1, le=30, description="a release's impact compares this many days before and after it")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS
@@ -31,6 +31,10 @@ class Classification:
     sentiment: Scored  # negative | neutral | positive
     intent: Scored  # bug_report | feature_request | question | complaint | praise | other
     topics: list[tuple[str, float]]  # (topic id, score), best first; may be empty
+    # The multilingual sentence vector the classifier read the text by (L2-normalised), for the
+    # worker to group the same feedback across languages; None for backends that have none. It is
+    # what the labels were read from, not a label: two classifications with equal labels are equal.
+    embedding: Sequence[float] | None = field(default=None, compare=False)
 
 
 class Classifier(Protocol):

@@ -137,6 +137,7 @@ class OfflineClassifier:
                     sentiment=_scored(SENTIMENTS, sentiment[i]),
                     intent=Scored(_intent_label(intent[i]), _rounded(INTENTS, intent[i])),
                     topics=topics[i],
+                    embedding=vectors[i],
                 )
             )
         return out

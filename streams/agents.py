@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass
 
 import faust
+import numpy as np
 from faust.types import EventT
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from canyu import topics
 from canyu.schema import Alert, DeadLetter, EnrichedPost, Subscription
@@ -29,7 +30,8 @@ from canyu_runtime.subscriptions import SubscriptionFollower
 from streams.classifying import Classifying
 from streams.enrich import RawRecord
 from streams.notify import notifications
-from streams.signals import Signals
+from streams.recent import unpack_vector
+from streams.signals import Outputs, Signals
 
 log = logging.getLogger(__name__)
 EXPIRY_INTERVAL_S = 60.0
@@ -50,6 +52,8 @@ class Topics:
     counts: faust.TopicT
     subscriptions: faust.TopicT
     notifications: faust.TopicT
+    releases: faust.TopicT
+    impacts: faust.TopicT
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> Topics:
@@ -67,12 +71,21 @@ class Topics:
             counts=topic(topics.COUNTS),
             subscriptions=topic(topics.SUBSCRIPTIONS),
             notifications=topic(topics.NOTIFICATIONS),
+            releases=topic(topics.RELEASES),
+            impacts=topic(topics.RELEASE_IMPACTS),
         )
 
 
 # The near-duplicate fingerprint that ``enrich`` worked out travels with the classified post,
 # as a header (the post's schema is what users index and query, and this is the worker's own).
 FINGERPRINT_HEADER = "canyu-simhash"
+# So does the classifier's sentence vector of a feedback post, which groups items across languages.
+VECTOR_HEADER = "canyu-vector"
+# A record on posts.classified with this header is no post: it asks the stateful step to apply what
+# changed in the releases and item lifecycles people wrote (streams.watch), in order with the posts.
+SYNC_HEADER = "canyu-sync"
+SYNC_KEY = "sync"
+IMPACTS_INTERVAL_S = 2.0  # release impacts are computed again at most this often
 
 
 async def _send(topic: faust.TopicT, key: str, value: str, headers: dict[str, bytes] | None = None):
@@ -94,6 +107,7 @@ class Agents:
     followed: SubscriptionFollower
     batch_size: int
     batch_wait_s: float
+    impacts_at: float = 0.0  # when release impacts were last sent (monotonic)
 
     async def enrich(self, stream: faust.StreamT) -> None:
         """Classify raw posts in batches and find their product mentions; bad records become dead letters.
@@ -120,12 +134,14 @@ class Agents:
     async def _forward(self, stream: faust.StreamT, classified: asyncio.Queue) -> None:
         while True:
             events, batch = await classified.get()
-            for result, fp in await batch:
+            for result, fp, vector in await batch:
                 if isinstance(result, DeadLetter):
                     await self._dead_letter(result)
                     continue
                 post_id, value = result
                 headers = {FINGERPRINT_HEADER: b"" if fp is None else str(fp).encode()}
+                if vector is not None:
+                    headers[VECTOR_HEADER] = vector
                 await _send(self.topics.classified, post_id, value, headers)
             for event in events:
                 await stream.ack(event)
@@ -142,13 +158,16 @@ class Agents:
         expired_at = time.monotonic()
         async for event in stream.events():
             record = _record(event)
+            if SYNC_HEADER in _headers(event):
+                await self._sync(record)
+                continue
             try:
                 post = EnrichedPost.model_validate_json(record.value or b"")
             except ValidationError as e:
                 await self._dead_letter(record.dead_letter("signals", f"not a valid EnrichedPost: {reason_of(e)}"))
                 continue
             try:
-                out = self.state.process(post, record.offset, self._fingerprint(event, post))
+                out = self.state.process(post, record.offset, self._fingerprint(event, post), _vector(event))
             except Exception as e:
                 self.state.forget_recent()  # what it had in memory may be half changed: read the tables again
                 await self._dead_letter(record.dead_letter("signals", f"not processed: {reason_of(e)}", post.source))
@@ -156,36 +175,77 @@ class Agents:
             if time.monotonic() - expired_at > EXPIRY_INTERVAL_S:
                 # Faust lets tables change only while an event is being processed, so expiry runs here.
                 expired_at = time.monotonic()
+                closed = Outputs(None)
                 try:
-                    log.info("expired %d entries older than the retention", self.state.expire())
+                    log.info("expired %d entries older than the retention", self.state.expire(out=closed))
                 except Exception:  # no record's fault, and no reason to stop the stream: next time
                     log.exception("expiry failed")
+                await self._send_all(closed)
+            if self.impacts_due():
+                await self._send_impacts(Outputs(None))
             if out.redelivery:
                 continue
             await _send(self.topics.enriched, post.id, out.post.model_dump_json())
-            alerts = []
-            for kind, key, value in out.messages():
-                sending = await _send(getattr(self.topics, kind), key, value)
-                if kind == "alerts":
-                    log.info("alert %s", key)
-                    alerts.append(sending)
-            if alerts:
-                await asyncio.gather(*alerts)
+            if await self._send_all(out):
                 self.state.sent(post.id)
 
-    async def subscriptions(self, stream: faust.StreamT) -> None:
-        """Dead-letter a record of the compacted subscriptions topic that is not a subscription.
+    async def _send_all(self, out: Outputs) -> bool:
+        """Send what the stateful step made; alerts are awaited (True when there were any)."""
+        alerts = []
+        for kind, key, value in out.messages():
+            sending = await _send(getattr(self.topics, kind), key, value)
+            if kind == "alerts":
+                log.info("alert %s", key)
+                alerts.append(sending)
+        if alerts:
+            await asyncio.gather(*alerts)
+        return bool(alerts)
 
-        Each record is read once, by the worker that owns its partition; every worker's
-        :class:`SubscriptionFollower` keeps the whole topic for ``notify``.
+    async def _sync(self, record: RawRecord) -> None:
+        """A sync record: apply what people changed, and send the impacts and items it touched."""
+        out = Outputs(None)
+        try:
+            self.state.watch.sync(record.offset, out)
+        except Exception as e:
+            self.state.forget_recent()
+            await self._dead_letter(record.dead_letter("signals", f"sync not applied: {reason_of(e)}"))
+            return
+        await self._send_impacts(out)
+
+    def impacts_due(self, interval_s: float = IMPACTS_INTERVAL_S) -> bool:
+        return bool(self.state.watch.dirty) and time.monotonic() - self.impacts_at > interval_s
+
+    async def _send_impacts(self, out: Outputs) -> None:
+        """Send ``out`` with the impacts of the releases posts touched; they are derived, not stored."""
+        self.impacts_at = time.monotonic()
+        try:
+            out.impacts = self.state.watch.impacts()
+        except Exception:  # no record's fault: the next post or sync computes them again
+            log.exception("computing release impacts failed")
+        await self._send_all(out)
+
+    async def request_sync(self) -> None:
+        """Ask the stateful step to apply what changed in the registries (see SYNC_HEADER)."""
+        await _send(self.topics.classified, SYNC_KEY, "", {SYNC_HEADER: b"1"})
+
+    def checker(self, model: type[BaseModel], stage: str):
+        """An agent that dead-letters a record of a compacted registry topic (subscriptions, releases,
+        item lifecycles) that is not a ``model``.
+
+        Each record is read once, by the worker that owns its partition; every worker follows the
+        whole topic for itself, and skips such a record there.
         """
-        async for event in stream.events():
-            if event.value is None:
-                continue
-            try:
-                Subscription.model_validate_json(event.value)
-            except Exception as e:
-                await self._dead_letter(_record(event).dead_letter("subscriptions", reason_of(e)))
+
+        async def check(stream: faust.StreamT) -> None:
+            async for event in stream.events():
+                if event.value is None:
+                    continue
+                try:
+                    model.model_validate_json(event.value)
+                except Exception as e:
+                    await self._dead_letter(_record(event).dead_letter(stage, reason_of(e)))
+
+        return check
 
     async def notify(self, stream: faust.StreamT) -> None:
         """One notification per subscription that an alert matches.
@@ -221,7 +281,7 @@ class Agents:
     def _fingerprint(self, event: EventT, post: EnrichedPost) -> int | None:
         """The fingerprint ``enrich`` sent with the post; worked out here for a record without one
         (a dead letter sent back, or one written before the header existed)."""
-        sent = dict(event.message.headers or ()).get(FINGERPRINT_HEADER)
+        sent = _headers(event).get(FINGERPRINT_HEADER)
         if sent is None:
             return self.state.fingerprint_of(post)
         return int(sent) if sent else None
@@ -230,6 +290,16 @@ class Agents:
         log.warning("dead letter from %s at %s:%s: %s", letter.stage, letter.topic, letter.offset, letter.reason)
         key, value = dead_letters.message(letter)
         await self.topics.dead_letters.send(key=key, value=value)
+
+
+def _headers(event: EventT) -> dict:
+    return dict(event.message.headers or ())
+
+
+def _vector(event: EventT) -> np.ndarray | None:
+    """The sentence vector ``enrich`` sent with a feedback post, if any."""
+    packed = _headers(event).get(VECTOR_HEADER)
+    return unpack_vector(packed) if packed else None
 
 
 def _record(event: EventT) -> RawRecord:

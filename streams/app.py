@@ -5,6 +5,9 @@ posts.classified ──signals (near-duplicates, counts, spikes, items, cascades
                                                     alerts, feedback.items, cascades, counts
 subscriptions (compacted) ──subscriptions──► dead letters for records that are no subscription
 subscriptions (compacted) ──followed whole by every worker──► notify
+releases, items.lifecycle (compacted) ──followed whole by every worker──► a sync record on posts.classified
+                                       ──releases, lifecycles──► dead letters for records that are none
+signals ──► releases (seen in posts), release.impacts
 alerts ──notify (matches them)──► notifications
 """
 
@@ -16,15 +19,20 @@ import os
 import faust
 from faust.web import Request, Response, View
 
+from canyu import topics
+from canyu.schema import ItemLifecycle, Release, Subscription
 from canyu.settings import Settings
+from canyu_runtime.registry import Follower
 from canyu_runtime.subscriptions import SubscriptionFollower
-from streams.agents import Agents, Topics
+from streams.agents import IMPACTS_INTERVAL_S, Agents, Topics
 from streams.classifying import Classifying
 from streams.offsets import RECOMMIT_INTERVAL_S, Mender, ledger, recommit
 from streams.recent import Clock
 from streams.sensor import MetricsSensor
+from streams.releases import ReleaseRules
 from streams.signals import SignalConfig, Signals, Tables
 from streams.spikes import SpikeRule
+from streams.watch import FollowedRegistries
 
 # RocksDB's memory per table, bounded: Faust's defaults allow three 64 MB write buffers and a
 # 2 GB block cache for each of the six tables, and the worker grew with every post it kept.
@@ -68,9 +76,28 @@ class OnePartitionTable(faust.Table):
         return 0
 
 
+SYNC_CHECK_S = 1.0  # how often the worker looks for changes in the registries people write
+
+
 def signal_config(settings: Settings) -> SignalConfig:
     rule = SpikeRule(k=settings.spike_k, min_count=settings.spike_min_count, cooldown_s=settings.spike_cooldown_s)
-    return SignalConfig(spike=rule, viral_velocity=settings.viral_velocity, item_threshold=settings.item_similarity)
+    releases = ReleaseRules(
+        window_days=settings.release_window_days,
+        jump=settings.regression_jump,
+        min_posts=settings.regression_min_posts,
+        seen_authors=settings.release_seen_authors,
+        grace_days=settings.fix_grace_days,
+        quiet_days=settings.fix_quiet_days,
+        failed_reports=settings.fix_failed_reports,
+        failed_rate=settings.fix_failed_rate,
+    )
+    return SignalConfig(
+        spike=rule,
+        viral_velocity=settings.viral_velocity,
+        item_threshold=settings.item_similarity,
+        item_vector_threshold=settings.item_vector_similarity,
+        releases=releases,
+    )
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -104,7 +131,10 @@ def create_app(settings: Settings) -> faust.App:
             for name in Tables.__dataclass_fields__
         }
     )
-    state = Signals(tables, signal_config(settings))
+    followed_releases = Follower(settings, settings.topic(topics.RELEASES))
+    followed_lifecycles = Follower(settings, settings.topic(topics.ITEM_LIFECYCLE))
+    registries = FollowedRegistries(followed_releases, followed_lifecycles)
+    state = Signals(tables, signal_config(settings), registries)
     # After a rebalance the tables may hold what another worker wrote: derive the in-memory part again.
     app.on_partitions_assigned.connect(lambda *args, **kwargs: state.forget_recent())
     agents = Agents(
@@ -117,7 +147,10 @@ def create_app(settings: Settings) -> faust.App:
     )
     app.agent(out.raw, name="enrich")(agents.enrich)
     app.agent(out.classified, name="signals")(agents.signals)
-    app.agent(out.subscriptions, name="subscriptions")(agents.subscriptions)
+    app.agent(out.subscriptions, name="subscriptions")(agents.checker(Subscription, "subscriptions"))
+    app.agent(out.releases, name="releases")(agents.checker(Release, "releases"))
+    lifecycles = app.topic(settings.topic(topics.ITEM_LIFECYCLE), key_serializer="raw", value_serializer="raw")
+    app.agent(lifecycles, name="lifecycles")(agents.checker(ItemLifecycle, "lifecycles"))
     app.agent(out.alerts, name="notify")(agents.notify)
     app.page("/assignment/")(assignment)
     app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
@@ -125,6 +158,21 @@ def create_app(settings: Settings) -> faust.App:
     app.page("/offsets/")(offsets)
 
     mender = Mender()
+    synced = {"version": -1}
+
+    @app.task
+    async def follow_registries() -> None:
+        followed_releases.start()
+        followed_lifecycles.start()
+
+    @app.timer(SYNC_CHECK_S)
+    async def apply_what_people_changed(*_) -> None:
+        """A change in releases or item lifecycles (or impacts that no post came to send) becomes a
+        sync record, which the stateful step applies in order with the posts."""
+        # Posts send the impacts they touch; this is for the ones no later post came to send.
+        if registries.version != synced["version"] or agents.impacts_due(2 * IMPACTS_INTERVAL_S):
+            synced["version"] = registries.version
+            await agents.request_sync()
 
     @app.timer(RECOMMIT_INTERVAL_S)
     async def keep_commits_moving(*_) -> None:

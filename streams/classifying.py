@@ -28,13 +28,16 @@ from canyu.schema import DeadLetter
 from canyu.settings import Settings
 from models import load_classifier
 from streams.enrich import RawRecord, enrich_batch
+from streams.feedback import group_of
 from streams.products import Catalogue
+from streams.recent import pack_vector
 from streams.simhash import fingerprint_of
 
 log = logging.getLogger(__name__)
 
-# A post's result: its id and JSON, or its dead letter; and its fingerprint (None: too few features).
-Result = tuple[tuple[str, str] | DeadLetter, int | None]
+# A post's result: its id and JSON, or its dead letter; its fingerprint (None: too few features); and,
+# for a post that feedback items group, the classifier's sentence vector, packed (None otherwise).
+Result = tuple[tuple[str, str] | DeadLetter, int | None, bytes | None]
 
 PARENT_CHECK_S = 1.0
 _loaded: dict = {}  # in the process (or thread) that classifies: what _load made, or why it failed
@@ -74,10 +77,12 @@ def _enrich(records: list[RawRecord]) -> list[Result]:
     out: list[Result] = []
     for result in results:
         if isinstance(result, DeadLetter):
-            out.append((result, None))
+            out.append((result, None, None))
             continue
-        fp = fingerprint_of(result.full_text, _loaded["min_features"])
-        out.append(((result.id, result.model_dump_json()), fp))
+        post, vector = result
+        fp = fingerprint_of(post.full_text, _loaded["min_features"])
+        grouped = vector is not None and group_of(post) is not None
+        out.append(((post.id, post.model_dump_json()), fp, pack_vector(vector) if grouped else None))
     return out
 
 
@@ -116,4 +121,4 @@ class Classifying:
                 log.error("the classifier process died (%s); starting another", e)
                 self._executor = await loop.run_in_executor(self._starter, self._start)
         reason = "the classifier process died on this batch twice"
-        return [(r.dead_letter("enrich", reason), None) for r in records]
+        return [(r.dead_letter("enrich", reason), None, None) for r in records]

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
@@ -49,6 +50,13 @@ class RawRecord:
             offset=self.offset,
             key=self.key,
         )
+
+
+class Enriched(NamedTuple):
+    post: EnrichedPost
+    # The classifier's sentence vector, which the stateful step groups feedback by across
+    # languages; not part of the post (the index has no use for it). None when the backend has none.
+    embedding: Sequence[float] | None
 
 
 def source_of(value: bytes | None) -> str | None:
@@ -113,12 +121,12 @@ def enrich_batch(
     settings: Settings,
     mentions: Callable[[str], list[str]] | None = None,
     retry: RetryPolicy | None = None,
-) -> list[EnrichedPost | DeadLetter]:
+) -> list[Enriched | DeadLetter]:
     """One result per record, in order; the classifier sees the valid posts in a single call."""
     parsed = [parse(r, settings) for r in records]
     posts = [(r, p) for r, p in zip(records, parsed, strict=True) if isinstance(p, Post)]
     labels = iter(classify([p.full_text for _, p in posts], classifier, retry))
-    results: list[EnrichedPost | DeadLetter] = []
+    results: list[Enriched | DeadLetter] = []
     for record, item in zip(records, parsed, strict=True):
         if isinstance(item, DeadLetter):
             results.append(item)
@@ -144,5 +152,5 @@ def enrich_batch(
         except Exception as e:
             results.append(record.dead_letter("enrich", f"not enriched: {reason_of(e)}", item.source))
             continue
-        results.append(enriched)
+        results.append(Enriched(enriched, c.embedding))
     return results

@@ -1,22 +1,28 @@
 """Feedback items: bug reports and feature requests about the same thing, grouped.
 
 A post joins the most similar open item of its group (same intent, product and
-topic) when the similarity reaches a threshold, or opens a new item. Similarity is
-the cosine between the post's text features and the item's running feature
-profile, so an item drifts with the words its reporters actually use.
+topic) when the similarity reaches a threshold, or opens a new item. Similarity is the
+cosine between the post's multilingual sentence vector (the one the classifier already
+computed, carried from ``enrich``) and the mean vector of the item's posts, so the same
+bug reported in Chinese, Korean and English joins one item. The text features (the
+item's running feature profile) break near ties, and decide alone for a post or item
+without a vector (a classifier backend that has none).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import lru_cache
 from operator import itemgetter
 
+import numpy as np
+
 from canyu.schema import EnrichedPost
-from streams.recent import OpenItem, cosine, norm
+from streams.recent import OpenItem, cosine, norm, pack_vector, unpack_vector
 from streams.simhash import features
 
 GROUPED_INTENTS = ("bug_report", "feature_request")
@@ -28,6 +34,11 @@ SAMPLE_CHARS = 280
 # figure is an estimate), and the trend keeps the last TREND_DAYS days.
 AUTHORS = 200
 TREND_DAYS = 60
+VERSIONS = 20  # version tags an item counts, the most named kept
+PRODUCTS = 10  # products and software lines its posts name, the most named kept
+RECENT = 5  # its newest posts, kept as evidence for release impacts and fix checks
+# Two candidates whose vectors are this close to a post are a tie, which the text features break.
+TIE = 0.02
 
 
 def group_of(post: EnrichedPost) -> str | None:
@@ -41,7 +52,11 @@ def group_of(post: EnrichedPost) -> str | None:
 
 @dataclass
 class ItemState:
-    """What a feedback item remembers; stored as a plain dict in a Faust table."""
+    """What a feedback item remembers; stored as a dict of these fields in a Faust table.
+
+    Compatibility: a stored item lacks the fields added after it was written, which then take
+    their defaults here; a field is never renamed or given another meaning.
+    """
 
     id: str
     group: str
@@ -53,7 +68,15 @@ class ItemState:
     unique_authors: int
     first_seen: str
     last_seen: str
-    trend: dict[str, int]
+    trend: dict[str, int]  # posts per UTC day of their event time
+    languages: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)  # "<line> <version>" → posts naming it
+    products: dict[str, int] = field(default_factory=dict)  # products and software lines named → posts
+    recent: list[list] = field(default_factory=list)  # [post id, text, event time, language, [tags]], newest last
+    vector: str | None = None  # base64 of pack_vector: the mean of its posts' sentence vectors
+    vectors: int = 0  # posts in that mean
+    lifecycle: dict | None = None  # the ItemLifecycle (JSON fields) engineers gave it, as last applied
+    fix_failed: list | None = None  # [fixed_in, event time, offset]: when the stream saw the fix fail
 
     @classmethod
     def open(cls, post: EnrichedPost, group: str) -> ItemState:
@@ -61,7 +84,11 @@ class ItemState:
         created = post.created_at.isoformat()
         return cls(f"item-{digest}", group, {}, [], "", 0, [], 0, created, created, {})
 
-    def add(self, post: EnrichedPost, feats: Counter) -> None:
+    def mean_vector(self) -> np.ndarray | None:
+        return unpack_vector(base64.b64decode(self.vector)) if self.vector else None
+
+    def add(self, post: EnrichedPost, feats: Counter, at: float, vector: np.ndarray | None = None) -> None:
+        """``at``: the post's event time; ``vector``: its sentence vector, when the classifier gave one."""
         merged = Counter(self.profile)
         merged.update(feats)
         # What most_common(PROFILE_SIZE) returns, without the heap it walks in Python.
@@ -74,10 +101,20 @@ class ItemState:
         created = post.created_at.isoformat()
         self.first_seen = min(self.first_seen, created, key=datetime.fromisoformat)
         self.last_seen = max(self.last_seen, created, key=datetime.fromisoformat)
-        day = post.created_at.date().isoformat()
+        day = utc_day(at)
         self.trend[day] = self.trend.get(day, 0) + 1
         if len(self.trend) > TREND_DAYS:
             self.trend = dict(sorted(self.trend.items())[-TREND_DAYS:])
+        self.languages[post.language] = self.languages.get(post.language, 0) + 1
+        tags = [m.tag for m in post.versions]
+        _tally(self.versions, tags, VERSIONS)
+        _tally(self.products, named_products(post), PRODUCTS)
+        self.recent = [*self.recent, [post.id, post.full_text[:SAMPLE_CHARS], at, post.language, tags]][-RECENT:]
+        if vector is not None:
+            mean = self.mean_vector()
+            mean = vector if mean is None else mean + (vector - mean) / (self.vectors + 1)
+            self.vector = base64.b64encode(pack_vector(mean)).decode("ascii")
+            self.vectors += 1
         if len(self.samples) < SAMPLES:
             self.samples.append((post.id, post.full_text[:SAMPLE_CHARS]))
         if len(self.samples) < SAMPLES or self.count % SAMPLES == 0:
@@ -93,9 +130,54 @@ def _sample_features(text: str) -> Counter:
     return Counter(features(text))
 
 
-def choose(feats: Counter, candidates: list[tuple[str, OpenItem]], threshold: float) -> str | None:
-    """The id of the open item most similar to the post, when it is similar enough to join."""
+def utc_day(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).date().isoformat()
+
+
+def named_products(post: EnrichedPost) -> list[str]:
+    """The products and software lines a post is about: the catalogue's, and those its versions name."""
+    named = dict.fromkeys(post.products)
+    for mention in post.versions:
+        if mention.line != "app":
+            named[mention.line] = None
+        if mention.product:
+            named[mention.product] = None
+    return list(named)
+
+
+def _tally(counts: dict[str, int], keys: list[str], cap: int) -> None:
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    if len(counts) > cap:  # the most named stay; a rare one may come back and count from one again
+        kept = sorted(counts.items(), key=itemgetter(1), reverse=True)[:cap]
+        counts.clear()
+        counts.update(kept)
+
+
+def choose(
+    feats: Counter,
+    vector: np.ndarray | None,
+    candidates: list[tuple[str, OpenItem]],
+    text_threshold: float,
+    vector_threshold: float,
+) -> str | None:
+    """The id of the open item most similar to the post, when it is similar enough to join.
+
+    Where the post and an item both have a sentence vector, they must be ``vector_threshold``
+    close; the text features then only break ties. Otherwise the text features decide, at
+    ``text_threshold``.
+    """
     length = norm(feats)
-    scored = [(item.cosine(feats, length), item_id) for item_id, item in candidates]
-    best = max(scored, default=None)
-    return best[1] if best and best[0] >= threshold else None
+    by_vector, by_text = [], []
+    for item_id, item in candidates:
+        text = item.cosine(feats, length)
+        if vector is not None and item.vector is not None:
+            similarity = float(vector @ item.vector)
+            if similarity >= vector_threshold:
+                by_vector.append((similarity, text, item_id))
+        elif text >= text_threshold:
+            by_text.append((text, item_id))
+    if by_vector:
+        best = max(s for s, _, _ in by_vector)
+        return max((text, item_id) for s, text, item_id in by_vector if s >= best - TIE)[1]
+    return max(by_text)[1] if by_text else None

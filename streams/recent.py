@@ -9,14 +9,17 @@ stream runs.
 
 from __future__ import annotations
 
+import base64
 import math
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
 from operator import mul
+
+import numpy as np
 
 from streams.simhash import bands
 
@@ -44,6 +47,20 @@ def norm(vector: Mapping[str, float]) -> float:
     return math.hypot(*vector.values())
 
 
+def pack_vector(vector: Sequence[float]) -> bytes:
+    """A sentence vector as half-precision bytes: 1 KB for 512 dimensions, precise to about 1e-3."""
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def unpack_vector(packed: bytes) -> np.ndarray:
+    return np.frombuffer(packed, dtype="<f2").astype(np.float32)
+
+
+def unit(vector: np.ndarray | None) -> np.ndarray | None:
+    length = float(np.linalg.norm(vector)) if vector is not None else 0.0
+    return vector / length if length else None
+
+
 def cosine(sparse: Mapping[str, float], other: Mapping[str, float]) -> float:
     length = norm(sparse) * norm(other)
     return dot(sparse, other) / length if length else 0.0
@@ -56,10 +73,11 @@ class OpenItem:
     profile: dict[str, float]
     norm: float
     last_seen: float
+    vector: np.ndarray | None = None  # the unit mean sentence vector of its posts
 
     @classmethod
-    def of(cls, profile: dict[str, float], last_seen: float) -> OpenItem:
-        return cls(profile, norm(profile), last_seen)
+    def of(cls, profile: dict[str, float], last_seen: float, vector: np.ndarray | None = None) -> OpenItem:
+        return cls(profile, norm(profile), last_seen, vector)
 
     def cosine(self, feats: dict[str, float], feats_norm: float) -> float:
         if not self.norm or not feats_norm:
@@ -159,6 +177,8 @@ class Recent:
     items_per_group: int
     baselines: OrderedDict = field(default_factory=OrderedDict)  # (key, window start) → Baseline
     baselines_cap: int = 10_000
+    # product or software line → the items that concern it (as many as the items table holds)
+    items_by_product: dict[str, set[str]] = field(default_factory=dict)
 
     def open_items(self, group: str, idle_since: float) -> list[tuple[str, OpenItem]]:
         items = self.groups.get(group, {})
@@ -171,6 +191,11 @@ class Recent:
         items.move_to_end(item_id)
         while len(items) > self.items_per_group:
             items.popitem(last=False)
+
+    def forget_item(self, item_id: str) -> None:
+        """The item is gone from the table (it closed)."""
+        for items in self.items_by_product.values():
+            items.discard(item_id)
 
     def baseline(self, key: tuple[str, int]):
         found = self.baselines.get(key)
@@ -211,7 +236,11 @@ def rebuild(
     recent = Recent(clock, near, {}, items_per_group)
     open_items = [(datetime.fromisoformat(item["last_seen"]).timestamp(), i, item) for i, item in items]
     for last_seen, item_id, item in sorted(open_items, key=lambda entry: entry[0]):
-        recent.keep_item(item["group"], item_id, OpenItem.of(item["profile"], last_seen))
+        vector = unit(unpack_vector(base64.b64decode(item["vector"]))) if item.get("vector") else None
+        recent.keep_item(item["group"], item_id, OpenItem.of(item["profile"], last_seen, vector))
+        product = item["group"].split("|")[1]
+        for named in {*item.get("products", ()), *([product] if product != "-" else [])}:
+            recent.items_by_product.setdefault(named, set()).add(item_id)
     return recent
 
 

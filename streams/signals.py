@@ -22,6 +22,10 @@ downstream. Alerts are not (each one notifies people), so a post's alerts are ke
 Event time is ``created_at``, but never later than the post's ``fetched_at`` or
 ``enriched_at``: a source's clock or timezone gone wrong cannot run the stream's
 watermark ahead and make every later post late.
+
+What the stateful step does for releases and fixes (product sentiment per day, releases seen
+in posts, regressions, fix checks, release impacts) is :class:`streams.watch.ReleaseWatch`'s,
+over the same tables.
 """
 
 from __future__ import annotations
@@ -33,11 +37,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 
-from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
+import numpy as np
+
+from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem, Release, ReleaseImpact
 from streams import feedback, recent
 from streams.cascades import VELOCITY_WINDOW, CascadeState, place
+from streams.releases import ReleaseRules
 from streams.simhash import features, fingerprint_of
 from streams.spikes import Baseline, SpikeRule, baseline
+from streams.watch import Registries, ReleaseWatch, StaticRegistries
 from streams.windows import Windowing, hopping, tumbling
 
 Table = MutableMapping[str, object]
@@ -57,11 +65,13 @@ class SignalConfig:
     near_dup_window_s: int = 24 * 3600
     near_dup_min_features: int = 4  # "+1" and "转发微博" are not evidence of copying
     near_dup_capacity: int = 50_000  # posts whose fingerprints are kept in memory: the newest half to all of them
-    item_threshold: float = 0.3
+    item_threshold: float = 0.3  # text features' cosine, where a post or an item has no sentence vector
+    item_vector_threshold: float = 0.75  # sentence vectors' cosine
     item_idle_s: int = 14 * 24 * 3600  # an item with no new post for this long is closed
     items_per_group: int = 16  # open items compared per post; past it the least recent closes
     viral_velocity: int = 10
     retention_s: int = 8 * 24 * 3600
+    releases: ReleaseRules = ReleaseRules()
 
 
 @dataclass
@@ -74,20 +84,24 @@ class Tables:
     items: Table = field(default_factory=dict)  # item id → {"o", **ItemState}
     cascades: Table = field(default_factory=dict)  # root id → {"o", **CascadeState}
     cooldowns: Table = field(default_factory=dict)  # alert key → [epoch it last fired, offset that fired it]
+    product_days: Table = field(default_factory=dict)  # "<product>|<day>" → records.ProductDay
+    sightings: Table = field(default_factory=dict)  # "<product or line>|<version>" → records.Sighting
 
 
-Message = tuple[str, str, str]  # (topic, as agents.Topics names it: counts, items, cascades, alerts), key, value
+Message = tuple[str, str, str]  # (topic, as agents.Topics names it: counts, items, ...), key, value
 
 
 @dataclass
 class Outputs:
-    post: EnrichedPost
+    post: EnrichedPost | None  # None for what a sync record (not a post) made
     redelivery: bool = False  # the same fetch of a post again, from a replay: nothing to do at all
     late: bool = False
     counts: dict[str, int] = field(default_factory=dict)  # "1m|<key>|<minute start>" → posts in that minute
     alerts: list[Alert] = field(default_factory=list)
     items: list[FeedbackItem] = field(default_factory=list)
     cascades: list[Cascade] = field(default_factory=list)
+    releases: list[Release] = field(default_factory=list)  # seen in posts just now
+    impacts: list[ReleaseImpact] = field(default_factory=list)
 
     def messages(self) -> list[Message]:
         """What to send besides the post itself."""
@@ -95,6 +109,8 @@ class Outputs:
             *(("counts", key, str(count)) for key, count in self.counts.items()),
             *(("items", item.id, item.model_dump_json()) for item in self.items),
             *(("cascades", cascade.root_id, cascade.model_dump_json()) for cascade in self.cascades),
+            *(("releases", release.key, release.model_dump_json()) for release in self.releases),
+            *(("impacts", impact.id, impact.model_dump_json()) for impact in self.impacts),
             *(("alerts", alert.id, alert.model_dump_json()) for alert in self.alerts),
         ]
 
@@ -125,9 +141,10 @@ def _hour(t: float) -> int:
 
 
 class Signals:
-    def __init__(self, tables: Tables, config: SignalConfig = SignalConfig()):
+    def __init__(self, tables: Tables, config: SignalConfig = SignalConfig(), registries: Registries | None = None):
         self.t = tables  # as given: what tests and the worker's pages read
         self.config = config
+        self.registries = registries or StaticRegistries()
         self._recent: recent.Recent | None = None
         self._sweeps: dict[str, Iterator] = {}
         self.forget_recent()
@@ -150,6 +167,7 @@ class Signals:
         self._sweeps = {}
         # Every read and write of process() goes through these; the tables' values stay decoded here.
         self.c = Tables(**{name: recent.Cached(getattr(self.t, name), CACHED) for name in Tables.__dataclass_fields__})
+        self.watch = ReleaseWatch(self)
 
     @property
     def clock(self) -> recent.Clock | None:
@@ -164,9 +182,9 @@ class Signals:
         of ``posts.raw``, and the one-partition stateful step only reads it."""
         return fingerprint_of(post.full_text, self.config.near_dup_min_features)
 
-    def process(self, post: EnrichedPost, offset: int, fp: int | None) -> Outputs:
+    def process(self, post: EnrichedPost, offset: int, fp: int | None, vector: np.ndarray | None = None) -> Outputs:
         """Every table write for ``post``, read at ``offset`` of ``posts.classified``, and what to
-        send; ``fp`` is the post's :meth:`fingerprint_of`."""
+        send; ``fp`` is the post's :meth:`fingerprint_of`, ``vector`` the classifier's sentence vector."""
         entry = self.c.posts.get(post.id)
         fetched = post.fetched_at.timestamp()
         if entry is not None and entry["o"] != offset:
@@ -175,7 +193,7 @@ class Signals:
             if fetched <= entry["f"]:
                 return Outputs(post, redelivery=True)
             self.c.posts[post.id] = {**entry, "f": fetched}
-            return Outputs(post.model_copy(update={"duplicate_of": entry["d"]}))
+            return Outputs(post.model_copy(update={"duplicate_of": entry["d"], "item_id": entry.get("item")}))
         first_time = entry is None
         if first_time:
             entry = self._entry(post, fp, offset)
@@ -184,7 +202,11 @@ class Signals:
         if entry["d"] is None:  # a near-duplicate is indexed but counted once, as its original
             if not entry["late"]:
                 self._count(post, entry, offset, out)
-            self._feedback(post, entry, offset, out)
+            self.watch.count_product_days(post, entry["t"], offset)
+            self.watch.sight(post, entry["t"], offset, out)
+            self._feedback(post, entry, offset, out, vector)
+        if self.watch.watching:
+            self.watch.verify_due(out)
         if first_time:
             entry["al"] = [a.model_dump_json() for a in out.alerts]
         else:  # the entry knows which of its alerts are still to go out: none once they were sent
@@ -328,14 +350,17 @@ class Signals:
 
     # --- feedback items ---------------------------------------------------------------------
 
-    def _feedback(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs) -> None:
+    def _feedback(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs, vector) -> None:
         group = feedback.group_of(post)
         if group is None:
             return
         feats = Counter(features(post.full_text))
+        vector = recent.unit(np.asarray(vector, dtype=np.float32)) if vector is not None else None
         idle_since = entry["t"] - self.config.item_idle_s
         candidates = self.recent.open_items(group, idle_since)
-        item_id = feedback.choose(feats, candidates, self.config.item_threshold)
+        item_id = feedback.choose(
+            feats, vector, candidates, self.config.item_threshold, self.config.item_vector_threshold
+        )
         if item_id is None:
             item_id = feedback.ItemState.open(post, group).id  # the same id when the post comes again
         stored, applied = self._stamped(self.c.items, item_id, offset)
@@ -343,26 +368,15 @@ class Signals:
         if item is None:
             item = feedback.ItemState.open(post, group)
         if not applied:
-            item.add(post, feats)
+            item.add(post, feats, entry["t"], vector)
+        self.watch.check_item(item, entry["t"], offset, out)
         self.c.items[item_id] = {"o": offset if not applied else stored["o"], **vars(item)}
+        entry["item"] = item_id
         last_seen = datetime.fromisoformat(item.last_seen).timestamp()
-        self.recent.keep_item(group, item_id, recent.OpenItem.of(item.profile, last_seen))
-        intent, product, topic = group.split("|")
-        out.items.append(
-            FeedbackItem(
-                id=item.id,
-                title=item.title[:SAMPLE_CHARS],
-                intent=intent,
-                product=None if product == "-" else product,
-                topic=None if topic == "-" else topic,
-                count=item.count,
-                unique_authors=item.unique_authors,
-                first_seen=item.first_seen,
-                last_seen=item.last_seen,
-                trend=item.trend,
-                sample_post_ids=[s[0] for s in item.samples],
-            )
-        )
+        self.recent.keep_item(group, item_id, recent.OpenItem.of(item.profile, last_seen, recent.unit(item.mean_vector())))
+        self.watch.item_changed(item)
+        out.post = out.post.model_copy(update={"item_id": item_id})
+        out.items.append(self.watch.item_record(item))
 
     # --- cascades -------------------------------------------------------------------------
 
@@ -404,12 +418,12 @@ class Signals:
 
     # --- expiry ---------------------------------------------------------------------------
 
-    def expire(self, budget: int = 20_000) -> int:
+    def expire(self, budget: int = 20_000, out: Outputs | None = None) -> int:
         """Forget what is older than the retention, in event time; returns entries removed.
 
         Each call reads at most ``budget`` entries, going on where the last call stopped, so
         one call costs the same however large the tables are, and a full pass takes
-        (table size / budget) calls.
+        (table size / budget) calls. An item that closes is added to ``out``, to be sent.
         """
         watermark = self.recent.clock.watermark
         if watermark is None:
@@ -429,13 +443,16 @@ class Signals:
                 datetime.fromisoformat(v["last_repost_at"] or v["first_seen"]).timestamp() < horizon
             ),
             "items": lambda k, v: datetime.fromisoformat(v["last_seen"]).timestamp() < closed,
+            **self.watch.expiry_rules(watermark),
         }
         removed = 0
         for name, old in rules.items():
             table = getattr(self.c, name)
-            expired = [k for k, v in self._sweep(name, table, budget // len(rules)) if old(k, v)]
-            for key in expired:
+            expired = [(k, v) for k, v in self._sweep(name, table, budget // len(rules)) if old(k, v)]
+            for key, value in expired:
                 del table[key]
+                if name == "items" and out is not None:
+                    out.items.append(self.watch.closed(key, value))
             removed += len(expired)
         return removed
 

@@ -1,10 +1,10 @@
 import json
 
-from canyu.schema import DeadLetter, EnrichedPost
+from canyu.schema import DeadLetter
 from canyu.settings import Settings
 from canyu_runtime.retry import RetryPolicy
 from models import load_classifier
-from streams.enrich import RawRecord, enrich_batch
+from streams.enrich import Enriched, RawRecord, enrich_batch
 
 GOOD = {"id": "forum:1", "source": "forum", "title": "电池", "text": "升级后耗电很快",
         "created_at": "2026-11-20T10:00:00+08:00", "author": {"id": "a"}}  # fmt: skip
@@ -18,8 +18,8 @@ def test_good_records_are_enriched_and_bad_ones_become_dead_letters_in_order():
         RawRecord(json.dumps({**GOOD, "id": "forum:3", "language": "ja"}).encode(), offset=4),
     ]
     results = enrich_batch(records, load_classifier("lexicon"), Settings())
-    assert [type(r) for r in results] == [EnrichedPost, DeadLetter, DeadLetter, EnrichedPost]
-    good, bad_json, bad_date, declared = results
+    assert [type(r) for r in results] == [Enriched, DeadLetter, DeadLetter, Enriched]
+    (good, _), bad_json, bad_date, (declared, _) = results
     assert good.language == "zh" and good.sentiment.label == "negative" and good.classifier == "lexicon-1"
     assert "battery" in [t.id for t in good.topics]
     assert bad_json.offset == 2 and bad_json.key == "x" and bad_json.raw() == b"{not json"
@@ -51,7 +51,7 @@ def test_null_values_dates_outside_the_window_and_records_too_big_once_enriched_
         RawRecord(json.dumps(GOOD).encode()),
     ]
     results = enrich_batch(records, load_classifier("lexicon"), Settings())
-    assert [type(r) for r in results] == [DeadLetter] * 5 + [EnrichedPost]
+    assert [type(r) for r in results] == [DeadLetter] * 5 + [Enriched]
     null, year1, y1999, y2999, big = results[:5]
     assert null.key == "forum:1" and null.raw() == b"" and "null" in null.reason
     assert all("outside the sane window" in r.reason and r.source == "forum" for r in (year1, y1999, y2999))
@@ -72,5 +72,23 @@ def test_a_text_the_classifier_fails_on_is_set_aside_and_the_rest_are_labelled()
     records = [RawRecord(json.dumps({**GOOD, "id": f"forum:{i}", "text": t}).encode()) for i, t in enumerate("abc")]
     records[1] = RawRecord(json.dumps({**GOOD, "id": "forum:1", "text": "boom"}).encode())
     results = enrich_batch(records, Picky(), Settings(), retry=RetryPolicy(first_s=0.001, max_s=0.001, attempts=2))
-    assert [type(r) for r in results] == [EnrichedPost, DeadLetter, EnrichedPost]
+    assert [type(r) for r in results] == [Enriched, DeadLetter, Enriched]
     assert results[1].reason == "the classifier failed: boom"
+
+
+def test_the_classifier_s_sentence_vector_travels_beside_the_post_not_in_it():
+    vector = [0.6, 0.8]
+
+    class WithVectors:
+        name = "vectors"
+
+        def classify(self, texts):
+            from dataclasses import replace
+
+            return [replace(c, embedding=vector) for c in load_classifier("lexicon").classify(texts)]
+
+    (post, embedding), = enrich_batch([RawRecord(json.dumps(GOOD).encode())], WithVectors(), Settings())
+    assert embedding == vector
+    assert "embedding" not in post.model_dump()
+    (_, none), = enrich_batch([RawRecord(json.dumps(GOOD).encode())], load_classifier("lexicon"), Settings())
+    assert none is None

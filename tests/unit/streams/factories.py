@@ -10,12 +10,12 @@ T0 = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
 def post(n: int, text: str = "", *, at: timedelta = timedelta(0), topic: str | None = "battery",
          sentiment: str = "negative", intent: str = "complaint", products: list[str] = (),
          repost_of: str | None = None, author: str | None = None, followers: int | None = None,
-         fetched: datetime | None = None) -> EnrichedPost:  # fmt: skip
+         fetched: datetime | None = None, language: str = "en", versions: list[dict] = ()) -> EnrichedPost:  # fmt: skip
     return EnrichedPost(
         id=f"microblog:{n}",
         source="microblog",
         text=text or f"post number {n} with some words",
-        language="en",
+        language=language,
         created_at=T0 + at,
         author={"id": author or f"user{n}", "followers": followers},
         repost_of=repost_of,
@@ -24,5 +24,6 @@ def post(n: int, text: str = "", *, at: timedelta = timedelta(0), topic: str | N
         intent={"label": intent, "scores": {intent: 1.0}},
         topics=[{"id": topic, "score": 1.0}] if topic else [],
         products=list(products),
+        versions=list(versions),
         classifier="test",
     )

@@ -42,12 +42,12 @@ def enrich(classifying: Classifying, records=RECORDS):
 def comparable(results):
     """Results without the enrichment time, which differs from one call to the next."""
     out = []
-    for result, fp in results:
+    for result, fp, vector in results:
         if isinstance(result, DeadLetter):
-            out.append(("dead", result.offset, result.reason, fp))
+            out.append(("dead", result.offset, result.reason, fp, vector))
         else:
             post_id, value = result
-            out.append((post_id, value.split('"enriched_at"')[0], fp))
+            out.append((post_id, value.split('"enriched_at"')[0], fp, vector))
     return out
 
 
@@ -56,9 +56,9 @@ def test_a_process_of_its_own_gives_what_the_thread_gives():
     in_thread = enrich(Classifying(SETTINGS, 3, in_process=False))
     assert comparable(in_process) == comparable(in_thread)
     assert [r[0] if isinstance(r[0], DeadLetter) else r[0][0] for r in in_process][::2] == ["forum:1", "forum:2"]
-    (letter,) = [r for r, _ in in_process if isinstance(r, DeadLetter)]
+    (letter,) = [r for r, _, _ in in_process if isinstance(r, DeadLetter)]
     assert letter.stage == "enrich" and letter.offset == 11 and "not a valid Post" in letter.reason
-    assert all(fp is not None for r, fp in in_process if not isinstance(r, DeadLetter))
+    assert all(fp is not None for r, fp, _ in in_process if not isinstance(r, DeadLetter))
 
 
 @pytest.mark.parametrize("in_process", [True, False])
@@ -98,9 +98,9 @@ def test_a_batch_the_process_dies_on_twice_becomes_dead_letters(monkeypatch):
 
     monkeypatch.setattr("streams.classifying._enrich", dies)
     results = enrich(Classifying(SETTINGS, 3, in_process=False))
-    assert [fp for _, fp in results] == [None, None, None]
-    assert [(r.offset, r.stage) for r, _ in results] == [(10, "enrich"), (11, "enrich"), (12, "enrich")]
-    assert all("died on this batch twice" in r.reason for r, _ in results)
+    assert [(fp, vector) for _, fp, vector in results] == [(None, None)] * 3
+    assert [(r.offset, r.stage) for r, _, _ in results] == [(10, "enrich"), (11, "enrich"), (12, "enrich")]
+    assert all("died on this batch twice" in r.reason for r, _, _ in results)
 
 
 def test_the_classifier_process_ends_with_a_killed_worker(tmp_path):
