@@ -74,3 +74,18 @@ def test_a_text_the_classifier_fails_on_is_set_aside_and_the_rest_are_labelled()
     results = enrich_batch(records, Picky(), Settings(), retry=RetryPolicy(first_s=0.001, max_s=0.001, attempts=2))
     assert [type(r) for r in results] == [EnrichedPost, DeadLetter, EnrichedPost]
     assert results[1].reason == "the classifier failed: boom"
+
+
+def test_posts_carry_the_versions_they_name_with_the_product_they_name():
+    from models import VersionFinder
+    from streams.products import Catalogue
+
+    texts = ["小米14 升级 HyperOS 1.0.7.0 后待机耗电", "电池续航不错，只要1.299元"]
+    records = [RawRecord(json.dumps({**GOOD, "id": f"forum:{i}", "text": t}).encode()) for i, t in enumerate(texts)]
+    named, priced = enrich_batch(records, load_classifier("lexicon"), Settings(), mentions=Catalogue.load().mentions,
+                                 versions=VersionFinder.load().find)  # fmt: skip
+    assert [m.model_dump() for m in named.versions] == [
+        {"line": "hyperos", "version": "1.0.7.0", "product": "xiaomi-14", "tag": "hyperos 1.0.7.0"}
+    ]
+    assert priced.versions == []
+    assert EnrichedPost.model_validate_json(named.model_dump_json()).versions == named.versions
