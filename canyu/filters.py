@@ -2,7 +2,8 @@
 
 Pure: it builds Elasticsearch query clauses as dicts and sends nothing. Users name fields
 the short way (``topic``, ``lang``); ``FIELDS`` maps those names to the indexed fields
-once, for filters and aggregations alike.
+once, for filters and aggregations alike. ``version`` is the one that needs parsing: a bare
+version filters ``versions.version``, a line and a version ``versions.tag`` (``version_clause``).
 
 A time is relative (``30m``, ``12h``, ``7d``, ``2w`` before now) or an absolute, zoned
 datetime. Relative times go to Elasticsearch as date math (``now-7d``) rather than being
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS
+from canyu.versions import SOFTWARE_LINES, parse_version, version_key
 
 RELATIVE = r"^[1-9][0-9]{0,3}[mhdw]$"
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}  # the same units in Elasticsearch's date math
@@ -31,6 +33,7 @@ FIELDS = {
     "product": "products",
     "sentiment": "sentiment.label",
     "author": "author.id",
+    "version": "versions.tag",  # counted by line and version; filtered by version_clause
 }
 LABELS = {"sentiment": SENTIMENT_LABELS, "intent": INTENT_LABELS}
 UNSURE = "unsure"  # what a label below ``Filters.min_confidence`` is shown as
@@ -72,6 +75,9 @@ def _bound(at: Time) -> str:
 class Filters:
     """Each list keeps posts with any of its values; different fields must all match.
 
+    A ``version`` is a bare version, matching posts that name it on any line, or a line and a version,
+    matching that pair only (``version_terms``); one that does not parse is refused here.
+
     ``since`` and ``until`` bound the time both inclusively. With ``min_confidence``, a label whose
     confidence is below it counts as ``unsure`` (``UNSURE``): the sentiment and intent filters match
     only labels at least that confident, and the displays (search, dashboard) show the others as unsure.
@@ -84,6 +90,7 @@ class Filters:
     product: list[str] = field(default_factory=list)
     sentiment: list[str] = field(default_factory=list)
     author: list[str] = field(default_factory=list)
+    version: list[str] = field(default_factory=list)
     since: Time | None = None
     until: Time | None = None
     min_confidence: float | None = None
@@ -95,6 +102,8 @@ class Filters:
             wrong = [v for v in getattr(self, name) if v not in allowed]
             if wrong:
                 raise ValueError(f"--{name} {', '.join(wrong)}: choose from {', '.join(allowed)}")
+        for value in self.version:
+            version_terms(value)  # a value that does not parse is refused now, with its sentence
         for at in (self.since, self.until):
             if isinstance(at, str) and not re.match(RELATIVE, at):
                 raise ValueError(f"{at!r} is not a relative time like 7d, 12h, 30m or 2w")
@@ -108,7 +117,11 @@ class Filters:
                 raise ValueError(f"--since {_shown(self.since)} is not before --until {_shown(self.until)}")
 
     def _clauses(self, fields: dict[str, str], time_field: str) -> list[dict]:
-        clauses: list[dict] = [{"terms": {fields[name]: values}} for name in fields if (values := getattr(self, name))]
+        clauses: list[dict] = [
+            version_clause(values) if name == "version" else {"terms": {fields[name]: values}}
+            for name in fields
+            if (values := getattr(self, name))
+        ]
         if self.min_confidence is not None:
             # A label filter matches only labels confident enough; posts indexed without a confidence never are.
             clauses += [self.confident(name) for name in LABELS if name in fields and getattr(self, name)]
@@ -147,6 +160,50 @@ class Filters:
     def feedback_clauses(self) -> list[dict]:
         """Feedback items are filtered by topic and product, and are current when last seen in the window."""
         return self._clauses(FEEDBACK_FIELDS, "last_seen")
+
+
+def version_terms(value: str) -> tuple[str, list[str]]:
+    """The indexed field a ``--version`` value filters, and the values it matches there.
+
+    A bare version ("1.0.7.0", "v3.2.1") matches ``versions.version``, whatever the line; a line and
+    a version ("hyperos 1.0.7.0", "hyperos:1.0.7.0", "One UI 6.1") match ``versions.tag``, and there a
+    major alone is a version, as in posts ("android 14" is android 14.0). Every spelling of the same
+    release point matches: "1.0.7" finds posts that say 1.0.7.0 (``canyu.versions.version_key``).
+    ValueError with a sentence when it does not parse.
+    """
+    try:
+        return "versions.version", _spellings(parse_version(value))
+    except ValueError as e:
+        as_bare = e
+    typed = re.match(r"^\s*(.*?)[\s:]+([vV]?\s*[0-9][0-9.]*)\s*$", value)
+    if not typed or not typed.group(1):
+        hint = 'or a line and a version: "hyperos 1.0.7.0", hyperos:1.0.7.0, "android 14"'
+        raise ValueError(f"--version {value!r}: {as_bare}, {hint}") from None
+    line = "".join(typed.group(1).lower().split())
+    if line not in SOFTWARE_LINES:
+        lines = ", ".join(SOFTWARE_LINES)
+        raise ValueError(f"--version {value!r}: {line!r} is not a software line; choose from {lines}")
+    try:
+        version = parse_version(typed.group(2), major_alone=True)
+    except ValueError as e:
+        raise ValueError(f"--version {value!r}: {e}") from None
+    return "versions.tag", [f"{line} {spelling}" for spelling in _spellings(version)]
+
+
+def _spellings(version: str) -> list[str]:
+    """The normalised spellings of one release point: "1.0.7" → 1.0.7, 1.0.7.0, 1.0.7.0.0."""
+    key = version_key(version)
+    return [".".join(map(str, key + (0,) * (parts - len(key)))) for parts in range(max(len(key), 2), 6)]
+
+
+def version_clause(values: list[str]) -> dict:
+    """Posts that name any of the ``--version`` values (see ``version_terms``)."""
+    wanted: dict[str, list[str]] = {"versions.version": [], "versions.tag": []}
+    for value in values:
+        name, terms = version_terms(value)
+        wanted[name] += [term for term in terms if term not in wanted[name]]
+    either = [{"terms": {name: terms}} for name, terms in wanted.items() if terms]
+    return either[0] if len(either) == 1 else {"bool": {"should": either, "minimum_should_match": 1}}
 
 
 def label_counts(agg: dict) -> dict[str, int]:

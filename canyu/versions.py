@@ -12,11 +12,19 @@ import re
 
 VERSION_PATTERN = r"^[0-9]{1,4}(?:\.[0-9]{1,6}){1,4}$"
 _TYPED = re.compile(r"^[vV]?\s*([0-9]{1,4}(?:\.[0-9]{1,6}){1,4})$")
+_MAJOR = re.compile(r"^[vV]?\s*([0-9]{1,4})$")
 
 
-def parse_version(text: str) -> str:
-    """``text`` as a normalised version ("v1.0.7" → "1.0.7"); ValueError naming it when it is none."""
+def parse_version(text: str, major_alone: bool = False) -> str:
+    """``text`` as a normalised version ("v1.0.7" → "1.0.7"); ValueError naming it when it is none.
+
+    A number alone ("14") is no version: it could be a price, a count or a model. Where the line is
+    named with it ("Android 14", "MIUI 14"), it is one, and ``major_alone`` makes it "14.0", which
+    compares as the same release point (``version_key``).
+    """
     found = _TYPED.match(text.strip())
+    if not found and major_alone and (major := _MAJOR.match(text.strip())):
+        return f"{int(major.group(1))}.0"
     if not found:
         raise ValueError(f"{text!r} is not a version: use numbers separated by dots, like 1.0.7.0 or v3.2.1")
     return ".".join(str(int(part)) for part in found.group(1).split("."))

@@ -11,6 +11,9 @@ Backends, by the name that ``load_classifier`` (and the ``classifier`` setting) 
 
 Each backend is imported only when it is chosen: the transformers one needs torch,
 which the default install does not have.
+
+``VersionFinder.load().find(text, products)`` finds the software versions a post names, by
+the rules of ``models/versions.yaml``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from models.base import Classification, Classifier, Scored
+from models.versions import VersionFinder, VersionRulesError
 
 DEFAULT = "offline"
 
@@ -71,4 +75,13 @@ def load_classifier(name: str = DEFAULT, threads: int = 2) -> Classifier:
     return BACKENDS[name](threads)
 
 
-__all__ = ["BACKENDS", "DEFAULT", "Classification", "Classifier", "Scored", "load_classifier"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT",
+    "Classification",
+    "Classifier",
+    "Scored",
+    "VersionFinder",
+    "VersionRulesError",
+    "load_classifier",
+]

@@ -7,7 +7,7 @@ interpreter, and a core, of its own. The thread stays for tests, which hand the 
 classifier of their own, and for a machine with one core.
 
 The process is started with ``spawn`` (a fork would copy the worker's event loop and Kafka
-threads) and loads the classifier, the product catalogue and the settings once. It turns raw
+threads) and loads the classifier, the product catalogue, the version rules and the settings once. It turns raw
 records into finished results: the post's JSON, or its dead letter, and its near-duplicate
 fingerprint. So the worker itself does no classifier work at all.
 """
@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
-from models import load_classifier
+from models import VersionFinder, load_classifier
 from streams.enrich import RawRecord, enrich_batch
 from streams.feedback import group_of
 from streams.products import Catalogue
@@ -55,6 +55,7 @@ def _load(settings: Settings, min_features: int, worker: int | None) -> None:
         _loaded.update(
             classifier=load_classifier(settings.classifier, threads=settings.classifier_threads),
             catalogue=Catalogue.load(settings.products_file),
+            versions=VersionFinder.load(),
             settings=settings,
             min_features=min_features,
         )
@@ -73,7 +74,13 @@ def _ready() -> str | None:
 
 
 def _enrich(records: list[RawRecord]) -> list[Result]:
-    results = enrich_batch(records, _loaded["classifier"], _loaded["settings"], mentions=_loaded["catalogue"].mentions)
+    results = enrich_batch(
+        records,
+        _loaded["classifier"],
+        _loaded["settings"],
+        mentions=_loaded["catalogue"].mentions,
+        versions=_loaded["versions"].find,
+    )
     out: list[Result] = []
     for result in results:
         if isinstance(result, DeadLetter):

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from pydantic import ValidationError
 
 from canyu.dates import out_of_window
-from canyu.schema import DeadLetter, EnrichedPost, LabelScores, Post, TopicScore, utcnow
+from canyu.schema import DeadLetter, EnrichedPost, LabelScores, Post, TopicScore, VersionMention, utcnow
 from canyu.settings import Settings
 from canyu_runtime.kafka_clients import MAX_RECORD_BYTES
 from canyu_runtime.reasons import reason_of
@@ -121,8 +121,13 @@ def enrich_batch(
     settings: Settings,
     mentions: Callable[[str], list[str]] | None = None,
     retry: RetryPolicy | None = None,
+    versions: Callable[[str, list[str]], list[VersionMention]] | None = None,
 ) -> list[Enriched | DeadLetter]:
-    """One result per record, in order; the classifier sees the valid posts in a single call."""
+    """One result per record, in order; the classifier sees the valid posts in a single call.
+
+    ``mentions`` finds the catalogue products a text names; ``versions`` the software versions it
+    names, given those products (``models.VersionFinder.find``).
+    """
     parsed = [parse(r, settings) for r in records]
     posts = [(r, p) for r, p in zip(records, parsed, strict=True) if isinstance(p, Post)]
     labels = iter(classify([p.full_text for _, p in posts], classifier, retry))
@@ -146,6 +151,8 @@ def enrich_batch(
             )
             if mentions is not None:
                 enriched = enriched.model_copy(update={"products": mentions(enriched.full_text)})
+            if versions is not None:
+                enriched = enriched.model_copy(update={"versions": versions(enriched.full_text, enriched.products)})
             size = len(enriched.model_dump_json().encode())
             if size > MAX_RECORD_BYTES:  # the producer would refuse to send it, and stop the worker
                 raise ValueError(f"{size} bytes once enriched, over the {MAX_RECORD_BYTES} a record may have")

@@ -27,6 +27,8 @@ _FILTER_HELP = {
     "product": "only posts that mention this product id",
     "sentiment": "negative, neutral or positive",
     "author": "only this author id",
+    "version": 'only posts that name this version: 1.0.7.0, or a line and version: "hyperos 1.0.7.0", '
+    'hyperos:1.0.7.0, "android 14"',
 }
 _TIME_HELP = {
     "since": "created at or after: 7d, 12h, 30m, 2w or an ISO date",
@@ -77,7 +79,8 @@ def _summary(counts: dict[str, int]) -> str:
 def search(
     query: QueryArg = "*",
     agg: Annotated[
-        Optional[list[str]], typer.Option(help="a summary: terms:<topic|product|...> or date:<hour|day|week|month>")
+        Optional[list[str]],
+        typer.Option(help="a summary: terms:<topic|product|version|...> or date:<hour|day|week|month>"),
     ] = None,
     agg_size: Annotated[int, typer.Option(help="buckets per terms summary")] = 10,
     limit: Annotated[int, typer.Option(help="posts to print")] = 10,

@@ -37,6 +37,13 @@ def test_bad_since_is_a_clear_error_not_a_traceback():
     assert "use e.g. 7d" in result.output
 
 
+@pytest.mark.parametrize("command", ["search", "export"])
+def test_a_version_that_does_not_parse_is_a_clear_error_not_a_traceback(command):
+    result = CliRunner().invoke(app, [command, "*", "--version", "hyperos 1.0.x"])
+    assert result.exit_code == 1
+    assert "--version 'hyperos 1.0.x'" in result.output and "is not a version" in result.output
+
+
 def test_replay_of_a_missing_file_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["replay", str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 1

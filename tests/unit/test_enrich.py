@@ -1,6 +1,6 @@
 import json
 
-from canyu.schema import DeadLetter
+from canyu.schema import DeadLetter, EnrichedPost
 from canyu.settings import Settings
 from canyu_runtime.retry import RetryPolicy
 from models import load_classifier
@@ -92,3 +92,18 @@ def test_the_classifier_s_sentence_vector_travels_beside_the_post_not_in_it():
     assert "embedding" not in post.model_dump()
     (_, none), = enrich_batch([RawRecord(json.dumps(GOOD).encode())], load_classifier("lexicon"), Settings())
     assert none is None
+
+
+def test_posts_carry_the_versions_they_name_with_the_product_they_name():
+    from models import VersionFinder
+    from streams.products import Catalogue
+
+    texts = ["小米14 升级 HyperOS 1.0.7.0 后待机耗电", "电池续航不错，只要1.299元"]
+    records = [RawRecord(json.dumps({**GOOD, "id": f"forum:{i}", "text": t}).encode()) for i, t in enumerate(texts)]
+    (named, _), (priced, _) = enrich_batch(records, load_classifier("lexicon"), Settings(), mentions=Catalogue.load().mentions,
+                                 versions=VersionFinder.load().find)  # fmt: skip
+    assert [m.model_dump() for m in named.versions] == [
+        {"line": "hyperos", "version": "1.0.7.0", "product": "xiaomi-14", "tag": "hyperos 1.0.7.0"}
+    ]
+    assert priced.versions == []
+    assert EnrichedPost.model_validate_json(named.model_dump_json()).versions == named.versions

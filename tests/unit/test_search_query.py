@@ -1,3 +1,4 @@
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -165,3 +166,43 @@ def test_search_without_a_minimum_confidence_is_unchanged():
     assert es.aggs["terms:sentiment"] == {"terms": {"field": "sentiment.label", "size": 50}}
     assert result.by_sentiment == {"positive": 1, "negative": 1}
     assert [h["sentiment"]["label"] for h in result.hits] == ["positive", "negative"]
+
+
+def test_a_bare_version_filters_every_line_and_a_line_and_version_only_that_pair():
+    same_point = ["1.0.7", "1.0.7.0", "1.0.7.0.0"]  # how the index may spell one release point
+    assert Filters(version=["v1.0.7"]).post_clauses() == [{"terms": {"versions.version": same_point}}]
+    tag = {"terms": {"versions.tag": [f"hyperos {v}" for v in same_point]}}
+    assert Filters(version=["HyperOS 1.0.7.0"]).post_clauses() == [tag]
+    assert Filters(version=["hyperos:1.0.7.0"]).post_clauses() == [tag]
+    (either,) = Filters(version=["3.2.1", "hyperos 1.0.7.0", "hyperos:1.0.7"]).post_clauses()
+    assert either == {"bool": {"should": [{"terms": {"versions.version": ["3.2.1", "3.2.1.0", "3.2.1.0.0"]}}, tag],
+                               "minimum_should_match": 1}}  # fmt: skip
+    assert Filters(version=["One UI 6.1"]).post_clauses()[0]["terms"]["versions.tag"][0] == "oneui 6.1"
+    assert Filters(version=["3.2.1"]).feedback_clauses() == []  # items carry no field to filter versions on
+
+
+def test_a_major_alone_filters_only_with_its_line_as_the_finder_writes_it():
+    (clause,) = Filters(version=["android 14"]).post_clauses()
+    assert clause["terms"]["versions.tag"][0] == "android 14.0"
+    with pytest.raises(ValueError, match="'14' is not a version.*or a line and a version"):
+        Filters(version=["14"])
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("latest", "'latest' is not a version"),
+        ("hyperos 1.0.x", "is not a version"),
+        ("hyperos 1.0.7.0.1.2", "'1.0.7.0.1.2' is not a version"),
+        ("澎湃OS 1.0.7.0", "'澎湃os' is not a software line; choose from hyperos, miui"),
+        ("hyper 1.0.7.0", "'hyper' is not a software line"),
+        ("hyperos:", "is not a version"),
+    ],
+)
+def test_a_version_filter_that_does_not_parse_is_refused_with_a_sentence(value, why):
+    with pytest.raises(ValueError, match=f"^--version '{re.escape(value)}': .*{why}"):
+        Filters(version=[value])
+
+
+def test_versions_are_counted_by_line_and_version():
+    assert Agg.parse("terms:version").body(5) == {"terms": {"field": "versions.tag", "size": 5}}

@@ -32,3 +32,14 @@ def test_a_mention_carries_its_tag_for_the_index():
     mention = VersionMention(line="hyperos", version="1.0.7.0", product="xiaomi-14")
     assert mention.tag == "hyperos 1.0.7.0"
     assert VersionMention.model_validate_json(mention.model_dump_json()) == mention
+
+
+def test_a_major_alone_is_a_version_only_where_the_line_is_named_with_it():
+    assert parse_version("14", major_alone=True) == "14.0"
+    assert parse_version("v 017", major_alone=True) == "17.0"
+    assert parse_version("17.5", major_alone=True) == "17.5"
+    assert version_key(parse_version("14", major_alone=True)) == version_key("14.0.0")
+    with pytest.raises(ValueError, match="is not a version"):
+        parse_version("14")
+    with pytest.raises(ValueError, match="is not a version"):
+        parse_version("14 Pro", major_alone=True)

@@ -61,6 +61,14 @@ def test_a_process_of_its_own_gives_what_the_thread_gives():
     assert all(fp is not None for r, fp, _ in in_process if not isinstance(r, DeadLetter))
 
 
+def test_the_loaded_version_rules_find_the_versions_a_post_names():
+    record = RawRecord(raw(3, "Xiaomi 14 on HyperOS 1.0.7.0: standby drain"), "raw", 0, 13, "forum:3")
+    ((result, _, _),) = enrich(Classifying(SETTINGS, 3, in_process=False), [record])
+    post_id, value = result
+    assert post_id == "forum:3"
+    assert [v["tag"] for v in json.loads(value)["versions"]] == ["hyperos 1.0.7.0"]
+
+
 @pytest.mark.parametrize("in_process", [True, False])
 def test_a_classifier_that_does_not_load_stops_the_worker_with_the_reason(in_process):
     with pytest.raises(RuntimeError, match="did not load: ValueError: unknown classifier 'nope'"):
