@@ -31,6 +31,7 @@ FIELDS = {
     "product": "products",
     "sentiment": "sentiment.label",
     "author": "author.id",
+    "item": "item_id",
 }
 LABELS = {"sentiment": SENTIMENT_LABELS, "intent": INTENT_LABELS}
 UNSURE = "unsure"  # what a label below ``Filters.min_confidence`` is shown as
@@ -84,6 +85,7 @@ class Filters:
     product: list[str] = field(default_factory=list)
     sentiment: list[str] = field(default_factory=list)
     author: list[str] = field(default_factory=list)
+    item: list[str] = field(default_factory=list)
     since: Time | None = None
     until: Time | None = None
     min_confidence: float | None = None

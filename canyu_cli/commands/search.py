@@ -27,6 +27,7 @@ _FILTER_HELP = {
     "product": "only posts that mention this product id",
     "sentiment": "negative, neutral or positive",
     "author": "only this author id",
+    "item": "only posts grouped into this feedback item",
 }
 _TIME_HELP = {
     "since": "created at or after: 7d, 12h, 30m, 2w or an ISO date",
