@@ -1,0 +1,66 @@
+"""``canyu release`` and ``canyu item`` against the real Kafka and Elasticsearch, as a user runs them.
+
+Releases are read back from their compacted topic.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+from canyu import topics
+from canyu.schema import Release
+from canyu.settings import Settings
+from canyu_runtime.registry import fold
+from tests.integration.conftest import env_for, read_topic
+
+SHIPPED = datetime(2026, 11, 20, tzinfo=timezone.utc)
+
+
+def cli(ns: Settings):
+    env = env_for(ns)
+    return lambda *args: subprocess.run([sys.executable, "-m", "canyu_cli", *args], env=env, capture_output=True,
+                                        text=True, timeout=120)  # fmt: skip
+
+
+def on_topic(ns: Settings, topic: str, model):
+    return fold([(r.key, r.value) for r in read_topic(ns, ns.topic(topic))], model)
+
+
+def test_a_release_is_added_listed_corrected_and_removed(ns):
+    canyu = cli(ns)
+    added = canyu("release", "add", "hyperos", "1.0.7.0", "--date", "2026-11-20", "--notes", "https://example.com/rn")
+    assert added.returncode == 0, added.stderr
+    assert canyu("release", "add", "xiaomi-14", "v2.0.12", "--date", "2026-11-21T09:00+08:00").returncode == 0
+
+    listed = canyu("release", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    shown = [(r["product"], r["version"], r["date"], r["source"], r["notes_url"]) for r in json.loads(listed.stdout)]
+    assert shown == [
+        ("hyperos", "1.0.7.0", "2026-11-20T00:00:00Z", "registered", "https://example.com/rn"),
+        ("xiaomi-14", "2.0.12", "2026-11-21T01:00:00Z", "registered", None),
+    ]  # fmt: skip
+
+    corrected = canyu("release", "add", "hyperos", "1.0.7", "--date", "2026-11-19")
+    assert corrected.returncode == 0 and "hyperos|1.0.7.0: updated" in corrected.stdout
+    assert on_topic(ns, topics.RELEASES, Release)["hyperos|1.0.7.0"].date == SHIPPED - timedelta(days=1)
+
+    removed = canyu("release", "rm", "hyperos", "1.0.7.0")
+    assert removed.returncode == 0, removed.stderr
+    assert list(on_topic(ns, topics.RELEASES, Release)) == ["xiaomi-14|2.0.12"]
+    text = canyu("release", "list").stdout
+    assert "xiaomi-14" in text and "hyperos" not in text
+    missing = canyu("release", "rm", "hyperos", "1.0.7.0")
+    assert missing.returncode == 1 and "no release hyperos 1.0.7.0" in missing.stderr
+
+
+def test_a_bad_release_changes_nothing(ns):
+    canyu = cli(ns)
+    for args in (["hyperos", "soon", "--date", "2026-11-20"], ["hyperos", "1.0.7", "--date", "7d"],
+                 ["Hyper OS", "1.0.7", "--date", "2026-11-20"]):  # fmt: skip
+        refused = canyu("release", "add", *args)
+        assert refused.returncode == 1 and "error:" in refused.stderr
+    assert read_topic(ns, ns.topic(topics.RELEASES)) == []
+
