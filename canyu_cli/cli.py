@@ -12,6 +12,7 @@ from canyu_cli.commands import (
     dlq,
     export,
     index,
+    item,
     kibana,
     pipeline,
     produce,
@@ -39,6 +40,7 @@ app.add_typer(kibana.app, name="kibana")
 app.add_typer(subscribe.app, name="subscribe")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(release.app, name="release")
+app.add_typer(item.app, name="item")
 
 
 def _unreachable_service(error: Exception) -> str | None:

@@ -1,6 +1,7 @@
 """``canyu release`` and ``canyu item`` against the real Kafka and Elasticsearch, as a user runs them.
 
-Releases are read back from their compacted topic.
+Feedback items are indexed with the sink's own routes, as the sink would index them;
+releases and lifecycles are read back from their compacted topics.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 from canyu import topics
-from canyu.schema import Release
+from canyu.schema import FeedbackItem, ItemLifecycle, Release
 from canyu.settings import Settings
+from canyu_runtime.elastic import client
 from canyu_runtime.registry import fold
+from sinks.elasticsearch import routes
 from tests.integration.conftest import env_for, read_topic
 
 SHIPPED = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -23,6 +26,15 @@ def cli(ns: Settings):
     env = env_for(ns)
     return lambda *args: subprocess.run([sys.executable, "-m", "canyu_cli", *args], env=env, capture_output=True,
                                         text=True, timeout=120)  # fmt: skip
+
+
+def index(ns: Settings, topic: str, docs: list) -> None:
+    """Index ``docs`` as the sink indexes the records of ``topic``."""
+    route = routes(ns)[ns.topic(topic)]
+    with client(ns) as es:
+        response = es.bulk(operations=[op for doc in docs for op in (route.action(doc), doc.model_dump(mode="json"))],
+                           refresh="wait_for")  # fmt: skip
+    assert not response["errors"], response
 
 
 def on_topic(ns: Settings, topic: str, model):
@@ -63,4 +75,40 @@ def test_a_bad_release_changes_nothing(ns):
         refused = canyu("release", "add", *args)
         assert refused.returncode == 1 and "error:" in refused.stderr
     assert read_topic(ns, ns.topic(topics.RELEASES)) == []
+
+
+def item(item_id: str, **changes) -> FeedbackItem:
+    fields = dict(id=item_id, title="signal drops after the update", intent="bug_report", product="xiaomi-14",
+                  count=3, unique_authors=3, first_seen=SHIPPED, last_seen=SHIPPED, updated_at=SHIPPED)  # fmt: skip
+    return FeedbackItem(**{**fields, **changes})
+
+
+def test_an_item_is_acknowledged_and_fixed_and_refusals_change_nothing(ns):
+    index(ns, topics.FEEDBACK_ITEMS, [item("fb-signal"), item("fb-old", status="closed")])
+    canyu = cli(ns)
+
+    acked = canyu("item", "ack", "fb-signal", "--note", "modem team looks")
+    assert acked.returncode == 0, acked.stderr
+    assert acked.stdout.startswith("fb-signal: acknowledged")
+    fixed = canyu("item", "fix", "fb-signal", "--in", "1.0.8.0")
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.startswith("fb-signal: fixed in 1.0.8.0")
+    records = read_topic(ns, ns.topic(topics.ITEM_LIFECYCLE))
+
+    refusals = {
+        ("ack", "fb-nobody"): "no feedback item 'fb-nobody'",
+        ("ack", "fb-old"): "is closed",
+        ("fix", "fb-signal", "--in", "1.0.8.0-beta"): "is not a version",
+        ("ack", "fb-signal"): "item fb-signal is fixed: 'ack' applies to an item that is open",
+    }
+    for args, why in refusals.items():
+        refused = canyu("item", *args)
+        assert refused.returncode == 1 and why in " ".join(refused.stderr.split()), (args, refused.stderr)
+    assert len(read_topic(ns, ns.topic(topics.ITEM_LIFECYCLE))) == len(records)
+
+    (lifecycle,) = on_topic(ns, topics.ITEM_LIFECYCLE, ItemLifecycle).values()
+    assert (lifecycle.item_id, lifecycle.state, lifecycle.fixed_in) == ("fb-signal", "fixed", "1.0.8.0")
+    assert [(c.action, c.version, c.note, c.by) for c in lifecycle.history] == [
+        ("ack", None, "modem team looks", "cli"), ("fix", "1.0.8.0", None, "cli")
+    ]  # fmt: skip
 

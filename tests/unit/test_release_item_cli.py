@@ -1,7 +1,7 @@
 """``canyu release`` and ``canyu item``: what they refuse, and what they write, against a fake Kafka and index.
 
-The registries' topics are one list of records in memory (``kafka``). Every refusal must
-leave it as it was.
+The registries' topics are one list of records in memory (``kafka``); the feedback-items
+index is a dict (``items``). Every refusal must leave both as they were.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from canyu.schema import Release
+from canyu.schema import ItemChange, ItemLifecycle, Release
 from canyu.settings import get_settings
 from canyu_cli.cli import app
-from canyu_runtime import registry
+from canyu_runtime import items, registry
 
 SHIPPED = datetime(2026, 11, 20, tzinfo=timezone.utc)
 
@@ -41,12 +41,40 @@ class FakeKafka:
         return [(k, v) for t, k, v in self.records if t == get_settings().topic(topic)]
 
 
+class FakeElasticsearch:
+    def __init__(self, feedback_items: dict[str, dict]):
+        self.feedback_items = feedback_items
+
+    def search(self, index, query, size):
+        assert index == get_settings().feedback_alias
+        (item_id,) = query["ids"]["values"]
+        found = self.feedback_items.get(item_id)
+        return {"hits": {"hits": [{"_id": item_id, "_source": found}] if found else []}}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 @pytest.fixture
 def kafka(monkeypatch) -> FakeKafka:
     fake = FakeKafka()
     monkeypatch.setattr(registry, "make_producer", lambda settings: fake)
     monkeypatch.setattr(registry, "read_all", fake.read_all)
     return fake
+
+
+@pytest.fixture
+def index(monkeypatch) -> dict[str, dict]:
+    feedback_items = {
+        "fb-open": {"id": "fb-open", "status": "open"},
+        "fb-closed": {"id": "fb-closed", "status": "closed"},
+    }
+    es = FakeElasticsearch(feedback_items)
+    monkeypatch.setattr(items, "client", lambda settings: es)
+    return feedback_items
 
 
 def canyu(*args: str):
@@ -143,4 +171,55 @@ def test_rm_removes_the_release_by_its_release_point_and_refuses_an_unknown_one(
     removed = canyu("release", "rm", "hyperos", "v1.0.7")
     assert removed.exit_code == 0 and "hyperos|1.0.7.0: removed" in removed.output
     assert releases_on(kafka) == {}
+
+
+# canyu item
+
+
+def lifecycle_of(kafka: FakeKafka, item_id: str) -> ItemLifecycle | None:
+    return registry.fold(kafka.on("items.lifecycle"), ItemLifecycle).get(item_id)
+
+
+def test_a_change_is_checked_written_and_printed_with_the_history(kafka, index):
+    acked = canyu("item", "ack", "fb-open", "--note", "looking")
+    assert acked.exit_code == 0, acked.output
+    fixed = canyu("item", "fix", "fb-open", "--in", "v1.0.8.0", "--note", "modem firmware")
+    assert fixed.exit_code == 0, fixed.output
+    lines = fixed.output.splitlines()
+    assert lines[0] == "fb-open: fixed in 1.0.8.0"
+    assert "ack" in lines[1] and "by cli" in lines[1] and "looking" in lines[1]
+    assert "fix 1.0.8.0" in lines[2] and "modem firmware" in lines[2]
+    now = lifecycle_of(kafka, "fb-open")
+    assert (now.state, now.fixed_in, [c.action for c in now.history]) == ("fixed", "1.0.8.0", ["ack", "fix"])
+    assert {c.by for c in now.history} == {"cli"}
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (["ack", "fb-nope"], "no feedback item 'fb-nope'"),
+        (["ack", "fb-closed"], "feedback item 'fb-closed' is closed"),
+        (["fix", "fb-open", "--in", "1.0.8-beta"], "'1.0.8-beta' is not a version"),
+        (["reopen", "fb-open"], "item fb-open is open: 'reopen' applies to an item that is acknowledged or fixed"),
+        (["ack", "fb-open", "--in", "1.0.8"], "--in names the version of a fix; 'ack' takes none"),
+        (["ack", "fb-open", "--note", "x" * 2001], "note: String should have at most 2000 characters"),
+    ],
+)  # fmt: skip
+def test_a_refused_change_says_why_and_writes_nothing(kafka, index, args, why):
+    refused = canyu("item", *args)
+    assert refused.exit_code == 1
+    assert why in " ".join(refused.output.split())
+    assert kafka.records == []
+
+
+def test_change_item_applies_the_change_to_the_lifecycle_on_the_topic(kafka, index):
+    settings = get_settings()
+    items.change_item(settings, "fb-open", ItemChange(action="wontfix", by="dashboard"))
+    with pytest.raises(ValueError, match="is wontfix: 'ack' applies to an item that is open"):
+        items.change_item(settings, "fb-open", ItemChange(action="ack"))
+    reopened = items.change_item(settings, "fb-open", ItemChange(action="reopen"))
+    assert reopened.state == "open" and [c.action for c in reopened.history] == ["wontfix", "reopen"]
+    assert lifecycle_of(kafka, "fb-open") == reopened
+    with pytest.raises(LookupError):
+        items.change_item(settings, "fb-nope", ItemChange(action="ack"))
 
