@@ -1,4 +1,4 @@
-"""``canyu item``: what engineers say about a feedback item.
+"""``canyu item``: what engineers say about a feedback item, and who reported it.
 
 ``ack``, ``fix``, ``reopen`` and ``wontfix`` go through ``canyu_runtime.items.change_item``,
 the one function the dashboard calls too: a refusal is the same sentence in both, and
@@ -7,14 +7,16 @@ nothing is written.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from canyu.settings import get_settings
 from canyu_cli.commands import fail
+from canyu_cli.commands.export import output_format, write_export
 
-app = typer.Typer(help="Acknowledge, fix, reopen or set aside feedback items.", no_args_is_help=True)
+app = typer.Typer(help="Acknowledge, fix, reopen or close feedback items; list who reported one.", no_args_is_help=True)
 
 ItemArg = Annotated[str, typer.Argument(help="the feedback item's id, as the dashboard and the index show it")]
 InOption = Annotated[Optional[str], typer.Option("--in", help="fix: the version the fix ships in, e.g. 1.0.8.0")]
@@ -66,3 +68,30 @@ def _add_action(action: str, help_text: str) -> None:
 
 for _action, _help in ACTIONS.items():
     _add_action(_action, _help)
+
+
+@app.command("reporters")
+def reporters(
+    item_id: ItemArg,
+    fmt: Annotated[
+        Optional[str], typer.Option("--format", help="csv or jsonl; default: the file's suffix, or csv")
+    ] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="file to write; default: standard output")
+    ] = None,
+) -> None:
+    """The posts that reported an item, with their link, source, language, time, author and versions named."""
+    from canyu_runtime.elastic import client
+    from canyu_runtime.items import UnknownItem, find_item
+    from queries.reporters import COLUMNS, FORMATS, reporter, reporters_query
+
+    fmt = output_format(fmt, output, FORMATS)
+    settings = get_settings()
+    with client(settings) as es:
+        try:
+            find_item(es, settings, item_id)
+        except UnknownItem as e:
+            fail(str(e))
+        written = write_export(es, settings.posts_alias, reporters_query(item_id), output, fmt,
+                               columns=COLUMNS, row=reporter)  # fmt: skip
+    typer.echo(f"{written} posts reported {item_id}, written as {fmt} to {output or 'standard output'}", err=True)

@@ -1,18 +1,20 @@
 """``canyu release`` and ``canyu item`` against the real Kafka and Elasticsearch, as a user runs them.
 
-Feedback items are indexed with the sink's own routes, as the sink would index them;
+Feedback items and posts are indexed with the sink's own routes, as the sink would index them;
 releases and lifecycles are read back from their compacted topics.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
 from canyu import topics
-from canyu.schema import FeedbackItem, ItemLifecycle, Release
+from canyu.schema import EnrichedPost, FeedbackItem, ItemLifecycle, Release, VersionMention
 from canyu.settings import Settings
 from canyu_runtime.elastic import client
 from canyu_runtime.registry import fold
@@ -112,3 +114,44 @@ def test_an_item_is_acknowledged_and_fixed_and_refusals_change_nothing(ns):
         ("ack", None, "modem team looks", "cli"), ("fix", "1.0.8.0", None, "cli")
     ]  # fmt: skip
 
+
+def post(n: int, item_id: str | None, author: str, **changes) -> EnrichedPost:
+    fields = dict(
+        id=f"forum:{n}", source="forum", url=f"https://forum.example/t/{n}", text=f"signal drops after 1.0.7.0 #{n}",
+        language=("zh", "ko", "en")[n % 3], created_at=SHIPPED + timedelta(hours=n),
+        fetched_at=SHIPPED + timedelta(hours=n),
+        author={"id": author, "name": f"name of {author}"}, sentiment={"label": "negative", "scores": {}},
+        intent={"label": "bug_report", "scores": {}}, classifier="lexicon-1", item_id=item_id,
+        versions=[VersionMention(line="hyperos", version="1.0.7.0")],
+    )  # fmt: skip
+    return EnrichedPost(**{**fields, **changes})
+
+
+def test_reporters_lists_exactly_the_posts_of_the_item_and_not_a_forgotten_author(ns, tmp_path):
+    index(ns, topics.FEEDBACK_ITEMS, [item("fb-signal"), item("fb-camera")])
+    posts = [post(1, "fb-signal", "u1"), post(2, "fb-signal", "u2", text="=cmd|' /C calc'!A0"),
+             post(3, "fb-signal", "u3"), post(4, "fb-camera", "u1"), post(5, None, "u2")]  # fmt: skip
+    index(ns, topics.POSTS_ENRICHED, posts)
+    canyu = cli(ns)
+
+    as_csv = canyu("item", "reporters", "fb-signal")
+    assert as_csv.returncode == 0, as_csv.stderr
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert sorted(r["post_id"] for r in rows) == ["forum:1", "forum:2", "forum:3"]
+    by_id = {r["post_id"]: r for r in rows}
+    assert by_id["forum:2"]["text"].startswith("'=cmd")  # a spreadsheet never runs it
+    assert by_id["forum:3"]["url"] == "https://forum.example/t/3" and by_id["forum:3"]["author_name"] == "name of u3"
+    assert by_id["forum:3"]["language"] == "zh" and by_id["forum:3"]["versions"] == "hyperos 1.0.7.0"
+    assert "3 posts reported fb-signal" in as_csv.stderr
+
+    forgot = canyu("index", "forget-author", "forum", "u2")
+    assert forgot.returncode == 0, forgot.stderr
+    out = tmp_path / "reporters.jsonl"
+    as_jsonl = canyu("item", "reporters", "fb-signal", "-o", str(out))
+    assert as_jsonl.returncode == 0, as_jsonl.stderr
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted((r["post_id"], r["author_id"]) for r in rows) == [("forum:1", "u1"), ("forum:3", "u3")]
+
+    unknown = canyu("item", "reporters", "fb-nobody", "-o", str(tmp_path / "none.csv"))
+    assert unknown.returncode == 1 and "no feedback item 'fb-nobody'" in unknown.stderr
+    assert not list(tmp_path.glob("none.csv*"))

@@ -6,6 +6,7 @@ index is a dict (``items``). Every refusal must leave both as they were.
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime, timezone
 from types import SimpleNamespace
@@ -17,6 +18,8 @@ from canyu.schema import ItemChange, ItemLifecycle, Release
 from canyu.settings import get_settings
 from canyu_cli.cli import app
 from canyu_runtime import items, registry
+from queries.export import open_writer
+from queries.reporters import COLUMNS, reporter, reporters_query
 
 SHIPPED = datetime(2026, 11, 20, tzinfo=timezone.utc)
 
@@ -74,6 +77,7 @@ def index(monkeypatch) -> dict[str, dict]:
     }
     es = FakeElasticsearch(feedback_items)
     monkeypatch.setattr(items, "client", lambda settings: es)
+    monkeypatch.setattr("canyu_runtime.elastic.client", lambda settings: es)
     return feedback_items
 
 
@@ -223,3 +227,47 @@ def test_change_item_applies_the_change_to_the_lifecycle_on_the_topic(kafka, ind
     with pytest.raises(LookupError):
         items.change_item(settings, "fb-nope", ItemChange(action="ack"))
 
+
+# canyu item reporters
+
+
+def test_reporters_of_an_unknown_item_is_a_clear_error(index):
+    refused = canyu("item", "reporters", "fb-nope")
+    assert refused.exit_code == 1 and "no feedback item 'fb-nope'" in refused.output
+
+
+def test_reporters_refuses_a_format_it_cannot_write(index):
+    refused = canyu("item", "reporters", "fb-open", "--format", "parquet")
+    assert refused.exit_code == 1 and "choose from csv, jsonl" in refused.output
+
+
+POST = {
+    "id": "forum:7", "source": "forum", "url": "https://forum.example/t/7", "language": "zh",
+    "created_at": "2026-11-21T10:00:00+08:00", "author": {"id": "u7", "name": "=HYPERLINK(\"x\")"},
+    "versions": [{"line": "hyperos", "version": "1.0.7.0", "tag": "hyperos 1.0.7.0"},
+                 {"line": "app", "version": "3.2.1", "tag": "app 3.2.1"}],
+    "text": "升级到 1.0.7.0 后\n信号  断流 " + "很严重" * 100, "sentiment": {"label": "negative"},
+}  # fmt: skip
+
+
+def test_a_reporter_row_names_the_post_its_author_and_versions_with_a_short_text():
+    row = reporter(POST)
+    assert list(row) == COLUMNS
+    assert row["post_id"] == "forum:7" and row["url"] == "https://forum.example/t/7"
+    assert (row["author_id"], row["language"]) == ("u7", "zh")
+    assert row["versions"] == ["hyperos 1.0.7.0", "app 3.2.1"]
+    assert row["text"].startswith("升级到 1.0.7.0 后 信号 断流 很严重") and row["text"].endswith("…")
+    assert len(row["text"]) == 200
+
+
+def test_reporters_csv_has_their_columns_and_defuses_formulas():
+    out = io.StringIO()
+    writer, _ = open_writer("csv", None, out, COLUMNS)
+    writer.write([reporter(POST)])
+    header, line = out.getvalue().splitlines()[:2]
+    assert header == ",".join(COLUMNS)
+    assert "'=HYPERLINK" in line and "hyperos 1.0.7.0;app 3.2.1" in line
+
+
+def test_reporters_are_the_posts_whose_item_is_the_one_asked_for():
+    assert {"terms": {"item_id": ["fb-open"]}} in reporters_query("fb-open")["bool"]["filter"]
