@@ -34,6 +34,7 @@ FIELDS = {
     "sentiment": "sentiment.label",
     "author": "author.id",
     "version": "versions.tag",  # counted by line and version; filtered by version_clause
+    "item": "item_id",
 }
 LABELS = {"sentiment": SENTIMENT_LABELS, "intent": INTENT_LABELS}
 UNSURE = "unsure"  # what a label below ``Filters.min_confidence`` is shown as
@@ -91,6 +92,7 @@ class Filters:
     sentiment: list[str] = field(default_factory=list)
     author: list[str] = field(default_factory=list)
     version: list[str] = field(default_factory=list)
+    item: list[str] = field(default_factory=list)
     since: Time | None = None
     until: Time | None = None
     min_confidence: float | None = None

@@ -7,7 +7,20 @@ import sys
 import typer
 
 from canyu.settings import get_settings
-from canyu_cli.commands import dashboard, dlq, export, index, kibana, pipeline, produce, search, stack, subscribe
+from canyu_cli.commands import (
+    dashboard,
+    dlq,
+    export,
+    index,
+    item,
+    kibana,
+    pipeline,
+    produce,
+    release,
+    search,
+    stack,
+    subscribe,
+)
 from canyu_cli.commands import eval as eval_cmd
 
 app = typer.Typer(
@@ -26,6 +39,8 @@ app.add_typer(dashboard.app)
 app.add_typer(kibana.app, name="kibana")
 app.add_typer(subscribe.app, name="subscribe")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(release.app, name="release")
+app.add_typer(item.app, name="item")
 
 
 def _unreachable_service(error: Exception) -> str | None:

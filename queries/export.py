@@ -95,13 +95,16 @@ def csv_cell(value: object) -> object:
 
 
 class CsvWriter(Writer):
-    def __init__(self, out: IO[str]):
-        self.writer = csv.DictWriter(out, fieldnames=[path for path, _, _ in COLUMNS])
+    """One column per dotted path: the posts mapping's fields unless ``columns`` names others."""
+
+    def __init__(self, out: IO[str], columns: list[str] | None = None):
+        self.columns = columns or [path for path, _, _ in COLUMNS]
+        self.writer = csv.DictWriter(out, fieldnames=self.columns)
         self.writer.writeheader()
 
     def write(self, docs: list[dict]) -> None:
-        for row in map(flatten, docs):
-            self.writer.writerow({k: csv_cell(v) for k, v in row.items()})
+        for doc in docs:
+            self.writer.writerow({path: csv_cell(_dig(doc, path)) for path in self.columns})
 
 
 class ParquetWriter(Writer):
@@ -137,21 +140,28 @@ class ParquetWriter(Writer):
         self.file.close()
 
 
-def open_writer(fmt: str, path: Path | None, stdout: IO[str]) -> tuple[Writer, IO[str] | None]:
-    """The writer for ``fmt``, and the text file it writes to when the caller must close it."""
+def open_writer(
+    fmt: str, path: Path | None, stdout: IO[str], columns: list[str] | None = None
+) -> tuple[Writer, IO[str] | None]:
+    """The writer for ``fmt``, and the text file it writes to when the caller must close it.
+
+    ``columns``: a CSV's columns, for documents that are not posts (``CsvWriter``)."""
     if fmt == "parquet":
         if path is None:
             raise ValueError("Parquet needs a file: give --output FILE.parquet")
         return ParquetWriter(path), None
     out = path.open("w", encoding="utf-8", newline="") if path else stdout
-    return (JsonlWriter(out) if fmt == "jsonl" else CsvWriter(out)), (out if path else None)
+    return (JsonlWriter(out) if fmt == "jsonl" else CsvWriter(out, columns)), (out if path else None)
 
 
-def export(es: Elasticsearch, alias: str, query: dict, writer: Writer, page_size: int = 1000, progress=None) -> int:
-    """Write every match; ``progress(n)`` hears of each page. Returns how many documents were written."""
+def export(
+    es: Elasticsearch, alias: str, query: dict, writer: Writer, page_size: int = 1000, progress=None, row=None
+) -> int:
+    """Write every match, or ``row(source)`` of each; ``progress(n)`` hears of each page. Returns how many
+    documents were written."""
     written = 0
     for hits in pages(es, alias, query, size=page_size):
-        writer.write([hit["_source"] for hit in hits])
+        writer.write([row(hit["_source"]) if row else hit["_source"] for hit in hits])
         written += len(hits)
         if progress:
             progress(len(hits))

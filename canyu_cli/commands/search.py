@@ -29,6 +29,7 @@ _FILTER_HELP = {
     "author": "only this author id",
     "version": 'only posts that name this version: 1.0.7.0, or a line and version: "hyperos 1.0.7.0", '
     'hyperos:1.0.7.0, "android 14"',
+    "item": "only posts grouped into this feedback item",
 }
 _TIME_HELP = {
     "since": "created at or after: 7d, 12h, 30m, 2w or an ISO date",
