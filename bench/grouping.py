@@ -1,0 +1,300 @@
+"""Cross-language grouping: how well feedback items gather the reports of one bug.
+
+    python -m bench.grouping [--threads 1] [--classifier offline] [--json]
+
+The fixture, ``tests/fixtures/grouping/bug_reports.jsonl``, holds user bug reports written for
+the tests: 20 bugs, each reported in zh, ko and en, some twice in one language (a forum post
+with device, version and steps, and a short micro-blog post). Some bugs are near-misses of
+each other: the same component, a different bug (``bugs.json`` beside it names them).
+
+The reports take the worker's own path: ``enrich_batch`` with the classifier and the product
+catalogue, then ``Signals.process`` over the posts in time order, on in-memory tables, with
+the worker's ``signal_config``. Each report's item is the one the stateful step says it joined.
+
+Pairwise figures, over every pair of reports: two reports are *together* when they joined the
+same item. precision = pairs together that share a bug / pairs together; recall = pairs
+together that share a bug / pairs that share a bug. A report with no item (its intent is not
+one that is grouped, or it was set aside as a near-duplicate) is together with none. *Within*
+a language counts the pairs of reports in one language, *across* the pairs in two.
+
+Not a test: it asserts nothing. It measures grouping, not speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from pathlib import Path
+
+from canyu.schema import EnrichedPost, Post
+from canyu.settings import Settings
+from models import DEFAULT, load_classifier
+from streams.app import signal_config
+from streams.enrich import RawRecord, enrich_batch
+from streams.products import Catalogue
+from streams.signals import Signals, Tables
+
+FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "grouping"
+REPORTS = FIXTURES / "bug_reports.jsonl"
+BUGS = FIXTURES / "bugs.json"
+LANGUAGES = ("zh", "ko", "en")
+
+
+@dataclass(frozen=True)
+class Report:
+    bug: str
+    lang: str  # the language it is written in, as its author wrote it (not as detected)
+    post: Post
+
+
+@dataclass(frozen=True)
+class Bug:
+    component: str
+    summary: str
+    near_misses: tuple[str, ...]  # other bugs of the same component
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A report after the pipeline: its labels, and the item it joined (None: no item)."""
+
+    report: Report
+    post: EnrichedPost
+    item: str | None
+
+    def labels(self) -> tuple[str, str | None, str | None]:
+        """(intent, first product, first topic): what today's items are grouped by."""
+        product = self.post.products[0] if self.post.products else None
+        return self.post.intent.label, product, self.post.topics[0].id if self.post.topics else None
+
+
+def load_reports(path: Path = REPORTS) -> list[Report]:
+    """The fixture's reports; a line that is not a report stops it, with its line number."""
+    reports = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            fields = json.loads(line)
+            bug, lang = fields.pop("bug"), fields.pop("lang")
+            reports.append(Report(bug, lang, Post.model_validate(fields)))
+        except (ValueError, KeyError, AttributeError) as e:
+            raise ValueError(f"{path}:{n}: not a bug report: {e}") from e
+    return reports
+
+
+def load_bugs(path: Path = BUGS) -> dict[str, Bug]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {bug: Bug(b["component"], b["summary"], tuple(b["near_misses"])) for bug, b in raw.items()}
+
+
+def place(reports: list[Report], classifier, settings: Settings) -> list[Placed]:
+    """Each report through enrich and the stateful step, in time order, as the worker takes them."""
+    reports = sorted(reports, key=lambda r: r.post.created_at)
+    records = [RawRecord(r.post.model_dump_json().encode(), offset=i) for i, r in enumerate(reports)]
+    enriched = enrich_batch(records, classifier, settings, mentions=Catalogue.load(settings.products_file).mentions)
+    signals = Signals(Tables(), signal_config(settings))
+    placed = []
+    for offset, (report, post) in enumerate(zip(reports, enriched, strict=True)):
+        if not isinstance(post, EnrichedPost):
+            raise RuntimeError(f"{report.post.id} became a dead letter: {post.reason}")
+        out = signals.process(post, offset, signals.fingerprint_of(post))
+        item = out.post.item_id or (out.items[0].id if out.items else None)
+        placed.append(Placed(report, out.post, item))
+    return placed
+
+
+@dataclass(frozen=True)
+class Score:
+    together: int  # pairs that joined one item
+    right: int  # of those, pairs that share a bug
+    same_bug: int  # pairs that share a bug
+
+    @property
+    def precision(self) -> float | None:
+        return self.right / self.together if self.together else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.right / self.same_bug if self.same_bug else None
+
+
+def together(a: Placed, b: Placed) -> bool:
+    """Whether two reports joined one item (a report with no item is together with none)."""
+    return a.item is not None and a.item == b.item
+
+
+def _pair_scope(a: Placed, b: Placed) -> list[str]:
+    la, lb = a.report.lang, b.report.lang
+    if la == lb:
+        return ["overall", "within", f"within {la}"]
+    first, second = sorted((la, lb), key=LANGUAGES.index)
+    return ["overall", "across", f"{first}-{second}"]
+
+
+def pairwise(placed: list[Placed]) -> dict[str, Score]:
+    """Pairwise precision and recall, overall, within one language, and across two."""
+    counts: dict[str, Counter] = {}
+    for a, b in combinations(placed, 2):
+        joined, same_bug = together(a, b), a.report.bug == b.report.bug
+        for scope in _pair_scope(a, b):
+            c = counts.setdefault(scope, Counter())
+            c["together"] += joined
+            c["right"] += joined and same_bug
+            c["same_bug"] += same_bug
+    order = ["overall", "within", "across", *(f"within {la}" for la in LANGUAGES), "zh-ko", "zh-en", "ko-en"]
+    return {s: Score(counts[s]["together"], counts[s]["right"], counts[s]["same_bug"]) for s in order if s in counts}
+
+
+def why_apart(a: Placed, b: Placed) -> str:
+    """Why two reports of one bug did not join one item, read from their labels."""
+    if a.item is None or b.item is None:
+        return "no item"
+    (ia, pa, ta), (ib, pb, tb) = a.labels(), b.labels()
+    if ia != ib:
+        return "intent differs"
+    if pa != pb:
+        return "first product differs"
+    if ta != tb:
+        return "first topic differs"
+    return "same labels, still apart"
+
+
+def missed(placed: list[Placed]) -> dict[str, Counter]:
+    """Pairs of one bug that are apart, by reason: within a language and across."""
+    reasons = {"within": Counter(), "across": Counter()}
+    for a, b in combinations(placed, 2):
+        if a.report.bug == b.report.bug and not together(a, b):
+            reasons["within" if a.report.lang == b.report.lang else "across"][why_apart(a, b)] += 1
+    return reasons
+
+
+def merged(placed: list[Placed], bugs: dict[str, Bug]) -> Counter:
+    """Pairs of different bugs in one item, by the two bugs, near-misses marked."""
+    pairs: Counter = Counter()
+    for a, b in combinations(placed, 2):
+        if together(a, b) and a.report.bug != b.report.bug:
+            x, y = sorted((a.report.bug, b.report.bug))
+            pairs[(x, y, y in bugs[x].near_misses)] += 1
+    return pairs
+
+
+def per_bug(placed: list[Placed], bugs: dict[str, Bug]) -> dict[str, dict]:
+    rows: dict[str, dict] = {}
+    by_bug: dict[str, list[Placed]] = {}
+    for p in placed:
+        by_bug.setdefault(p.report.bug, []).append(p)
+    for bug, ps in by_bug.items():
+        items = Counter(p.item for p in ps if p.item is not None)
+        pairs = list(combinations(ps, 2))
+        joined = sum(together(a, b) for a, b in pairs)
+        others = sorted({q.report.bug for q in placed if q.item in items and q.report.bug != bug})
+        rows[bug] = {
+            "summary": bugs[bug].summary,
+            "near_misses": list(bugs[bug].near_misses),
+            "reports": len(ps),
+            "languages": dict(Counter(p.report.lang for p in ps)),
+            "items": len(items),
+            "largest_item": max(items.values(), default=0),
+            "no_item": sum(p.item is None for p in ps),
+            "recall": round(joined / len(pairs), 3) if pairs else None,
+            "shares_items_with": others,
+            "labels": [dict(zip(("lang", "intent", "product", "topic"), (p.report.lang, *p.labels()))) for p in ps],
+        }
+    return rows
+
+
+def run(classifier_name: str = DEFAULT, threads: int = 1, settings: Settings | None = None) -> dict:
+    settings = settings or Settings()
+    reports, bugs = load_reports(), load_bugs()
+    placed = place(reports, load_classifier(classifier_name, threads=threads), settings)
+    scores = pairwise(placed)
+    return {
+        "classifier": placed[0].post.classifier if placed else classifier_name,
+        "reports": len(placed),
+        "bugs": len({p.report.bug for p in placed}),
+        "items": len({p.item for p in placed if p.item is not None}),
+        "no_item": sum(p.item is None for p in placed),
+        "no_item_why": dict(Counter(_why_no_item(p) for p in placed if p.item is None)),
+        "intents": {
+            lang: dict(Counter(p.post.intent.label for p in placed if p.report.lang == lang)) for lang in LANGUAGES
+        },
+        "near_duplicates": sum(p.post.duplicate_of is not None for p in placed),
+        "pairwise": {
+            s: {**asdict(v), "precision": _round(v.precision), "recall": _round(v.recall)} for s, v in scores.items()
+        },
+        "apart": {k: dict(v.most_common()) for k, v in missed(placed).items()},
+        "merged": [
+            {"bugs": [x, y], "near_miss": near, "pairs": n} for (x, y, near), n in merged(placed, bugs).most_common()
+        ],
+        "per_bug": per_bug(placed, bugs),
+        "per_report": [
+            {"id": p.post.id, "bug": p.report.bug, "lang": p.report.lang, "detected": p.post.language,
+             "intent": p.post.intent.label, "products": p.post.products, "topics": [t.id for t in p.post.topics],
+             "item": p.item}
+            for p in placed
+        ],  # fmt: skip
+    }
+
+
+def _why_no_item(p: Placed) -> str:
+    return "near-duplicate" if p.post.duplicate_of else f"intent {p.post.intent.label}"
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def report(figures: dict) -> Iterable[str]:
+    yield (f"{figures['reports']} reports of {figures['bugs']} bugs ({figures['classifier']} classifier) "
+           f"-> {figures['items']} items; {figures['no_item']} reports in no item "
+           f"{figures['no_item_why']}, {figures['near_duplicates']} near-duplicates")  # fmt: skip
+    yield ""
+    yield f"{'pairs':<12}{'precision':>10}{'recall':>8}{'together':>10}{'right':>7}{'same bug':>10}"
+    for scope, s in figures["pairwise"].items():
+        yield (f"{scope:<12}{_fmt(s['precision']):>10}{_fmt(s['recall']):>8}"
+               f"{s['together']:>10}{s['right']:>7}{s['same_bug']:>10}")  # fmt: skip
+    yield ""
+    for lang, intents in figures["intents"].items():
+        yield f"intents, {lang}: " + ", ".join(f"{intent} {n}" for intent, n in Counter(intents).most_common())
+    for scope, reasons in figures["apart"].items():
+        listed = ", ".join(f"{reason} {n}" for reason, n in reasons.items()) or "none"
+        yield f"same-bug pairs apart, {scope}: {listed}"
+    listed = ", ".join(
+        f"{'+'.join(m['bugs'])}{' (near-miss)' if m['near_miss'] else ''} {m['pairs']}" for m in figures["merged"]
+    )
+    yield f"different-bug pairs together: {listed or 'none'}"
+    yield ""
+    yield f"{'bug':<34}{'reports':>8}{'items':>6}{'none':>5}{'recall':>8}  each report: lang:intent/product/topic"
+    for bug, row in sorted(figures["per_bug"].items()):
+        labels = " ".join(
+            f"{lab['lang']}:{lab['intent']}/{lab['product'] or '-'}/{lab['topic'] or '-'}" for lab in row["labels"]
+        )
+        shared = f"  <> {', '.join(row['shares_items_with'])}" if row["shares_items_with"] else ""
+        counts = f"{row['reports']:>8}{row['items']:>6}{row['no_item']:>5}{_fmt(row['recall']):>8}"
+        yield f"{bug:<34}{counts}  {labels}{shared}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--classifier", default=DEFAULT, help="a load_classifier name")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads the classifier may use")
+    parser.add_argument("--json", action="store_true", help="every figure, per bug and per report, as JSON")
+    args = parser.parse_args(argv)
+    figures = run(args.classifier, args.threads)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(report(figures)))
+
+
+if __name__ == "__main__":
+    main()
