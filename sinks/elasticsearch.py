@@ -1,4 +1,4 @@
-"""Index enriched posts, alerts, feedback items and cascades into Elasticsearch.
+"""Index enriched posts, alerts, feedback items, cascades and release impacts into Elasticsearch.
 
 Each topic has a route: the record's type, its document id, the field its
 external version comes from, and the index it goes to. Writes are idempotent
@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from canyu import topics
 from canyu.dates import out_of_window
 from canyu.indices import IndexKind, kinds, load_analysis
-from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
+from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem, ReleaseImpact
 from canyu.settings import Settings
 from canyu_runtime.elastic import client
 from canyu_runtime.errors import Permanent, RetryLater
@@ -84,6 +84,7 @@ def routes(settings: Settings) -> dict[str, Route]:
         settings.topic(topics.ALERTS): Route(Alert, "id", "created_at", kind["alerts"]),
         settings.topic(topics.FEEDBACK_ITEMS): Route(FeedbackItem, "id", "updated_at", kind["feedback-items"]),
         settings.topic(topics.CASCADES): Route(Cascade, "root_id", "updated_at", kind["cascades"]),
+        settings.topic(topics.RELEASE_IMPACTS): Route(ReleaseImpact, "id", "updated_at", kind["release-impacts"]),
     }
 
 

@@ -131,8 +131,8 @@ def create_app(settings: Settings) -> faust.App:
             for name in Tables.__dataclass_fields__
         }
     )
-    followed_releases = Follower(settings, settings.topic(topics.RELEASES))
-    followed_lifecycles = Follower(settings, settings.topic(topics.ITEM_LIFECYCLE))
+    followed_releases = Follower(settings, topics.RELEASES)
+    followed_lifecycles = Follower(settings, topics.ITEM_LIFECYCLE)
     registries = FollowedRegistries(followed_releases, followed_lifecycles)
     state = Signals(tables, signal_config(settings), registries)
     # After a rebalance the tables may hold what another worker wrote: derive the in-memory part again.
