@@ -159,6 +159,10 @@ class Filters:
         """For the posts index, where every filter applies."""
         return self._clauses(FIELDS, "created_at")
 
+    def time_clauses(self, time_field: str) -> list[dict]:
+        """Only the time window, on another index's time field (the dashboard's releases by their date)."""
+        return self._clauses({}, time_field)
+
     def feedback_clauses(self) -> list[dict]:
         """Feedback items are filtered by topic and product, and are current when last seen in the window."""
         return self._clauses(FEEDBACK_FIELDS, "last_seen")

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from canyu.settings import Settings
 from canyu_runtime.elastic import client
-from dashboard import admin, api
+from dashboard import admin, api, items
 from dashboard.auth import COOKIE, is_reader
 from dashboard.security import MaskTokens, SecurityHeaders, without_credentials
 
@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="canyu dashboard",
         version="1",
         description="Social listening, live. Read routes take the read-only (or admin) token as a bearer token; "
-        "subscription routes take the admin token. The page accepts `?token=` once and keeps it in a cookie.",
+        "subscription and item routes take the admin token. The page accepts `?token=` once and keeps it in a cookie.",
         lifespan=lifespan,
         # FastAPI's /docs and /redoc pages load their scripts from a CDN; the spec alone needs none.
         docs_url=None,
@@ -59,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.es = es
     app.include_router(api.router)
     app.include_router(admin.router)
+    app.include_router(items.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/vendor/chart.js", StaticFiles(directory=CHARTS), name="charts")
 

@@ -1,4 +1,5 @@
-"""Two bearer tokens: a read-only one for the page and its API, an admin one for subscriptions.
+"""Two bearer tokens: a read-only one for the page and its API, an admin one for what changes things
+(subscriptions, item changes) and for the reporters download, which names people.
 
 The page sets the read token as a cookie when it is opened with ``?token=``, so the
 browser's own requests (fetch, EventSource) carry it without putting it in every URL.
@@ -10,7 +11,7 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from canyu.settings import Settings
@@ -48,6 +49,10 @@ def is_reader(settings: Settings, token: str | None) -> bool:
     return _matches(token, settings.dashboard_token) or _matches(token, settings.dashboard_admin_token)
 
 
+def is_admin(settings: Settings, token: str | None) -> bool:
+    return _matches(token, settings.dashboard_admin_token)
+
+
 def reader(request: Request, token: Annotated[str | None, Depends(presented)]) -> None:
     """Dependency: the read-only token or the admin token."""
     if token is None:
@@ -61,8 +66,18 @@ def admin(request: Request, token: Annotated[str | None, Depends(presented)]) ->
     settings = request.app.state.settings
     if token is None:
         raise _refuse(401, "the admin token is required: Authorization: Bearer <admin token>")
-    if _matches(token, settings.dashboard_admin_token):
+    if is_admin(settings, token):
         return
     if _matches(token, settings.dashboard_token):
-        raise HTTPException(403, "the read-only token cannot manage subscriptions")
+        raise HTTPException(403, "the read-only token cannot do this: it needs the admin token")
     raise _refuse(401, "the token is not valid")
+
+
+def admin_router(prefix: str) -> APIRouter:
+    """A router whose every route takes the admin token only (subscriptions, items)."""
+    return APIRouter(
+        prefix=prefix,
+        tags=["admin"],
+        dependencies=[Depends(admin)],
+        responses={401: {"description": "no valid token"}, 403: {"description": "not the admin token"}},
+    )

@@ -1,18 +1,19 @@
 """What the page shows, read from Elasticsearch: one function per panel, one request each.
 
-Alerts, feedback items and cascades come from their own indices, which exist only once
-the streams that make them have run: a missing index reads as empty, not as an error.
+Alerts, feedback items, cascades and release impacts come from their own indices, which exist
+only once the streams that make them have run: a missing index reads as empty, not as an error.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel
 
 from canyu.filters import Filters, label_counts
-from canyu.schema import Cascade, EnrichedPost, FeedbackItem
+from canyu.schema import Cascade, EnrichedPost, FeedbackItem, ReleaseImpact
 from canyu.settings import Settings
 
 TOP = 10
@@ -22,6 +23,9 @@ INTERVALS = (("1m", 60), ("5m", 300), ("15m", 900), ("1h", 3600), ("3h", 10800),
              ("1d", 86400), ("7d", 604800), ("30d", 2592000))  # fmt: skip
 # Cascades are ranked by velocity before the post filters apply; this many are considered.
 CASCADE_CANDIDATES = 200
+# Releases shown: the newest this many, within the time range when one is chosen.
+RELEASES = 10
+VERSIONS = 100  # version tags in the filter menu, most named first
 
 
 class Bucket(BaseModel):
@@ -38,12 +42,14 @@ class Term(BaseModel):
 
 
 class Options(BaseModel):
-    """Every value seen in the index, for the filter menus, whatever the current filters are."""
+    """The values for the filter menus: every one seen in the index, whatever the current filters are;
+    versions are those the posts in view name (the version filter aside, so the others stay listed)."""
 
     source: list[str]
     lang: list[str]
     topic: list[str]
     product: list[str]
+    version: list[str]
 
 
 class Summary(BaseModel):
@@ -95,6 +101,7 @@ def _interval(es: Elasticsearch, index: str, query: dict) -> str:
 
 def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
     query = _where(filters.post_clauses())
+    any_version = _where(replace(filters, version=[]).post_clauses())
     interval = _interval(es, settings.posts_alias, query)
     aggs = {
         "volume": {
@@ -109,7 +116,8 @@ def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
         "options": {
             "global": {},
             "aggs": {"source": _terms("source"), "lang": _terms("language"), "topic": _terms("topics.id", 200),
-                     "product": _terms("products", 200)},
+                     "product": _terms("products", 200),
+                     "version": {"filter": any_version, "aggs": {"tags": _terms("versions.tag", VERSIONS)}}},
         },
     }  # fmt: skip
     r = es.search(index=settings.posts_alias, size=0, track_total_hits=True, query=query, aggs=aggs)
@@ -137,8 +145,13 @@ def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
             Term(id=b["key"], total=b["doc_count"], by_sentiment=label_counts(b["sentiment"]))
             for b in a["products"]["buckets"]
         ],
-        options=Options(**{name: sorted(_counts(agg)) for name, agg in a["options"].items() if name != "doc_count"}),
+        options=_options(a["options"]),
     )
+
+
+def _options(aggs: dict) -> Options:
+    listed = {name: sorted(_counts(aggs[name])) for name in ("source", "lang", "topic", "product")}
+    return Options(**listed, version=list(_counts(aggs["version"]["tags"])))
 
 
 def top_posts(es: Elasticsearch, settings: Settings, filters: Filters) -> list[EnrichedPost]:
@@ -168,10 +181,11 @@ def top_cascades(es: Elasticsearch, settings: Settings, filters: Filters) -> lis
     return [RankedCascade(cascade=c, post=posts[c.root_id]) for c in cascades if c.root_id in posts][:TOP]
 
 
-def open_feedback(es: Elasticsearch, settings: Settings, filters: Filters) -> list[FeedbackItem]:
+def tracked_feedback(es: Elasticsearch, settings: Settings, filters: Filters) -> list[FeedbackItem]:
+    """The largest items the worker still tracks, whatever people said of them (open, fixed, verified, …)."""
     r = es.search(
         index=settings.feedback_alias,
-        query=_where([{"term": {"status": "open"}}, *filters.feedback_clauses()]),
+        query={"bool": {"filter": filters.feedback_clauses(), "must_not": [{"term": {"status": "closed"}}]}},
         sort=[
             {"count": {"order": "desc", "unmapped_type": "long"}},
             {"last_seen": {"order": "desc", "unmapped_type": "date"}},
@@ -180,3 +194,16 @@ def open_feedback(es: Elasticsearch, settings: Settings, filters: Filters) -> li
         ignore_unavailable=True,
     )
     return [FeedbackItem.model_validate(h["_source"]) for h in r["hits"]["hits"]]
+
+
+def releases(es: Elasticsearch, settings: Settings, filters: Filters) -> list[ReleaseImpact]:
+    """The newest releases and what they did, by their date within the time range (the other filters aside)."""
+    r = es.search(
+        index=settings.releases_alias,
+        query=_where(filters.time_clauses("date")),
+        sort=[{"date": {"order": "desc", "unmapped_type": "date"}}],
+        size=RELEASES,
+        ignore_unavailable=True,
+    )
+    return [ReleaseImpact.model_validate(h["_source"]) for h in r["hits"]["hits"]]
+

@@ -1,7 +1,12 @@
-"""The dashboard page in headless Chromium over a seeded namespace, with the real pipeline behind its live feed."""
+"""The dashboard page in headless Chromium over a seeded namespace, with the real pipeline behind its live feed.
+
+Its screenshots (the page, and the Releases panel with its Chinese, Korean and English text) land in the
+test's tmp_path; docs/dashboard.md gives the command that keeps them where you can open them.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
@@ -17,7 +22,16 @@ from canyu.schema import Author, Post
 from canyu_runtime.elastic import client
 from dashboard.auth import with_tokens
 from tests.integration.conftest import free_port, read_topic, running, wait_for
-from tests.integration.dashboard_corpus import FASTEST_CASCADES, OPEN_FEEDBACK, POSTS, seed
+from tests.integration.dashboard_corpus import (
+    FASTEST_CASCADES,
+    NEWEST_RELEASES,
+    POSTS,
+    REGRESSION,
+    REGRESSION_TEXTS,
+    REPORTED_ITEM,
+    SHOWN_FEEDBACK,
+    seed,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's Chromium, never a downloaded browser; nothing it does may reach past this machine.
@@ -83,8 +97,37 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
         assert page.locator("#top-posts li").count() == 10
         assert page.locator("#top-posts li a[href^='https://']").count() == 10
         assert page.locator("#top-cascades li").evaluate_all("els => els.map(e => e.dataset.id)") == FASTEST_CASCADES
-        assert page.locator("#feedback li").evaluate_all("els => els.map(e => e.dataset.id)") == OPEN_FEEDBACK
+        assert page.locator("#feedback > li").evaluate_all("els => els.map(e => e.dataset.id)") == SHOWN_FEEDBACK
         expect(page.locator('#live li[data-id="alert-battery"]')).to_be_attached()
+        assert page.locator("#feedback .actions").count() == 0, "the read-only token is offered no item actions"
+
+        # The release loop: each release a marker on the volume chart, and its impact in the Releases panel.
+        assert json.loads(page.locator("#volume").get_attribute("data-releases")) == [
+            key.replace("|", " ") for key in NEWEST_RELEASES
+        ]
+        assert page.locator("#releases article").evaluate_all("els => els.map(e => e.dataset.key)") == NEWEST_RELEASES
+        regression = page.locator(f'#releases article >> nth=0 >> .regressions li[data-id="{REGRESSION.item_id}"]')
+        for text in REGRESSION_TEXTS:  # Chinese, Korean and English, as the posts were written
+            expect(regression).to_contain_text(text)
+        expect(regression).to_contain_text("75% name 1.0.7.0")
+        expect(page.locator("#releases article >> nth=0 >> .share")).to_contain_text(
+            "20% (12%–32%) of 60 posts before → 40% (30%–51%) of 75 posts after"
+            " · change +20 points (95% CI +5 to +34)"
+        )
+        expect(page.locator("#releases article >> nth=1 >> .regressions")).to_contain_text("none")
+        page.locator("#releases").screenshot(path=tmp_path / "releases.png")
+
+        # The admin token's page offers the item actions and the reporters download.
+        admin = browser.new_context(viewport={"width": 1400, "height": 1000})
+        admin_page = admin.new_page()
+        admin_page.goto(f"{base}/?token={settings.dashboard_admin_token}")
+        expect(admin_page.locator("body[data-loaded=true]")).to_be_attached(timeout=20_000)
+        assert admin_page.locator("#feedback > li > .actions").count() == len(SHOWN_FEEDBACK)
+        link = admin_page.locator(f'#feedback > li[data-id="{REPORTED_ITEM}"] .actions a').first.get_attribute("href")
+        download = admin_page.request.get(base + link)
+        assert download.ok and download.text().startswith("post_id,url,source,language,created_at")
+        assert len(download.text().splitlines()) == 1 + sum(p.item_id == REPORTED_ITEM for p in POSTS)
+        admin.close()
 
         forum = sum(p.source == "forum" for p in POSTS)
         page.select_option("select[name=source]", "forum")

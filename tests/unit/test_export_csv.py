@@ -1,9 +1,10 @@
-"""CSV export: what a poster wrote can never run as a spreadsheet formula."""
+"""CSV cells (canyu.csv_cells) and the export: what a poster wrote can never run as a spreadsheet formula."""
 
 import csv
 import io
 
-from queries.export import CsvWriter, csv_cell
+from canyu.csv_cells import csv_cell
+from queries.export import CsvWriter
 
 
 def test_text_that_starts_like_a_formula_gets_a_leading_quote():

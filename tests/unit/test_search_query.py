@@ -206,3 +206,11 @@ def test_a_version_filter_that_does_not_parse_is_refused_with_a_sentence(value, 
 
 def test_versions_are_counted_by_line_and_version():
     assert Agg.parse("terms:version").body(5) == {"terms": {"field": "versions.tag", "size": 5}}
+
+
+def test_the_time_window_alone_applies_to_another_time_field():
+    until = datetime(2026, 11, 8, tzinfo=timezone.utc)
+    assert Filters(since="7d", until=until, source=["forum"], version=["1.0.7"]).time_clauses("date") == [
+        {"range": {"date": {"gte": "now-7d", "lte": until.isoformat()}}}
+    ]
+    assert Filters(source=["forum"]).time_clauses("date") == []
