@@ -183,7 +183,7 @@ def test_keyword_coverage(posts, langs, topic, lg):
 
 def test_times_are_aware_in_range_and_fetched_later(posts):
     start = datetime(2026, 11, 9, 16, 0, tzinfo=timezone.utc)  # 2026-11-10 00:00 +08:00
-    end = datetime(2026, 11, 24, 5, 0, tzinfo=timezone.utc)  # 2026-11-23 24:00 -05:00
+    end = datetime(2026, 11, 26, 5, 0, tzinfo=timezone.utc)  # 2026-11-25 24:00 -05:00
     offsets = set()
     for p in posts:
         assert start <= p.created_at < end, p.id
