@@ -111,8 +111,7 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
             expect(regression).to_contain_text(text)
         expect(regression).to_contain_text("75% name 1.0.7.0")
         expect(page.locator("#releases article >> nth=0 >> .share")).to_contain_text(
-            "20% (12%–32%) of 60 posts before → 40% (30%–51%) of 75 posts after"
-            " · change +20 points (95% CI +5 to +34)"
+            "20% (12%–32%) of 60 posts before → 40% (30%–51%) of 75 posts after · change +20 points (95% CI +5 to +34)"
         )
         expect(page.locator("#releases article >> nth=1 >> .regressions")).to_contain_text("none")
         page.locator("#releases").screenshot(path=tmp_path / "releases.png")
