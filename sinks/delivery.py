@@ -20,25 +20,20 @@ without spending a try. A refusal (a 4xx answer, a redirect, a forbidden address
 missing secret) is dead-lettered at once. So a dead endpoint costs one timeout per batch,
 and the healthy receivers are never sent the batch again.
 
-Redirects are never followed: one could lead past the address check. Addresses on
-loopback, private or link-local networks, and the IPv6 forms that carry one (IPv4-mapped,
-IPv4-compatible, 6to4, NAT64, Teredo) are refused unless their host is in
-``deliver_allowed_hosts``: a subscription must not be a way to reach into our own
-network. The host is resolved once; the connection goes to the address that was checked
-(the Host header and TLS server name stay the host's), so a second DNS answer cannot
-differ from the first.
+Redirects are never followed: one could lead past the address check. Webhooks and Slack
+go through the one outbound guard (``canyu_runtime.outbound``): a subscription must not be a
+way to reach into our own network, so non-public addresses are refused unless their host is
+in ``deliver_allowed_hosts``, and the connection goes to the address that was checked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import os
 import smtplib
-import socket
 import threading
 import time
 import urllib.parse
@@ -47,14 +42,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-import httpcore
 import httpx
 from kafka.consumer.fetcher import ConsumerRecord
 
 from canyu import topics
 from canyu.schema import Channel, Notification
 from canyu.settings import Settings
-from canyu_runtime.errors import Permanent, RetryLater
+from canyu_runtime.errors import RetryLater
+from canyu_runtime.outbound import GuardedTransport, Refused, check_url
 from canyu_runtime.reasons import reason_of
 from canyu_runtime.retry import RetryPolicy
 from sinks.base import BatchSink
@@ -66,118 +61,6 @@ TRIES_HEADER = "canyu-tries"  # on the retry topic: tries spent so far
 DUE_HEADER = "canyu-due"  # on the retry topic: when to try again, in seconds since the epoch
 ACK_TIMEOUT_S = 30
 GRACE_S = 2.0  # past the deadline, for a request that the deadline is cutting short to end
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-class Refused(Permanent):
-    """Delivery must not be tried at all (a retry would not help)."""
-
-
-def embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address that an IPv6 address carries (IPv4-mapped or -compatible, 6to4, NAT64, Teredo)."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return None
-    if address.ipv4_mapped:
-        return address.ipv4_mapped
-    if address.sixtofour:
-        return address.sixtofour
-    if address.teredo:
-        return address.teredo[1]
-    if address in NAT64 or int(address) >> 32 == 0:  # NAT64, and ::a.b.c.d (IPv4-compatible)
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    inner = embedded_ipv4(address)
-    return address.is_global and (inner is None or inner.is_global)
-
-
-def check_address(url: str, allowed_hosts: list[str]) -> str:
-    """The address to connect to for ``url``: its host resolved once, every answer checked, the first one."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise Refused(f"{url!r} is not an http(s) URL")
-    try:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    except ValueError:
-        raise Refused("the URL's port is not in 1-65535") from None
-    try:
-        infos = socket.getaddrinfo(parsed.hostname, port, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as e:
-        raise OSError(f"cannot resolve {parsed.hostname}: {e}") from e
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not addresses:
-        raise OSError(f"cannot resolve {parsed.hostname}: no address")
-    if parsed.hostname not in allowed_hosts:
-        for address in addresses:
-            if not is_public(address):
-                raise Refused(
-                    f"{parsed.hostname} resolves to {address}, a non-public address; "
-                    "add the host to deliver_allowed_hosts to allow it"
-                )
-    return str(addresses[0])
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write ends by the deadline, however slowly the other side drips."""
-
-    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
-        self.stream, self.deadline = stream, deadline
-
-    def _timeout(self, timeout: float | None, error: type[Exception]) -> float:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise error("the delivery deadline passed")
-        return left if timeout is None else min(timeout, left)
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.stream.read(max_bytes, self._timeout(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.stream.write(buffer, self._timeout(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self.stream.close()
-
-    def start_tls(self, ssl_context, server_hostname: str | None = None, timeout: float | None = None):
-        tls = self.stream.start_tls(ssl_context, server_hostname, self._timeout(timeout, httpcore.ConnectTimeout))
-        return _DeadlineStream(tls, self.deadline)
-
-    def get_extra_info(self, info: str):
-        return self.stream.get_extra_info(info)
-
-
-class _PinnedBackend(httpcore.NetworkBackend):
-    """Connects to the checked address whatever host the request names; TLS still verifies that host."""
-
-    def __init__(self, address: str, deadline: float):
-        self.address, self.deadline = address, deadline
-        self.backend = httpcore.SyncBackend()
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise httpcore.ConnectTimeout("the delivery deadline passed")
-        timeout = left if timeout is None else min(timeout, left)
-        stream = self.backend.connect_tcp(self.address, port, timeout, local_address, socket_options)
-        return _DeadlineStream(stream, self.deadline)
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        raise httpcore.ConnectError("a webhook is never a unix socket")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-class PinnedTransport(httpx.HTTPTransport):
-    """httpx's transport, its connections made by :class:`_PinnedBackend`."""
-
-    def __init__(self, address: str, deadline: float):
-        super().__init__(retries=0)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_PinnedBackend(address, deadline)
-        )
 
 
 def shown(channel: Channel) -> str:
@@ -364,7 +247,7 @@ class DeliverySink(BatchSink):
         secret = os.environ.get(channel.secret_env) if channel.secret_env else self.settings.webhook_secret
         if channel.secret_env and not secret:
             raise Refused(f"the secret variable {channel.secret_env} is not set; a webhook is never sent unsigned")
-        address = check_address(channel.target, self.settings.deliver_allowed_hosts)
+        check_url(channel.target)
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -376,7 +259,7 @@ class DeliverySink(BatchSink):
             headers["X-Canyu-Signature"] = signature(secret.encode(), timestamp, body)
         try:
             with httpx.Client(
-                transport=PinnedTransport(address, deadline),
+                transport=GuardedTransport(self.settings.deliver_allowed_hosts, "deliver_allowed_hosts", deadline),
                 timeout=self.settings.deliver_timeout_s,
                 follow_redirects=False,  # a redirect could lead past the address check
             ) as client:
