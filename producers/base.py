@@ -138,7 +138,8 @@ class Source(ABC):
         return self._http
 
     def make_http(self, **overrides) -> Http:
-        """An HTTP client on this source's settings, carrying its token (``overrides``: e.g. a test's ``sleep``)."""
+        """An HTTP client on this source's settings, carrying its token, that may reach the private hosts of
+        ``fetch_allowed_hosts`` (``overrides``: e.g. a test's ``sleep``)."""
         config = self.config
         return Http(
             user_agent=config.user_agent,
@@ -150,7 +151,7 @@ class Source(ABC):
             max_retry_after_s=config.max_retry_after_s,
             max_response_bytes=config.max_response_bytes,
             headers=self.auth_headers(),
-            **overrides,
+            **{"allowed_hosts": self.settings.fetch_allowed_hosts, **overrides},
         )
 
     def close(self) -> None:

@@ -9,6 +9,12 @@ on a redirect to another origin (scheme, host or port) the credential headers (t
 source's token headers, ``Authorization``, ``Cookie``) are left behind, whatever their
 names (Discourse's ``Api-Key`` and ``Api-Username`` too).
 
+Every URL is reached through the runtime's one outbound guard (``canyu_runtime.outbound``):
+a source's URL comes from a sources file or an import, and must not reach into the operator's
+own network. A non-public address (loopback, private, link-local, in any of its IPv6
+spellings), at the first request or at any redirect, fails the request for good, unless its
+host is in ``fetch_allowed_hosts`` (an on-premises forum).
+
 A response body is read up to ``max_response_bytes`` (decoded); a larger one fails the
 request with an error that names the setting. A ``Retry-After`` wait is capped at
 ``max_retry_after_s``: a server cannot park a source for a day.
@@ -19,13 +25,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import httpx
 
 from canyu_runtime.errors import RetryLater
+from canyu_runtime.outbound import GuardedTransport, Refused, check_url
 from canyu_runtime.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -76,11 +83,16 @@ class Http:
         headers: dict[str, str] | None = None,
         max_response_bytes: int = 10_000_000,
         max_retry_after_s: float = 300.0,
+        allowed_hosts: Collection[str] = (),
         sleep: Callable[[float], None] = time.sleep,
     ):
-        """``headers`` carry credentials (the source's token): they go only to the origin that was asked."""
+        """``headers`` carry credentials (the source's token): they go only to the origin that was asked.
+        ``allowed_hosts`` may be private (the ``fetch_allowed_hosts`` setting)."""
         self.client = httpx.Client(
-            timeout=timeout_s, headers={"User-Agent": user_agent, **(headers or {})}, follow_redirects=False
+            timeout=timeout_s,
+            headers={"User-Agent": user_agent, **(headers or {})},
+            follow_redirects=False,
+            transport=GuardedTransport(allowed_hosts, "fetch_allowed_hosts"),
         )
         self.credentials = {*CREDENTIALS, *(name.lower() for name in headers or {})}
         self.max_response_bytes = max_response_bytes
@@ -135,11 +147,14 @@ class Http:
             return self.retry.call(attempt, what=f"GET {key}", retry_on=TryAgain, sleep=self.sleep, logger=log)
         except TryAgain as e:
             raise FetchError(f"GET {key}: {e} after {self.retry.attempts} tries", e.status) from None
+        except Refused as e:  # the outbound guard's: no retry makes a private address public
+            raise FetchError(f"GET {key}: refused: {e}") from None
 
     def _send(self, request: httpx.Request, key: str) -> httpx.Response:
         """Send, following redirects (credentials stay with their origin); a success's body read, capped."""
         origin = request.url.scheme, request.url.host, request.url.port
         for _ in range(MAX_REDIRECTS + 1):
+            check_url(str(request.url))  # a redirect may name another scheme (file:, gopher:)
             response = self.client.send(request, stream=True)
             try:
                 if response.next_request is None:

@@ -32,7 +32,7 @@ def _run(configs: list, once: bool, metrics_port: int | None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    sources = [build(c) for c in configs]
+    sources = [build(c, settings) for c in configs]
     stats = [SourceStats(s.name, s.kind) for s in sources]
     if metrics_port is not None:
         serve_metrics(stats, metrics_port)

@@ -15,6 +15,7 @@ import pytest
 
 from canyu.schema import Channel
 from canyu_runtime.outbound import Refused, is_public
+from producers.http import FetchError, Http
 from tests.local_servers import webhook_receiver
 from tests.unit.test_delivery import notice, sink
 
@@ -33,7 +34,11 @@ def deliver(url: str, allowed_hosts: list[str]) -> None:
         update={"channel": channel}))  # fmt: skip
 
 
-CALLERS = {"deliver": Caller("deliver", deliver, Refused)}
+def fetch(url: str, allowed_hosts: list[str]) -> None:
+    Http(user_agent="canyu-test/1", retries=0, timeout_s=2, allowed_hosts=allowed_hosts).get(url)
+
+
+CALLERS = {"deliver": Caller("deliver", deliver, Refused), "fetch": Caller("fetch", fetch, FetchError)}
 
 
 @pytest.fixture(params=list(CALLERS))

@@ -15,9 +15,10 @@ from canyu_runtime.kafka_clients import MAX_RECORD_BYTES
 from producers.http import FetchError, Http
 from producers.rss import RssConfig, RssSource
 from producers.runner import Publisher
+from producers.sources import build, source_config
 from producers.state import CursorStore
 from producers.weibo import WeiboConfig, WeiboSource
-from tests.unit.producers.helpers import FakeProducer, Reply, fixture, make_source, run_once
+from tests.unit.producers.helpers import LOCAL, FakeProducer, Reply, fixture, make_source, run_once
 
 pytestmark = pytest.mark.timeout(60)
 NOW = datetime.now(timezone.utc)
@@ -162,10 +163,10 @@ def test_an_unreadable_response_too_big_for_one_record_is_kept_in_part_and_the_s
 
 def test_a_response_over_the_cap_is_refused_with_a_clear_error(serve):
     server = serve_once(serve, b"x" * 5000)
-    http = Http(user_agent="t", max_response_bytes=1024, retries=0)
+    http = Http(user_agent="t", max_response_bytes=1024, retries=0, allowed_hosts=LOCAL)
     with pytest.raises(FetchError, match="over 1024 bytes.*max_response_bytes"):
         http.get(f"{server.url}/big")
-    assert len(Http(user_agent="t", max_response_bytes=5000).get(f"{server.url}/big").content) == 5000
+    assert len(Http(user_agent="t", max_response_bytes=5000, allowed_hosts=LOCAL).get(f"{server.url}/big").content) == 5000
 
 
 def test_a_big_response_stops_the_page_not_the_source(settings, serve):
@@ -214,3 +215,19 @@ def test_credentials_follow_a_same_origin_redirect(serve, httpserver, monkeypatc
     source = make_source("discourse", server.url, token_env="FORUM_KEY", api_username="system")
     source.fetch({})
     assert server.requests[1].headers["api-key"] == "k3y"
+
+
+# --- The outbound guard: a feed on a private address ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("allowed", [[], ["localhost"]])
+def test_a_source_on_a_private_address_is_refused_unless_fetch_allowed_hosts_names_it(settings, serve, allowed):
+    server = serve(lambda request: Reply(200, fixture("reddit/new-page3.json"), {"Content-Type": "application/json"}))
+    settings = settings.model_copy(update={"fetch_allowed_hosts": allowed})
+    config = source_config("reddit", {"name": "reddit", "url": f"{server.url}/new.json", "retries": 0})
+    ok, stats = run_once(build(config, settings), settings, FakeProducer())
+    if allowed:
+        assert ok and stats.published > 0
+    else:
+        assert not ok and server.requests == []
+        assert "non-public" in stats.last_error and "fetch_allowed_hosts" in stats.last_error

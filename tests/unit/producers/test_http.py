@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from producers.http import FetchError, Http, retry_after_s
-from tests.unit.producers.helpers import FixtureServer, Reply
+from tests.unit.producers.helpers import LOCAL, FixtureServer, Reply
 
 
 @pytest.fixture
@@ -29,7 +29,8 @@ def sleeps():
 
 
 def http(sleeps, **options) -> Http:
-    defaults = {"user_agent": "canyu-test/1 (+tests)", "backoff_s": 1.0, "retries": 3, "rate_per_s": 1e6}
+    defaults = {"user_agent": "canyu-test/1 (+tests)", "backoff_s": 1.0, "retries": 3, "rate_per_s": 1e6,
+                "allowed_hosts": LOCAL}
     return Http(**{**defaults, **options}, sleep=sleeps.append)
 
 
