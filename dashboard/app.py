@@ -17,7 +17,7 @@ from canyu.settings import Settings
 from canyu_runtime.elastic import client
 from dashboard import admin, api, items
 from dashboard.auth import COOKIE, is_reader
-from dashboard.security import MaskTokens, SecurityHeaders, without_credentials
+from dashboard.security import BoundedBodies, MaskTokens, SecurityHeaders, without_credentials
 
 HERE = Path(__file__).resolve().parent
 CHARTS = HERE / "node_modules" / "chart.js" / "dist"
@@ -54,7 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BoundedBodies)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: its headers go on BoundedBodies' refusals too
     app.state.settings = settings
     app.state.es = es
     app.include_router(api.router)

@@ -15,8 +15,9 @@ own network. A non-public address (loopback, private, link-local, in any of its 
 spellings), at the first request or at any redirect, fails the request for good, unless its
 host is in ``fetch_allowed_hosts`` (an on-premises forum).
 
-A response body is read up to ``max_response_bytes`` (decoded); a larger one fails the
-request with an error that names the setting. A ``Retry-After`` wait is capped at
+A response body is read up to ``max_response_bytes``, counted once decoded, in bounded
+memory (``canyu_runtime.decoding``): a larger one, one with two content codings or more, or
+one in a coding it did not ask for, fails the request with an error that says why. A ``Retry-After`` wait is capped at
 ``max_retry_after_s``: a server cannot park a source for a day.
 """
 
@@ -31,6 +32,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from canyu_runtime.decoding import ACCEPT_ENCODING, BodyRefused, TooLarge, read_decoded
 from canyu_runtime.errors import RetryLater
 from canyu_runtime.outbound import GuardedTransport, Refused, check_url
 from canyu_runtime.retry import RetryPolicy
@@ -90,7 +92,7 @@ class Http:
         ``allowed_hosts`` may be private (the ``fetch_allowed_hosts`` setting)."""
         self.client = httpx.Client(
             timeout=timeout_s,
-            headers={"User-Agent": user_agent, **(headers or {})},
+            headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
             follow_redirects=False,
             transport=GuardedTransport(allowed_hosts, "fetch_allowed_hosts"),
         )
@@ -168,23 +170,24 @@ class Http:
         raise FetchError(f"GET {key}: more than {MAX_REDIRECTS} redirects")
 
     def _read(self, response: httpx.Response, key: str) -> httpx.Response:
-        """The response with its whole (decoded) body, or FetchError when it is over ``max_response_bytes``."""
-        chunks, size = [], 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                raise FetchError(
-                    f"GET {key}: the response is over {self.max_response_bytes} bytes "
-                    "(the source's max_response_bytes); it was not read",
-                    response.status_code,
-                )
-            chunks.append(chunk)
+        """The response with its whole (decoded) body, or FetchError when it is over ``max_response_bytes``
+        decoded, or its content coding is refused."""
+        try:
+            body = read_decoded(response.iter_raw(), response.headers.get("content-encoding"), self.max_response_bytes)
+        except TooLarge:
+            raise FetchError(
+                f"GET {key}: the response is over {self.max_response_bytes} bytes decoded "
+                "(the source's max_response_bytes); it was not read",
+                response.status_code,
+            ) from None
+        except BodyRefused as e:
+            raise FetchError(f"GET {key}: {e}", response.status_code) from None
         decoded = ("content-encoding", "content-length", "transfer-encoding")  # the body below is decoded
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in decoded]
         return httpx.Response(
             response.status_code,
             headers=headers,
-            content=b"".join(chunks),
+            content=body,
             request=response.request,
             extensions={"reason_phrase": response.reason_phrase.encode()},
         )

@@ -7,6 +7,9 @@ or the email's Message-ID) for receivers to deduplicate. Webhook bodies are sign
 HMAC-SHA256 over ``"{timestamp}.{body}"``; a webhook whose ``secret_env`` is not set is
 refused, never sent unsigned.
 
+A receiver's answer is judged by its status (and a 429's ``Retry-After``) alone: its body is
+never read, so never decoded, and cannot cost memory however it is compressed.
+
 A batch never waits on one receiver. Its notifications are grouped by endpoint (a
 webhook's scheme, host and port; the SMTP server; Kafka), and the endpoints are served
 at once by a bounded pool of ``deliver_concurrency`` threads. Each request has a timeout
@@ -254,6 +257,7 @@ class DeliverySink(BatchSink):
             "User-Agent": "canyu-delivery/1",
             "X-Canyu-Notification-Id": notice_id,
             "X-Canyu-Timestamp": timestamp,
+            "Accept-Encoding": "identity",  # the answer's body is never read; it need not be compressed either
         }
         if secret:
             headers["X-Canyu-Signature"] = signature(secret.encode(), timestamp, body)
@@ -262,17 +266,18 @@ class DeliverySink(BatchSink):
                 transport=GuardedTransport(self.settings.deliver_allowed_hosts, "deliver_allowed_hosts", deadline),
                 timeout=self.settings.deliver_timeout_s,
                 follow_redirects=False,  # a redirect could lead past the address check
-            ) as client:
-                response = client.post(channel.target, content=body, headers=headers)
+            ) as client, client.stream("POST", channel.target, content=body, headers=headers) as response:
+                # The status and headers say all; the body is left unread, so a hostile receiver's
+                # compressed answer is never decoded (a gzip bomb costs nothing).
+                code, retry_after = response.status_code, response.headers.get("Retry-After")
         except httpx.TransportError as e:  # could not connect, or no answer in time: try again
             raise OSError(f"{where}: {type(e).__name__}") from None  # its message repeats the URL
-        code = response.status_code
         if 300 <= code < 400:
             raise Refused(f"{where} answered {code}, a redirect, which is not followed")
         if 400 <= code < 500 and code not in (408, 429):
             raise Refused(f"{where} answered {code}")
         if code >= 400:
-            raise RetryLater(f"{where} answered {code}", retry_after_s(response.headers.get("Retry-After")))
+            raise RetryLater(f"{where} answered {code}", retry_after_s(retry_after))
 
     def _email(self, channel: Channel, notice: Notification) -> None:
         message = EmailMessage()

@@ -6,6 +6,7 @@ without) a query, and a query that cannot reach it must say so with a 503.
 
 from __future__ import annotations
 
+import gzip
 import logging
 from datetime import datetime, timedelta, timezone
 
@@ -376,3 +377,25 @@ def test_feedback_shows_every_item_still_tracked_whatever_its_status(settings) -
     query = es.searches[0]["query"]["bool"]
     assert query["must_not"] == [{"term": {"status": "closed"}}]
     assert query["filter"] == [{"terms": {"product": ["phone-x1"]}}]
+
+
+def test_a_request_body_over_the_limit_or_compressed_is_refused_before_it_is_read(web) -> None:
+    """Nothing reaches Kafka here: on the way to it, each body would be a 422 (not a subscription)."""
+    huge = {"id": "s-1", "x": "y" * 100_000}  # no name, no channel: a 422 if it were read
+    answer = web.post("/api/subscriptions", json=huge, headers=bearer(ADMIN))
+    assert answer.status_code == 413 and "at most" in answer.json()["detail"]
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+
+    def chunked():  # no Content-Length: the body is counted as it comes
+        yield b'{"id": "s-1", "x": "'
+        for _ in range(100):
+            yield b"y" * 1000
+        yield b'"}'
+
+    answer = web.post("/api/subscriptions", content=chunked(), headers=bearer(ADMIN))
+    assert answer.status_code == 413
+
+    packed = gzip.compress(b'{"id": "s-1"}')
+    answer = web.post("/api/subscriptions", content=packed, headers={**bearer(ADMIN), "Content-Encoding": "gzip"})
+    assert answer.status_code == 415
+    assert web.post("/api/subscriptions", json={"id": "s-1"}, headers=bearer(ADMIN)).status_code == 422  # still read

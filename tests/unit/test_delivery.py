@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import tracemalloc
+import zlib
 from datetime import datetime, timezone
 from email import message_from_bytes
 
@@ -87,3 +89,18 @@ def test_a_webhook_signed_with_the_default_secret_when_it_names_none(receiver):
     sink(webhook_secret="k").deliver(notice(Channel(type="webhook", target=receiver.url)))
     ((headers, _),) = receiver.requests
     assert headers["X-Canyu-Signature"].startswith("sha256=")
+
+
+def test_a_receivers_compressed_answer_is_never_decoded(receiver):
+    """A gzip bomb in the answer (64 MB of zeros, 64 KB on the wire) costs nothing: the body is never read."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    receiver.body = b"".join(packer.compress(bytes(1 << 20)) for _ in range(64)) + packer.flush()
+    receiver.headers = {"Content-Encoding": "gzip"}
+    tracemalloc.start()
+    try:
+        sink(webhook_secret="k").deliver(notice(Channel(type="webhook", target=receiver.url)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(receiver.requests) == 1
+    assert peak < 32_000_000  # the receiver's thread takes a few MB; reading the answer whole took 148 MB
