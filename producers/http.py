@@ -27,15 +27,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 import httpx
 
 from canyu_runtime.decoding import ACCEPT_ENCODING, BodyRefused, TooLarge, read_decoded
 from canyu_runtime.errors import RetryLater
 from canyu_runtime.outbound import GuardedTransport, Refused, check_url
-from canyu_runtime.retry import RetryPolicy
+from canyu_runtime.retry import RetryPolicy, retry_after_s
 
 log = logging.getLogger(__name__)
 MAX_REDIRECTS = 10
@@ -56,20 +54,6 @@ class TryAgain(RetryLater):
     def __init__(self, message: str, status: int | None = None, retry_after_s: float | None = None):
         super().__init__(message, retry_after_s)
         self.status = status
-
-
-def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 class Http:

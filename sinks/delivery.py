@@ -54,7 +54,7 @@ from canyu.settings import Settings
 from canyu_runtime.errors import RetryLater
 from canyu_runtime.outbound import GuardedTransport, Refused, check_url
 from canyu_runtime.reasons import reason_of
-from canyu_runtime.retry import RetryPolicy
+from canyu_runtime.retry import RetryPolicy, retry_after_s
 from sinks.base import BatchSink
 
 log = logging.getLogger(__name__)
@@ -94,13 +94,6 @@ def summary(notice: Notification) -> str:
         f"canyu {a.kind} alert: {what}: {a.observed:g} in {a.window_start:%Y-%m-%d %H:%M}–{a.window_end:%H:%M} UTC "
         f"(usually {a.baseline_mean:.1f} ± {a.baseline_std:.1f}, threshold {a.threshold:g})"
     )
-
-
-def retry_after_s(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
 
 
 def _header(record: ConsumerRecord, name: str) -> str | None:
