@@ -15,9 +15,10 @@ from fastapi.staticfiles import StaticFiles
 
 from canyu.settings import Settings
 from canyu_runtime.elastic import client
+from canyu_runtime.private import without_credentials
 from dashboard import admin, api, items
 from dashboard.auth import COOKIE, is_reader
-from dashboard.security import BoundedBodies, MaskTokens, SecurityHeaders, without_credentials
+from dashboard.security import BoundedBodies, MaskTokens, SecurityHeaders
 
 HERE = Path(__file__).resolve().parent
 CHARTS = HERE / "node_modules" / "chart.js" / "dist"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -101,11 +100,3 @@ class MaskTokens(logging.Filter):
             record.args = tuple(_TOKEN.sub("***", a) if isinstance(a, str) else a for a in record.args)
         return True
 
-
-def without_credentials(url: str) -> str:
-    """A URL fit to show: ``http://user:secret@es:9200`` becomes ``http://es:9200``."""
-    parts = urlsplit(url)
-    if not (parts.username or parts.password):
-        return url
-    host = parts.hostname or ""
-    return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))

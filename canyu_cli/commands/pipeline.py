@@ -66,6 +66,7 @@ def sink(metrics_port: MetricsPort = None) -> None:
     Offsets are committed only after Elasticsearch has acknowledged each batch.
     """
     from canyu_runtime.metrics import METRICS
+    from canyu_runtime.private import without_credentials
     from canyu_runtime.process import configure_logging, stop_on_signals
     from sinks.elasticsearch import ElasticsearchSink
 
@@ -74,7 +75,7 @@ def sink(metrics_port: MetricsPort = None) -> None:
     METRICS.start("sink", settings, settings.sink_group, metrics_port)
     try:
         es_sink = ElasticsearchSink(settings)
-        typer.echo(f"sink: {', '.join(es_sink.topics)} → Elasticsearch {settings.es_url}")
+        typer.echo(f"sink: {', '.join(es_sink.topics)} → Elasticsearch {without_credentials(settings.es_url)}")
         es_sink.run(stop_on_signals())
     except ValueError as e:  # a setting no retry can fix
         fail(str(e))

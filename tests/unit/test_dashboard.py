@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,13 +19,14 @@ from canyu.lifecycle import InvalidChange
 from canyu.schema import ItemLifecycle, ReleaseImpact, Share
 from canyu.settings import Settings
 from canyu_runtime import items, reporters
+from canyu_runtime.private import without_credentials
 from canyu_runtime.reporters import COLUMNS
 from dashboard import reads
 from dashboard.api import FilterParams, as_filters
 from dashboard.app import create_app
-from dashboard.auth import with_tokens
+from dashboard.auth import token_file, with_tokens
 from dashboard.live import Feed
-from dashboard.security import MaskTokens, without_credentials
+from dashboard.security import MaskTokens
 
 READ, ADMIN = "r" * 24, "a" * 24
 
@@ -83,11 +85,16 @@ def test_a_bad_minimum_confidence_is_422_before_any_query(web, value) -> None:
     assert response.json()["detail"][0]["loc"] == ["query", "min_confidence"]
 
 
-def test_unset_tokens_are_generated_and_set_ones_kept() -> None:
-    made = with_tokens(Settings(dashboard_token=READ))
+def test_unset_tokens_are_generated_once_kept_in_private_files_and_set_ones_kept(tmp_path) -> None:
+    made = with_tokens(Settings(home=tmp_path, dashboard_token=READ))
     assert made.dashboard_token == READ
     assert made.dashboard_admin_token and made.dashboard_admin_token != READ
-    assert with_tokens(Settings()).dashboard_token != with_tokens(Settings()).dashboard_token
+    assert with_tokens(Settings(home=tmp_path)).dashboard_admin_token == made.dashboard_admin_token  # a restart
+    assert with_tokens(Settings(home=tmp_path / "elsewhere")).dashboard_token != with_tokens(
+        Settings(home=tmp_path)).dashboard_token  # fmt: skip
+    stored = token_file(Settings(home=tmp_path), "dashboard_admin_token")
+    assert stored.read_text().strip() == made.dashboard_admin_token
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600 and stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
 
 
 def test_the_app_refuses_to_start_without_tokens() -> None:
