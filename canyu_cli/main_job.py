@@ -12,7 +12,7 @@ import typer
 from tqdm import tqdm
 
 from canyu.settings import Settings
-from canyu_runtime.private import open_private, without_credentials
+from canyu_runtime.private import ensure_webhook_secret, open_private, without_credentials
 
 INDEX_TIMEOUT_S = 300
 LIVENESS_EVERY_S = 15  # how often `canyu up` checks that the worker makes progress
@@ -95,6 +95,7 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
     ensure_topics(settings)
     with client(settings) as es:
         migrate(es, settings)
+    ensure_webhook_secret(settings)  # as `canyu init` does: webhooks are signed by default
     ready = with_tokens(settings)  # unset tokens made now, in their files, which the dashboard process reads too
     procs = {role: _start(role, settings) for role in ("worker", "sink", "deliver", "dashboard")}
     try:

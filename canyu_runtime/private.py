@@ -8,6 +8,10 @@ older canyu made them, narrowed) here, and the files created with that mode.
 A secret that canyu generates (the webhook secret, the dashboard's tokens) is stored in
 ``CANYU_HOME/secrets/<namespace><name>``, created once, atomically; what is printed is
 where to find it, never the secret. A URL is shown without its credentials.
+
+Webhooks are signed by default: `canyu init` (and `canyu up`) store a webhook secret when
+the ``webhook_secret`` setting is unset, and delivery signs with it every webhook whose
+subscription names no ``secret_env`` of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from canyu.settings import Settings
 
 FOLDER_MODE, FILE_MODE = 0o700, 0o600
+WEBHOOK_SECRET = "webhook_secret"  # the stored default key of webhook signatures, made by `canyu init`
 
 
 def private_dir(path: Path) -> Path:
@@ -74,6 +79,20 @@ def stored_secret(settings: Settings, name: str, create: bool = False) -> str | 
     finally:
         os.unlink(f.name)
     return made
+
+
+def webhook_secret(settings: Settings, create: bool = False) -> str | None:
+    """The key that signs webhooks whose subscription names no ``secret_env``: the ``webhook_secret`` setting,
+    else the one stored in CANYU_HOME/secrets (with ``create``, made now if there is none)."""
+    return settings.webhook_secret or stored_secret(settings, WEBHOOK_SECRET, create=create)
+
+
+def ensure_webhook_secret(settings: Settings) -> str:
+    """Make sure webhooks can always be signed (`canyu init`, `canyu up`); a line that says where the key is."""
+    if settings.webhook_secret:
+        return "webhook secret: the webhook_secret setting (CANYU_WEBHOOK_SECRET)"
+    webhook_secret(settings, create=True)
+    return f"webhook secret: in {secret_path(settings, WEBHOOK_SECRET)} (receivers check X-Canyu-Signature with it)"
 
 
 def without_credentials(url: str) -> str:

@@ -4,8 +4,11 @@ Delivery is at least once: offsets are committed only after every notification o
 batch was delivered, set aside for a retry or dead-lettered, so a crash repeats some
 deliveries. Each one carries the notification id (header ``X-Canyu-Notification-Id``,
 or the email's Message-ID) for receivers to deduplicate. Webhook bodies are signed with
-HMAC-SHA256 over ``"{timestamp}.{body}"``; a webhook whose ``secret_env`` is not set is
-refused, never sent unsigned.
+HMAC-SHA256 over ``"{timestamp}.{body}"``, with the key in the subscription's ``secret_env``
+or, when it names none, the default key: the ``webhook_secret`` setting, else the one that
+`canyu init` stored (``canyu_runtime.private.webhook_secret``). A webhook is never sent
+unsigned: one whose key cannot be found is refused (dead-lettered), and delivery does not
+start while a webhook subscription relies on a default key that does not exist.
 
 A receiver's answer is judged by its status (and a 429's ``Retry-After``) alone: its body is
 never read, so never decoded, and cannot cost memory however it is compressed.
@@ -51,9 +54,11 @@ from kafka.consumer.fetcher import ConsumerRecord
 from canyu import topics
 from canyu.schema import Channel, Notification
 from canyu.settings import Settings
-from canyu_runtime.errors import RetryLater
+from canyu_runtime.errors import Misconfigured, RetryLater
 from canyu_runtime.outbound import GuardedTransport, Refused, check_url
+from canyu_runtime.private import WEBHOOK_SECRET, secret_path, webhook_secret
 from canyu_runtime.reasons import reason_of
+from canyu_runtime.subscriptions import SubscriptionStore
 from canyu_runtime.retry import RetryPolicy, retry_after_s
 from sinks.base import BatchSink
 
@@ -127,6 +132,21 @@ class DeliverySink(BatchSink):
         self.delivery_retry = RetryPolicy(
             first_s=settings.deliver_backoff_s, max_s=settings.deliver_max_backoff_s, attempts=settings.deliver_attempts
         )
+
+    def prepare(self) -> None:
+        """Refuse to start while a webhook subscription relies on the default key and there is none."""
+        if webhook_secret(self.settings):
+            return
+        relying = sorted(
+            s.id for s in SubscriptionStore(self.settings).current().values()
+            if s.channel.type == "webhook" and not s.channel.secret_env
+        )  # fmt: skip
+        if relying:
+            raise Misconfigured(
+                f"webhook subscriptions {', '.join(relying)} name no secret_env, and there is no default webhook "
+                f"secret: set webhook_secret (CANYU_WEBHOOK_SECRET), or run `canyu init`, which stores one in "
+                f"{secret_path(self.settings, WEBHOOK_SECRET)}; a webhook is never sent unsigned"
+            )
 
     # -- a batch ---------------------------------------------------------------------------
 
@@ -240,9 +260,12 @@ class DeliverySink(BatchSink):
 
     def _post(self, channel: Channel, notice_id: str, body: bytes, deadline: float) -> None:
         where = shown(channel)
-        secret = os.environ.get(channel.secret_env) if channel.secret_env else self.settings.webhook_secret
+        secret = os.environ.get(channel.secret_env) if channel.secret_env else webhook_secret(self.settings)
         if channel.secret_env and not secret:
             raise Refused(f"the secret variable {channel.secret_env} is not set; a webhook is never sent unsigned")
+        if channel.type == "webhook" and not secret:
+            raise Refused("no webhook secret: set webhook_secret (CANYU_WEBHOOK_SECRET) or run `canyu init`; "
+                          "a webhook is never sent unsigned")  # fmt: skip
         check_url(channel.target)
         timestamp = str(int(time.time()))
         headers = {

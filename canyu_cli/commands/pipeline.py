@@ -16,14 +16,17 @@ app = typer.Typer()
 
 @app.command()
 def init() -> None:
-    """Create the Kafka topics and the Elasticsearch templates, indices and aliases (idempotent)."""
+    """Create the Kafka topics and the Elasticsearch templates, indices and aliases, and store a webhook secret
+    when the webhook_secret setting is unset, so that webhooks are signed by default (idempotent)."""
     from canyu_cli.commands.index import migrate
     from canyu_runtime.kafka_clients import ensure_topics
+    from canyu_runtime.private import ensure_webhook_secret
 
     settings = get_settings()
     created = ensure_topics(settings)
     typer.echo(f"topics: {', '.join(settings.all_topics)} ({len(created)} created)")
     migrate()
+    typer.echo(ensure_webhook_secret(settings))
 
 
 @app.command()
@@ -92,7 +95,10 @@ def deliver(metrics_port: MetricsPort = None) -> None:
     METRICS.start("deliver", get_settings(), get_settings().delivery_group, metrics_port)
     delivery = DeliverySink(get_settings())
     typer.echo(f"deliver: {', '.join(delivery.topics)} → subscribers' channels")
-    delivery.run(stop_on_signals())
+    try:
+        delivery.run(stop_on_signals())
+    except ValueError as e:  # a setting no retry can fix: no webhook secret
+        fail(str(e))
 
 
 @app.command()

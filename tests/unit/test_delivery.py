@@ -9,12 +9,15 @@ import tracemalloc
 import zlib
 from datetime import datetime, timezone
 from email import message_from_bytes
+from pathlib import Path
 
 import pytest
 
-from canyu.schema import Alert, Channel, Notification
+from canyu.schema import Alert, Channel, Notification, Subscription
 from canyu.settings import Settings
-from canyu_runtime.errors import RetryLater
+from canyu_runtime.errors import Misconfigured, RetryLater
+from canyu_runtime.private import ensure_webhook_secret, webhook_secret
+from canyu_runtime.subscriptions import SubscriptionStore
 from sinks.delivery import DeliverySink, Refused, signature
 from tests.local_servers import smtp_server, webhook_receiver
 
@@ -31,7 +34,8 @@ def receiver():
 
 
 def sink(**overrides) -> DeliverySink:
-    settings = Settings(**{"deliver_allowed_hosts": ["127.0.0.1"], "deliver_attempts": 3, **overrides})
+    settings = Settings(**{"deliver_allowed_hosts": ["127.0.0.1"], "deliver_attempts": 3,
+                           "webhook_secret": "test-webhook-key", **overrides})  # fmt: skip
     return DeliverySink(settings)
 
 
@@ -104,3 +108,75 @@ def test_a_receivers_compressed_answer_is_never_decoded(receiver):
         tracemalloc.stop()
     assert len(receiver.requests) == 1
     assert peak < 32_000_000  # the receiver's thread takes a few MB; reading the answer whole took 148 MB
+
+
+# --- Signed by default ------------------------------------------------------------------------------------------------
+
+
+def verifies(secret: bytes, headers: dict, body: bytes) -> bool:
+    expected = hmac.new(secret, headers["X-Canyu-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    return headers.get("X-Canyu-Signature") == f"sha256={expected}"
+
+
+def test_a_webhook_is_signed_with_the_secret_that_canyu_init_stored(receiver, tmp_path):
+    settings = Settings(home=tmp_path, namespace="t.")
+    assert "secrets/t.webhook_secret" in ensure_webhook_secret(settings)  # what `canyu init` prints: where, not what
+    sink(home=tmp_path, namespace="t.", webhook_secret=None).deliver(
+        notice(Channel(type="webhook", target=receiver.url)))  # fmt: skip
+    ((headers, body),) = receiver.requests
+    assert verifies(webhook_secret(settings).encode(), headers, body)
+
+
+def test_a_webhook_with_no_secret_to_be_found_is_refused_never_sent_unsigned(receiver, tmp_path):
+    with pytest.raises(Refused, match="no webhook secret: set webhook_secret"):
+        sink(home=tmp_path, webhook_secret=None).deliver(notice(Channel(type="webhook", target=receiver.url)))
+    assert receiver.requests == []
+
+
+def subscribed(monkeypatch, *channels: Channel) -> None:
+    """The subscriptions topic, as SubscriptionStore reads it, holding one subscription per channel."""
+    found = {f"s-{i}": Subscription(id=f"s-{i}", name=f"team {i}", channel=c) for i, c in enumerate(channels)}
+    monkeypatch.setattr(SubscriptionStore, "current", lambda self: found)
+
+
+def test_delivery_refuses_to_start_while_a_webhook_relies_on_a_default_secret_that_does_not_exist(tmp_path,
+                                                                                                 monkeypatch):
+    subscribed(monkeypatch, Channel(type="email", target="a@example.com"),
+               Channel(type="webhook", target="https://hooks.example.com/x"))  # fmt: skip
+    delivery = sink(home=tmp_path, webhook_secret=None)
+    with pytest.raises(Misconfigured, match=r"s-1 name no secret_env.*set webhook_secret \(CANYU_WEBHOOK_SECRET\)"):
+        delivery.prepare()
+    ensure_webhook_secret(delivery.settings)  # `canyu init`
+    delivery.prepare()
+
+
+def test_delivery_starts_when_every_webhook_names_its_own_secret(tmp_path, monkeypatch):
+    subscribed(monkeypatch, Channel(type="webhook", target="https://hooks.example.com/x", secret_env="TEAM_SECRET"),
+               Channel(type="slack", target="https://hooks.slack.com/services/T/B/X"))  # fmt: skip
+    sink(home=tmp_path, webhook_secret=None).prepare()
+
+
+def receivers_check():
+    """The receiver's side of the signature, as docs/production.md shows it: its code, run as it is."""
+    doc = (Path(__file__).parents[2] / "docs" / "production.md").read_text(encoding="utf-8")
+    section = doc.split("## Webhooks are signed", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 12  # a short example, as the doc promises
+    found: dict = {}
+    exec(compile(code, "docs/production.md", "exec"), found)  # noqa: S102 - our own doc's example
+    return found["from_canyu"]
+
+
+def test_the_receivers_check_in_the_docs_accepts_what_delivery_sends_and_nothing_else(receiver, tmp_path):
+    from_canyu = receivers_check()
+    settings = Settings(home=tmp_path)
+    ensure_webhook_secret(settings)
+    sink(home=tmp_path, webhook_secret=None).deliver(notice(Channel(type="webhook", target=receiver.url)))
+    ((headers, body),) = receiver.requests
+    secret = webhook_secret(settings).encode()
+    assert from_canyu(secret, headers, body)
+    assert not from_canyu(secret, headers, body.replace(b"battery", b"camera"))  # a body changed on the way
+    assert not from_canyu(b"another key", headers, body)
+    assert not from_canyu(secret, {**headers, "X-Canyu-Timestamp": str(int(headers["X-Canyu-Timestamp"]) - 3600)},
+                          body)  # an old request, replayed  # fmt: skip
+    assert not from_canyu(secret, {k: v for k, v in headers.items() if k != "X-Canyu-Signature"}, body)
