@@ -231,3 +231,57 @@ def test_a_source_on_a_private_address_is_refused_unless_fetch_allowed_hosts_nam
     else:
         assert not ok and server.requests == []
         assert "non-public" in stats.last_error and "fetch_allowed_hosts" in stats.last_error
+
+
+# --- Ids: one bogus id never becomes the high-water mark ------------------------------------------------------------
+
+
+def weibo_status(status_id: int) -> dict:
+    return {"id": status_id, "idstr": str(status_id), "created_at": "Fri Nov 27 20:41:09 +0800 2026",
+            "text": f"电池 {status_id}", "user": {"id": 7, "screen_name": "u"}}  # fmt: skip
+
+
+def weibo_timeline(statuses: list[dict]):
+    """statuses/home_timeline.json as Weibo answers it: newer than since_id, at most max_id, newest first."""
+
+    def route(request):
+        since, top = int(request.params.get("since_id", 0)), int(request.params.get("max_id", 10**30))
+        page = [s for s in statuses if since < s["id"] <= top]
+        return Reply(200, json.dumps({"statuses": sorted(page, key=lambda s: -s["id"])}).encode())
+
+    return route
+
+
+def discourse_post(post_id: int) -> dict:
+    return {"id": post_id, "topic_id": 7, "post_number": post_id, "created_at": "2026-11-27T12:41:09.512Z",
+            "cooked": f"<p>battery {post_id}</p>", "username": "mina", "user_id": 3}  # fmt: skip
+
+
+def discourse_latest(posts: list[dict]):
+    """/posts.json as Discourse answers it: older than before=, newest first."""
+
+    def route(request):
+        before = int(request.params.get("before", 10**30))
+        page = sorted((p for p in posts if p["id"] < before), key=lambda p: -p["id"])
+        return Reply(200, json.dumps({"latest_posts": page}).encode())
+
+    return route
+
+
+REAL_WEIBO = 4_901_234_567_890_100
+BOGUS = {"weibo": [2**63 - 7, 10**20], "discourse": [10**12, 2**60]}  # far ahead of real ids; past the id's shape
+
+
+@pytest.mark.parametrize(("kind", "bogus"), [(kind, bogus) for kind, ids in BOGUS.items() for bogus in ids])
+def test_one_bogus_id_never_becomes_the_mark_and_later_posts_are_published(settings, serve, kind, bogus):
+    real = [REAL_WEIBO, REAL_WEIBO + 10] if kind == "weibo" else [120, 121]
+    make = weibo_status if kind == "weibo" else discourse_post
+    items = [make(real[0]), make(real[1]), make(bogus)]
+    server = serve((weibo_timeline if kind == "weibo" else discourse_latest)(items))
+    producer = FakeProducer()
+    assert run_once(make_source(kind, server.url), settings, producer)[0]
+    items.append(make(real[1] + 1))  # a real post, written after the first poll
+    assert run_once(make_source(kind, server.url), settings, producer)[0]
+    published = {post.id.rsplit(":", 1)[1].rsplit("/", 1)[-1] for post in producer.posts()}
+    assert published == {str(i) for i in [*real, real[1] + 1, bogus]}  # the bogus one too, like any post
+    assert int(CursorStore.for_source(settings, kind).load().position["high"]) == real[1] + 1
