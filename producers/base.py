@@ -129,11 +129,33 @@ def within_reach(keys: list[int | None], mark: int | None, ahead: int) -> list[i
     return [key if key is not None and key <= reference + ahead else None for key in keys]
 
 
+MAX_DEPTH = 128  # arrays and objects inside each other: real pages nest a dozen levels, a hostile one a thousand
+
+
+def nested_deeper_than(data: Any, limit: int) -> bool:
+    """Whether ``data`` (parsed JSON) has arrays or objects nested more than ``limit`` deep; walked without recursion."""
+    stack = [(data, 1)] if isinstance(data, (dict, list)) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def parse_json(body: bytes) -> Any:
+    """A JSON response, or BadPayload: invalid, or nested deeper than ``MAX_DEPTH`` (the parser itself gives up at
+    Python's recursion limit with a RecursionError, which no retry fixes; every later step would recurse too)."""
     try:
-        return json.loads(body)
+        data = json.loads(body)
+    except RecursionError:
+        raise BadPayload(body, f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as e:
         raise BadPayload(body, f"invalid JSON: {e}") from e
+    if nested_deeper_than(data, MAX_DEPTH):
+        raise BadPayload(body, f"JSON nested deeper than {MAX_DEPTH} levels")
+    return data
 
 
 class Source(ABC):

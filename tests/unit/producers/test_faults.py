@@ -285,3 +285,20 @@ def test_one_bogus_id_never_becomes_the_mark_and_later_posts_are_published(setti
     published = {post.id.rsplit(":", 1)[1].rsplit("/", 1)[-1] for post in producer.posts()}
     assert published == {str(i) for i in [*real, real[1] + 1, bogus]}  # the bogus one too, like any post
     assert int(CursorStore.for_source(settings, kind).load().position["high"]) == real[1] + 1
+
+
+# --- Depth: JSON nested past what a parser can take --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [200, 1_000, 100_000])
+def test_a_page_nested_too_deep_is_one_dead_letter_not_a_page_retried_forever(settings, serve, depth):
+    deep = "[" * depth + "]" * depth
+    status = json.dumps(weibo_status(REAL_WEIBO)).replace('"text": ', f'"text": {deep}, "x": ')
+    server = serve_once(serve, f'{{"statuses": [{status}]}}'.encode())
+    producer = FakeProducer()
+    run_once(make_source("weibo", server.url, retries=0), settings, producer)
+    (letter,) = producer.dead_letters()
+    assert letter.reason.startswith("unreadable response: JSON nested deeper than 128 levels")
+    assert letter.raw().startswith(b'{"statuses": [{"id": ')
+    run_once(make_source("weibo", server.url, retries=0), settings, producer)  # the feed keeps serving it
+    assert len(producer.dead_letters()) == 1 and producer.posts() == []  # set aside once, as the runner promises
