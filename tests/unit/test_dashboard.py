@@ -406,3 +406,21 @@ def test_a_request_body_over_the_limit_or_compressed_is_refused_before_it_is_rea
     answer = web.post("/api/subscriptions", content=packed, headers={**bearer(ADMIN), "Content-Encoding": "gzip"})
     assert answer.status_code == 415
     assert web.post("/api/subscriptions", json={"id": "s-1"}, headers=bearer(ADMIN)).status_code == 422  # still read
+
+
+@pytest.mark.parametrize("until", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_with_no_utc_equivalent_is_422_not_500(web, until) -> None:
+    response = web.get("/api/summary", params={"until": until}, headers=bearer(READ))
+    assert response.status_code == 422
+    assert "out of range" in response.text and response.json()["detail"][0]["loc"] == ["query", "until"]
+    with pytest.raises(ValueError, match="out of range"):
+        Filters(until=datetime.fromisoformat(until))  # the CLI's filters refuse it the same way
+
+
+def test_an_unexpected_error_is_a_500_that_still_carries_the_policy(settings, monkeypatch) -> None:
+    monkeypatch.setattr(reads, "summary", lambda *args: 1 / 0)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as web:
+        response = web.get("/api/summary", headers=bearer(READ))
+    assert response.status_code == 500 and "ZeroDivision" not in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
