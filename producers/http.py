@@ -101,7 +101,8 @@ class Http:
             self._last_request = time.monotonic()
 
     def get(self, url: str, params: dict | None = None, conditional: bool = False) -> httpx.Response | None:
-        """GET with retries; None when a conditional GET finds nothing changed (304)."""
+        """GET with retries; None only when a conditional GET finds nothing changed (304): callers that ask
+        unconditionally always get a response (a 304 to them is a FetchError)."""
         request = self.client.build_request(
             "GET", url, params={k: v for k, v in (params or {}).items() if v is not None}
         )
@@ -116,8 +117,10 @@ class Http:
             except httpx.TransportError as e:  # timeouts, refused or reset connections
                 raise TryAgain(type(e).__name__) from None
             status = response.status_code
-            if status == 304:
+            if status == 304 and conditional:
                 return None
+            if status == 304:  # a "not modified" to a request that had nothing to compare with: no page at all
+                raise FetchError(f"GET {key}: HTTP 304 to a request that was not conditional", status)
             if response.is_success:
                 if conditional:
                     self._remember_validators(key, response)

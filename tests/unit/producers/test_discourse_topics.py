@@ -151,3 +151,17 @@ def test_a_bogus_post_id_in_a_topic_is_published_but_never_becomes_the_topics_ma
     records, last_id = source.new_posts("7", topic, {"bumped_at": "x", "posts_count": 2, "last_id": 119}, None)
     assert [record.item["id"] for record in records] == [120, 121, bogus]
     assert last_id == 121  # so post 122, when it comes, is read
+
+
+@pytest.mark.parametrize("path", ["/t/9.json", "/t/9/posts.json", "/latest.json?page=1"])
+def test_a_304_to_a_request_that_was_not_conditional_is_a_clear_error(settings, serve, path):
+    forum = DiscourseForum()
+
+    def route(request):
+        asked = request.path + (f"?page={request.params['page']}" if "page" in request.params else "")
+        return Reply(304) if asked == path else forum(request)
+
+    server = serve(route)
+    ok, stats = run_once(topics_source(server.url, retries=0), settings, FakeProducer())
+    assert not ok and f"{path.split('?')[0]}" in stats.last_error
+    assert "HTTP 304 to a request that was not conditional" in stats.last_error  # not an AttributeError
