@@ -26,6 +26,7 @@ from producers.base import BadPayload, Page, Record, Source, UrlSourceConfig
 from producers.html import html_text
 
 DISCUZ_THREAD = re.compile(r"[?&]tid=(\d+)|/thread-(\d+)-")  # forum.php?mod=viewthread&tid=N, or thread-N-1-1.html
+RFC822_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3,9}\.?\s+(\d{3,})\b")  # "01 Jan 0001": the year, as written
 UNKNOWN_AUTHOR = "unknown"  # many feeds name no author; a Post must have one
 FEED_LANGUAGE = "canyu_feed_language"  # the feed's declared language, added to each entry it has
 log = logging.getLogger(__name__)
@@ -84,12 +85,19 @@ def published(entry: dict) -> datetime:
     if not isinstance(value, str):
         raise ValueError(f"date {value!r} is not text")
     try:
-        return parsedate_to_datetime(value)  # RSS: RFC 822
+        when = parsedate_to_datetime(value)  # RSS: RFC 822
     except (TypeError, ValueError, IndexError):
         try:
             return datetime.fromisoformat(value.strip())  # Atom: RFC 3339; Discuz!: 2018-09-17 15:51:23
         except ValueError:
             raise ValueError(f"date {value!r} is neither RFC 822 nor ISO 8601") from None
+    written = RFC822_YEAR.search(value)
+    if written and int(written[1]) != when.year:  # the standard library reads 0001 as 2001, as it does 01
+        try:
+            return when.replace(year=int(written[1]))  # year 1: the sane window sets it aside, as any far date
+        except ValueError:
+            raise ValueError(f"date {value!r} has no valid year") from None
+    return when
 
 
 class RssSource(Source):

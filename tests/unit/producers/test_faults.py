@@ -302,3 +302,20 @@ def test_a_page_nested_too_deep_is_one_dead_letter_not_a_page_retried_forever(se
     assert letter.raw().startswith(b'{"statuses": [{"id": ')
     run_once(make_source("weibo", server.url, retries=0), settings, producer)  # the feed keeps serving it
     assert len(producer.dead_letters()) == 1 and producer.posts() == []  # set aside once, as the runner promises
+
+
+@pytest.mark.parametrize(("written", "year"), [("Mon, 01 Jan 0001 00:00:00 +0000", 1),
+                                               ("Sat, 01 Jan 0100 00:00:00 GMT", 100),
+                                               ("Mon, 17 Sep 2018 15:51:23 +0800", 2018),
+                                               ("Mon, 17 Sep 18 15:51:23 +0800", 2018)])  # fmt: skip
+def test_an_rss_date_keeps_the_year_it_was_written_with(written, year):
+    source = RssSource(RssConfig(name="bbs", url="https://bbs.example.cn/rss"))
+    post = source.map_item({"id": "1", "title": "t", "published": written})
+    assert post.created_at.year == year  # year 1 is then outside the sane window: a dead letter, never 2001
+    assert not in_window(post.created_at, NOW, Settings()) or year == 2018
+
+
+def test_an_rss_date_in_year_0_is_a_clear_error():
+    source = RssSource(RssConfig(name="bbs", url="https://bbs.example.cn/rss"))
+    with pytest.raises(ValueError, match="has no valid year"):
+        source.map_item({"id": "1", "title": "t", "published": "Mon, 01 Jan 0000 00:00:00 +0000"})
