@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from urllib.parse import unquote_plus
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -27,7 +28,7 @@ HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
-_TOKEN = re.compile(r"(?<=[?&]token=)[^&\s]+")
+_PARAMETER = re.compile(r"(?<=[?&])([^=&\s#]*)=([^&\s#]*)")  # name=value in a query string, as written
 MAX_BODY_BYTES = 64 << 10  # a subscription is well under 8 KB (its target at most 2 KB)
 
 
@@ -92,11 +93,21 @@ class BoundedBodies:
         return await self.app(scope, replay, send)
 
 
+def _masked(address: str) -> str:
+    """``address`` with the value of every parameter whose name decodes to ``token`` (``%74oken`` too) as ``***``."""
+
+    def mask(found: re.Match) -> str:
+        return f"{found[1]}=***" if unquote_plus(found[1]).strip().lower() == "token" else found[0]
+
+    return _PARAMETER.sub(mask, address)
+
+
 class MaskTokens(logging.Filter):
-    """Rewrites a log record's arguments so that ``token=...`` in an address reads ``token=***``."""
+    """Rewrites a log record's arguments so that ``token=...`` in an address reads ``token=***``, however the
+    name is spelled: the app reads ``%74oken`` as ``token``, so the mask must too."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_TOKEN.sub("***", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_masked(a) if isinstance(a, str) else a for a in record.args)
         return True
 

@@ -424,3 +424,16 @@ def test_an_unexpected_error_is_a_500_that_still_carries_the_policy(settings, mo
     assert response.status_code == 500 and "ZeroDivision" not in response.text
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("address", [f"/?%74oken={READ}", f"/?since=7d&%74%6F%6B%65%6E={READ}", f"/?TOKEN={READ}",
+                                     f"/?token={READ}&token={READ}", f"/?tok%65n={READ}#x"])  # fmt: skip
+def test_a_token_under_any_spelling_of_its_name_never_reaches_the_access_log(address) -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", address, "1.1", 200), None)  # fmt: skip
+    assert MaskTokens().filter(record)
+    assert READ not in record.getMessage() and "=***" in record.getMessage()
+
+
+def test_the_page_reads_a_percent_encoded_token_name_so_the_mask_must_too(web) -> None:
+    assert web.get(f"/?%74oken={READ}").status_code == 200
