@@ -341,8 +341,8 @@ def test_the_reporters_download_is_a_csv_file_named_after_the_item(web, monkeypa
     assert answer.headers["content-disposition"] == 'attachment; filename="reporters-item-1.csv"'
     assert answer.text.splitlines() == [
         ",".join(COLUMNS),
-        "forum:1,https://forum.example/1,forum,ko,2026-11-15T08:00:00Z,u1,'=1+1,hyperos 1.0.7.0,"
-        "'-1 star: 1.0.7.0 업데이트 후 끊겨요",
+        '"forum:1","https://forum.example/1","forum","ko","2026-11-15T08:00:00Z","u1","\'=1+1","hyperos 1.0.7.0",'
+        '"\'-1 star: 1.0.7.0 업데이트 후 끊겨요"',  # text quoted, as in every CSV canyu writes (canyu.csv_cells)
     ]
     jsonl = web.get("/api/items/item-1/reporters", params={"format": "jsonl"}, headers=bearer(ADMIN))
     assert jsonl.headers["content-type"] == "application/x-ndjson" and '"author_name": "=1+1"' in jsonl.text
