@@ -81,10 +81,13 @@ class DiscourseForum(Source):
         topic, number = int(post["topic_id"]), int(post["post_number"])
         parent = post.get("reply_to_post_number") or 1  # a post that answers no one answers the topic
         text = html_text(post["cooked"]) if post.get("cooked") is not None else post["raw"]
+        path = post.get("post_url")
+        if path is not None and not (isinstance(path, str) and path.startswith("/") and not path.startswith("//")):
+            raise ValueError(f"post_url {path!r} is not a path on the forum")  # else it would change the link's host
         return Post(
             id=Post.make_id(self.name, f"{topic}/{number}"),
             source=self.name,
-            url=f"{self.base_url}{post['post_url']}" if post.get("post_url") else None,
+            url=f"{self.base_url}{path}" if path else None,
             title=post.get("topic_title"),
             text=text,
             created_at=iso_time(post["created_at"], "created_at"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
 from canyu.schema import Post
+from producers.base import Record
 from producers.discourse import DiscourseSource
 from producers.discourse_common import DiscourseConfig
 from producers.html import html_text
@@ -207,3 +209,11 @@ def test_text_over_the_size_limit_is_refused_with_its_length():
 
 def test_html_text_drops_scripts_and_keeps_preformatted_lines():
     assert html_text("<p>a&nbsp;b</p><script>x()</script><pre>  one\n  two</pre>") == "a b\n\n  one\n  two"
+
+
+@pytest.mark.parametrize("post_url", ["@evil.example/t/x/7/4", "javascript:alert(1)"])
+def test_a_discourse_post_url_that_leads_elsewhere_makes_the_post_a_dead_letter(post_url):
+    post = {**json.loads(fixture("discourse/posts-page1.json"))["latest_posts"][0], "post_url": post_url}
+    source = DiscourseSource(DiscourseConfig(name="forum", url="https://forum.example.com/"))
+    ((_, mapped_post, reason),) = mapped(source, [Record.of(post)])
+    assert mapped_post is None and ("link" in reason or "not a path on the forum" in reason)
