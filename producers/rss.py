@@ -15,6 +15,7 @@ import re
 from datetime import datetime, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Literal
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import feedparser
@@ -129,12 +130,20 @@ class RssSource(Source):
         return Post(
             id=Post.make_id(self.name, native_id(entry)),
             source=self.name,
-            url=entry.get("link"),
+            url=self.link(entry),
             title=entry.get("title"),
             text=html_text(body) if body else entry["title"],
             created_at=self.created_at(entry),
             author=Author(id=author or UNKNOWN_AUTHOR, name=author),
         )
+
+    def link(self, entry: dict) -> str | None:
+        """The entry's link, a relative one (``thread-7-1-1.html``) made absolute on the feed's address; none when
+        feedparser took it from a guid that is no URL (``<guid>52013</guid>``). The contract checks the rest."""
+        link = entry.get("link")
+        if not isinstance(link, str) or not link or (entry.get("guidislink") and not link.startswith("http")):
+            return None
+        return urljoin(str(self.config.url), link) if self.config.url else link
 
     def created_at(self, entry: dict) -> datetime:
         """The entry's date; one without a timezone is taken in the source's zone, with a warning (once)."""

@@ -217,3 +217,19 @@ def test_a_discourse_post_url_that_leads_elsewhere_makes_the_post_a_dead_letter(
     source = DiscourseSource(DiscourseConfig(name="forum", url="https://forum.example.com/"))
     ((_, mapped_post, reason),) = mapped(source, [Record.of(post)])
     assert mapped_post is None and ("link" in reason or "not a path on the forum" in reason)
+
+
+@pytest.mark.parametrize(("entry", "url"), [
+    ({"link": "thread-7-1-1.html"}, "https://bbs.example.cn/thread-7-1-1.html"),
+    ({"link": "52013", "guidislink": True}, None),  # feedparser's link from a guid that is no URL
+    ({"link": "https://bbs.example.cn/thread-9-1-1.html", "guidislink": True}, "https://bbs.example.cn/thread-9-1-1.html"),
+])  # fmt: skip
+def test_an_rss_link_is_made_absolute_on_the_feeds_address_or_left_out(rss, entry, url):
+    post = rss.map_item({"id": "1", "title": "t", "published": "Mon, 17 Sep 2018 15:51:23 +0800", **entry})
+    assert post.url == url
+
+
+def test_an_rss_javascript_link_makes_the_entry_a_dead_letter(rss):
+    entry = {"id": "1", "title": "t", "published": "Mon, 17 Sep 2018 15:51:23 +0800", "link": "javascript:alert(1)"}
+    ((_, post, reason),) = mapped(rss, [Record.of(entry)])
+    assert post is None and "link" in reason
