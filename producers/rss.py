@@ -5,6 +5,9 @@ whole feed (a conditional GET when the server allows), and the cursor's recent i
 the items already published. Discuz! items have no guid; they are keyed on the thread
 id (``tid``) in their link. An empty feed is never "nothing new": Discuz! serves one
 while it rebuilds its cache, so the source tries again later.
+
+A feed's bytes decide its encoding when they are UTF-8, whatever it declares; bytes that no
+declared encoding reads are set aside (a dead letter), never published garbled.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from producers.html import html_text
 DISCUZ_THREAD = re.compile(r"[?&]tid=(\d+)|/thread-(\d+)-")  # forum.php?mod=viewthread&tid=N, or thread-N-1-1.html
 RFC822_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3,9}\.?\s+(\d{3,})\b")  # "01 Jan 0001": the year, as written
 UNKNOWN_AUTHOR = "unknown"  # many feeds name no author; a Post must have one
+GUESSES = {"windows-1252", "iso-8859-2"}  # feedparser's last resorts, when no declared encoding reads the bytes
 FEED_LANGUAGE = "canyu_feed_language"  # the feed's declared language, added to each entry it has
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,23 @@ def zone_for(configured: str | None, language: str | None) -> tzinfo:
         return ZoneInfo(configured)
     primary = (language or "").strip().lower().replace("_", "-").split("-")[0]
     return ZoneInfo(ZONE_OF_LANGUAGE[primary]) if primary in ZONE_OF_LANGUAGE else timezone.utc
+
+
+def by_its_bytes(body: bytes, content_type: str | None) -> str | None:
+    """The content type to read ``body`` with: with ``charset=utf-8`` when its bytes are UTF-8 (and not all ASCII),
+    whatever the feed or the server declares, else as the server said.
+
+    A portal that re-encodes its pages to UTF-8 but keeps ``encoding="gb2312"`` is common, and UTF-8 bytes read as
+    GB18030 are valid, garbled Chinese ("电池" becomes "鐢垫睜"). Text in GB2312, GBK, Big5 or EUC-KR, the other
+    way round, is practically never valid UTF-8, so valid UTF-8 is the bytes' own word."""
+    if body.isascii():
+        return content_type
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return content_type
+    media_type = (content_type or "application/xml").split(";")[0].strip() or "application/xml"
+    return f"{media_type}; charset=utf-8"
 
 
 def native_id(entry: dict) -> str:
@@ -107,10 +128,15 @@ class RssSource(Source):
     _warned_zone = False  # the warning about dates without a timezone is given once per source
 
     def records(self, body: bytes, content_type: str | None = None) -> list[Record]:
-        # The HTTP charset, when there is one, overrides the XML declaration (as for GB2312 Discuz! feeds).
+        # The HTTP charset, when there is one, overrides the XML declaration (as for GB2312 Discuz! feeds), and
+        # the bytes themselves override both when they are UTF-8 (``by_its_bytes``).
+        content_type = by_its_bytes(body, content_type)
         feed = feedparser.parse(body, response_headers={"content-type": content_type} if content_type else None)
         if feed.bozo and not feed.entries:
             raise BadPayload(body, f"not a feed: {feed.bozo_exception}")
+        if isinstance(feed.get("bozo_exception"), feedparser.CharacterEncodingOverride) and feed.encoding in GUESSES:
+            raise BadPayload(body, f"the feed's bytes are in none of the encodings it declares ({feed.bozo_exception});"
+                                   " set aside rather than published garbled")  # fmt: skip
         language = feed.feed.get("language") if isinstance(feed.feed.get("language"), str) else None
         entries = [{**entry, FEED_LANGUAGE: language} if language else entry for entry in feed.entries]
         return [Record(json.dumps(entry, ensure_ascii=False, default=str).encode(), entry) for entry in entries]

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from canyu.schema import Post
-from producers.base import Record
+from producers.base import BadPayload, Record
 from producers.discourse import DiscourseSource
 from producers.discourse_common import DiscourseConfig
 from producers.html import html_text
@@ -217,6 +217,29 @@ def test_a_discourse_post_url_that_leads_elsewhere_makes_the_post_a_dead_letter(
     source = DiscourseSource(DiscourseConfig(name="forum", url="https://forum.example.com/"))
     ((_, mapped_post, reason),) = mapped(source, [Record.of(post)])
     assert mapped_post is None and ("link" in reason or "not a path on the forum" in reason)
+
+
+GARBLE_PRONE = """<?xml version="1.0" encoding="gb2312"?><rss version="2.0"><channel><title>bbs</title><item><guid>1</guid>
+<title>电池</title><description>电池续航</description><pubDate>Mon, 17 Sep 2018 15:51:23 +0800</pubDate></item>
+</channel></rss>"""  # UTF-8 bytes of these words are also valid GB18030, of other words: "鐢垫睜"
+
+
+@pytest.mark.parametrize("content_type", [None, "application/rss+xml", "text/xml; charset=gb2312"])
+def test_utf8_bytes_under_a_gb2312_declaration_are_read_as_the_utf8_they_are(rss, content_type):
+    (record,) = rss.records(GARBLE_PRONE.encode("utf-8"), content_type)
+    post = rss.map_item(record.item)
+    assert (post.title, post.text) == ("电池", "电池续航")
+
+
+def test_real_gb2312_bytes_still_read_as_gb2312(rss):
+    records = rss.records(GARBLE_PRONE.encode("gb2312"))
+    assert rss.map_item(records[0].item).title == "电池"
+
+
+def test_bytes_that_no_declared_encoding_reads_are_set_aside_not_published_garbled(rss):
+    broken = GARBLE_PRONE.encode("utf-8").replace("续航".encode(), b"\xff\xfe\x81")  # valid in neither
+    with pytest.raises(BadPayload, match="none of the encodings it declares"):
+        rss.records(broken)
 
 
 @pytest.mark.parametrize(("entry", "url"), [
