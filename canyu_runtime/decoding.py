@@ -31,30 +31,41 @@ class TooLarge(BodyRefused):
         self.limit = limit
 
 
+def _zlib_header(first: bytes) -> bool:
+    """Whether two bytes open a zlib stream (RFC 1950): deflate method, and a header that checks."""
+    return first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+
+
 class _Inflater:
     """One gzip or deflate layer, giving out at most ``room`` bytes a call. Deflate is zlib-wrapped by the
-    standard, raw from some servers: the first bytes tell which (as httpx does)."""
+    standard, raw from some servers: its first two bytes tell which, so they are waited for."""
 
     def __init__(self, coding: str):
         self.coding = coding
-        self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS)
-        self.started = False
+        self.head = b""  # deflate's first bytes, until there are two
+        gzip = coding in ("gzip", "x-gzip")
+        self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
 
     def inflate(self, data: bytes, room: int) -> bytes:
+        if self.decoder is None:
+            self.head += data
+            if len(self.head) < 2:
+                return b""
+            wbits = zlib.MAX_WBITS if _zlib_header(self.head) else -zlib.MAX_WBITS
+            self.decoder, data, self.head = zlib.decompressobj(wbits), self.head, b""
         try:
-            out = self.decoder.decompress(data, room)
+            return self.decoder.decompress(data, room)
         except zlib.error as e:
-            if self.coding != "deflate" or self.started:
-                raise BodyRefused(f"the body is not valid {self.coding}: {e}") from None
-            self.decoder = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self.inflate(data, room)
-        self.started = True
-        return out
+            raise BodyRefused(f"the body is not valid {self.coding}: {e}") from None
+
+    def finished(self, wire_bytes: int) -> bool:
+        """Whether the compressed stream came to its end (an empty body is an empty body)."""
+        return wire_bytes == 0 or (self.decoder is not None and self.decoder.eof)
 
     @property
     def pending(self) -> bytes:
         """Input not inflated yet, because the last call filled its room."""
-        return self.decoder.unconsumed_tail
+        return self.decoder.unconsumed_tail if self.decoder is not None else b""
 
 
 def content_codings(content_encoding: str | None) -> list[str]:
@@ -72,6 +83,7 @@ def read_decoded(chunks: Iterable[bytes], content_encoding: str | None, limit: i
         raise BodyRefused(f"content coding {codings[0]!r} is not one that canyu asked for ({ACCEPT_ENCODING})")
     inflater = _Inflater(codings[0]) if codings else None
     body = bytearray()
+    wire_bytes = 0
 
     def add(piece: bytes) -> None:
         body.extend(piece)
@@ -79,6 +91,7 @@ def read_decoded(chunks: Iterable[bytes], content_encoding: str | None, limit: i
             raise TooLarge(limit)
 
     for chunk in chunks:
+        wire_bytes += len(chunk)
         if inflater is None:
             add(chunk)
             continue
@@ -91,4 +104,6 @@ def read_decoded(chunks: Iterable[bytes], content_encoding: str | None, limit: i
     if inflater is not None:
         while piece := inflater.inflate(b"", limit - len(body) + 1):  # what the last piece's room held back
             add(piece)
+        if not inflater.finished(wire_bytes):
+            raise BodyRefused(f"the body ends before its {codings[0]} stream does: it was cut short")
     return bytes(body)
