@@ -139,3 +139,13 @@ def test_a_redirect_to_a_private_address_is_refused(caller, receiver, monkeypatc
 def test_an_allowed_host_is_reached_though_it_is_private(caller, receiver):
     caller.reach(receiver.url, ["127.0.0.1"])
     assert len(receiver.requests) == 1
+
+
+def test_the_environments_proxy_is_never_used(caller, receiver, monkeypatch):
+    """A proxy would connect for us, to whatever address it resolves: past the guard."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://10.255.255.1:9")  # nothing answers there
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    caller.reach(receiver.url, ["127.0.0.1"])
+    assert len(receiver.requests) == 1

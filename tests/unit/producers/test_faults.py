@@ -319,3 +319,18 @@ def test_an_rss_date_in_year_0_is_a_clear_error():
     source = RssSource(RssConfig(name="bbs", url="https://bbs.example.cn/rss"))
     with pytest.raises(ValueError, match="has no valid year"):
         source.map_item({"id": "1", "title": "t", "published": "Mon, 01 Jan 0000 00:00:00 +0000"})
+
+
+# --- XML: entities ----------------------------------------------------------------------------------------------------
+
+
+def test_a_feeds_entities_are_never_expanded_nor_external_ones_read():
+    source = RssSource(RssConfig(name="bbs", url="https://bbs.example.cn/rss"))
+    item = "<item><guid>1</guid><title>{}</title><pubDate>Mon, 17 Sep 2018 15:51:23 +0800</pubDate></item>"
+    laughs = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)).replace("&lol0;", "lol")
+    bomb = f'<?xml version="1.0"?><!DOCTYPE r [{laughs}]><rss version="2.0"><channel>{item.format("&lol9;")}'
+    (record,) = source.records((bomb + "</channel></rss>").encode())
+    assert len(record.item["title"]) < 100  # a billion laughs stays one word
+    xxe = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss version="2.0"><channel>'
+    (record,) = source.records((xxe + item.format("&x;") + "</channel></rss>").encode())
+    assert "root:" not in json.dumps(record.item)  # an external entity is never read
