@@ -72,7 +72,7 @@ def in_utc(at: datetime) -> datetime:
     try:
         return at.astimezone(timezone.utc)
     except OverflowError:
-        raise ValueError(f"{at.isoformat()} is out of range: it falls before year 1 or after year 9999 in UTC") from None
+        raise ValueError(f"{at.isoformat()} is out of range: before year 1 or after year 9999 in UTC") from None
 
 
 def _bound(at: Time) -> str:

@@ -104,8 +104,9 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
             raise RuntimeError(f"the sample replay lost posts: {result.unacknowledged or result.rejected}")
         _wait_indexed(settings, result.published, procs)
         wait_showing(ready, result.published)
+        es_url = without_credentials(settings.es_url)
         typer.echo(
-            f"\nAll {result.published} sample posts are indexed in Elasticsearch ({without_credentials(settings.es_url)}, "
+            f"\nAll {result.published} sample posts are indexed in Elasticsearch ({es_url}, "
             f"alias {settings.posts_alias}).\nTry, in another terminal:\n"
             '  canyu search "battery"\n  canyu search "电池" --sentiment negative\n'
             '  canyu search "카메라" --lang ko\n'

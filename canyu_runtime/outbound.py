@@ -93,7 +93,9 @@ def resolve_public(host: str, port: int, allowed_hosts: Collection[str], setting
     if host.lower() not in {allowed.lower() for allowed in allowed_hosts}:
         for address in addresses:
             if not is_public(address):
-                raise Refused(f"{host} resolves to {address}, a non-public address; add the host to {setting} to allow it")
+                raise Refused(
+                    f"{host} resolves to {address}, a non-public address; add the host to {setting} to allow it"
+                )
     return str(addresses[0])
 
 

@@ -73,7 +73,7 @@ class IdMarkedConfig(UrlSourceConfig):
     """A source whose high-water mark is a post id (Weibo, Discourse): how far ahead of it an id may still move it."""
 
     max_id_ahead: int = Field(
-        10**15, ge=1, description="an id further ahead of the mark (on a first run, of the page's median) never becomes it"
+        10**15, ge=1, description="an id further ahead of the mark (on a first run, of the page's median) is never it"
     )
 
 
@@ -133,7 +133,7 @@ MAX_DEPTH = 128  # arrays and objects inside each other: real pages nest a dozen
 
 
 def nested_deeper_than(data: Any, limit: int) -> bool:
-    """Whether ``data`` (parsed JSON) has arrays or objects nested more than ``limit`` deep; walked without recursion."""
+    """Whether ``data`` (parsed JSON) nests arrays and objects more than ``limit`` deep; walked without recursion."""
     stack = [(data, 1)] if isinstance(data, (dict, list)) else []
     while stack:
         value, depth = stack.pop()

@@ -36,7 +36,8 @@ def stack_up() -> None:
             status = server.up()
         except (StackError, JavaNotFound) as e:
             fail(str(e))
-        typer.echo(f"{server.name}: healthy at {without_credentials(status.address)} (pid {status.pid}) - {status.detail}")
+        where = without_credentials(status.address)
+        typer.echo(f"{server.name}: healthy at {where} (pid {status.pid}) - {status.detail}")
 
 
 @app.command("down")

@@ -53,7 +53,8 @@ def receiver():
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/x", "http://10.0.0.8/x", "http://[::1]/x", "http://169.254.169.254/", "http://0.0.0.0/x"]
+    "url",
+    ["http://127.0.0.1:9/x", "http://10.0.0.8/x", "http://[::1]/x", "http://169.254.169.254/", "http://0.0.0.0/x"],
 )
 def test_private_and_loopback_addresses_are_refused_unless_allowed(caller, url):
     with pytest.raises(caller.refused, match="non-public"):

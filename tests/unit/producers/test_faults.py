@@ -166,7 +166,8 @@ def test_a_response_over_the_cap_is_refused_with_a_clear_error(serve):
     http = Http(user_agent="t", max_response_bytes=1024, retries=0, allowed_hosts=LOCAL)
     with pytest.raises(FetchError, match="over 1024 bytes.*max_response_bytes"):
         http.get(f"{server.url}/big")
-    assert len(Http(user_agent="t", max_response_bytes=5000, allowed_hosts=LOCAL).get(f"{server.url}/big").content) == 5000
+    http = Http(user_agent="t", max_response_bytes=5000, allowed_hosts=LOCAL)
+    assert len(http.get(f"{server.url}/big").content) == 5000
 
 
 def test_a_big_response_stops_the_page_not_the_source(settings, serve):
@@ -287,7 +288,7 @@ def test_one_bogus_id_never_becomes_the_mark_and_later_posts_are_published(setti
     assert int(CursorStore.for_source(settings, kind).load().position["high"]) == real[1] + 1
 
 
-# --- Depth: JSON nested past what a parser can take --------------------------------------------------------------------
+# --- Depth: JSON nested past what a parser can take -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("depth", [200, 1_000, 100_000])
