@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     deliver_allowed_hosts: list[str] = Field(
         [], description="hosts on loopback or private networks that notifications may still be sent to"
     )
+    fetch_allowed_hosts: list[str] = Field(
+        [], description="hosts on loopback or private networks that sources may still be read from (on-premises)"
+    )
     deliver_attempts: int = Field(5, ge=1, description="tries per notification before it goes to dead-letters")
     deliver_timeout_s: float = Field(10, gt=0, description="per request: connecting, and each read or write")
     deliver_deadline_s: float = Field(30, gt=0, description="a batch's deliveries end by then; the rest are retried")
