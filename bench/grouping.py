@@ -203,7 +203,9 @@ def per_bug(placed: list[Placed], bugs: dict[str, Bug]) -> dict[str, dict]:
             "no_item": sum(p.item is None for p in ps),
             "recall": round(joined / len(pairs), 3) if pairs else None,
             "shares_items_with": others,
-            "labels": [dict(zip(("lang", "intent", "product", "topic"), (p.report.lang, *p.labels()))) for p in ps],
+            "labels": [
+                dict(zip(("lang", "intent", "product", "topic"), (p.report.lang, *p.labels()), strict=True)) for p in ps
+            ],
         }
     return rows
 
@@ -233,9 +235,16 @@ def run(classifier_name: str = DEFAULT, threads: int = 1, settings: Settings | N
         ],
         "per_bug": per_bug(placed, bugs),
         "per_report": [
-            {"id": p.post.id, "bug": p.report.bug, "lang": p.report.lang, "detected": p.post.language,
-             "intent": p.post.intent.label, "products": p.post.products, "topics": [t.id for t in p.post.topics],
-             "item": p.item}
+            {
+                "id": p.post.id,
+                "bug": p.report.bug,
+                "lang": p.report.lang,
+                "detected": p.post.language,
+                "intent": p.post.intent.label,
+                "products": p.post.products,
+                "topics": [t.id for t in p.post.topics],
+                "item": p.item,
+            }
             for p in placed
         ],  # fmt: skip
     }

@@ -67,9 +67,17 @@ def parse_time(value: str, now: datetime | None = None) -> datetime:
     return resolve(read_time(value), now or datetime.now(timezone.utc))
 
 
+def in_utc(at: datetime) -> datetime:
+    """``at`` in UTC; ValueError for a time that has none, as 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00."""
+    try:
+        return at.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{at.isoformat()} is out of range: before year 1 or after year 9999 in UTC") from None
+
+
 def _bound(at: Time) -> str:
     # In UTC: Elasticsearch takes offsets up to ±18:00 only, Python any under a day.
-    return f"now-{at}" if isinstance(at, str) else at.astimezone(timezone.utc).isoformat()
+    return f"now-{at}" if isinstance(at, str) else in_utc(at).isoformat()
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,8 @@ class Filters:
                 raise ValueError(f"{at!r} is not a relative time like 7d, 12h, 30m or 2w")
             if isinstance(at, datetime) and at.tzinfo is None:
                 raise ValueError(f"{at.isoformat()} names no time zone")
+            if isinstance(at, datetime):
+                in_utc(at)
         # Refused only when the window is empty whatever the clock says: both bounds absolute, or both
         # relative. A relative since and an absolute until depend on when the query runs, and match nothing.
         if self.since and self.until and type(self.since) is type(self.until):

@@ -12,6 +12,7 @@ import typer
 from tqdm import tqdm
 
 from canyu.settings import Settings
+from canyu_runtime.private import ensure_webhook_secret, open_private, without_credentials
 
 INDEX_TIMEOUT_S = 300
 STORY_TIMEOUT_S = 180  # for the sample's release story to show, once every post is indexed
@@ -20,8 +21,7 @@ LIVENESS_EVERY_S = 15  # how often `canyu up` checks that the worker makes progr
 
 def _start(role: str, settings: Settings) -> tuple[subprocess.Popen, Path]:
     log = settings.home / "logs" / f"{settings.namespace}{role}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    with open_private(log) as out:  # 0600 in a 0700 folder: a service's log is the operator's only
         # Its own session: Ctrl-C reaches only this job, which then stops the services in order
         # instead of finding them already gone.
         proc = subprocess.Popen(
@@ -111,7 +111,8 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
     from canyu_runtime.elastic import client
     from canyu_runtime.kafka_clients import ensure_topics
     from canyu_runtime.migrations import migrate
-    from dashboard.launch import dashboard_url, export_tokens, wait_showing
+    from dashboard.auth import with_tokens
+    from dashboard.launch import dashboard_url, wait_showing
     from producers.replay import replay, sample_corpus
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
@@ -122,9 +123,10 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
     ensure_topics(settings)
     with client(settings) as es:
         migrate(es, settings)
+    ensure_webhook_secret(settings)  # as `canyu init` does: webhooks are signed by default
+    ready = with_tokens(settings)  # unset tokens made now, in their files, which the dashboard process reads too
     story = Story.load()
     register_releases(settings, story)  # before any post, so the worker judges every post against them
-    settings = export_tokens(settings)  # the dashboard child process reads them from the environment
     procs = {role: _start(role, settings) for role in ("worker", "sink", "deliver", "dashboard")}
     try:
         result = replay(sample_corpus(), settings)
@@ -132,9 +134,10 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
             raise RuntimeError(f"the sample replay lost posts: {result.unacknowledged or result.rejected}")
         _wait_indexed(settings, result.published, procs)
         changed = _tell_story(settings, story, procs)
-        wait_showing(settings, result.published)
+        wait_showing(ready, result.published)
+        es_url = without_credentials(settings.es_url)
         typer.echo(
-            f"\nAll {result.published} sample posts are indexed in Elasticsearch ({settings.es_url}, "
+            f"\nAll {result.published} sample posts are indexed in Elasticsearch ({es_url}, "
             f"alias {settings.posts_alias}).\nTry, in another terminal:\n"
             '  canyu search "battery"\n  canyu search "电池" --sentiment negative\n'
             '  canyu search "카메라" --lang ko\n'

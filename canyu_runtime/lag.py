@@ -28,8 +28,14 @@ from canyu_runtime.files import write_json_atomically
 # The topics each service's consumer group commits offsets on. Topics on which a group has
 # committed are added to these, so a topic a service starts reading is never missed.
 CONSUMED = {
-    "worker": (topics.POSTS_RAW, topics.POSTS_CLASSIFIED, topics.SUBSCRIPTIONS, topics.RELEASES,
-               topics.ITEM_LIFECYCLE, topics.ALERTS),
+    "worker": (
+        topics.POSTS_RAW,
+        topics.POSTS_CLASSIFIED,
+        topics.SUBSCRIPTIONS,
+        topics.RELEASES,
+        topics.ITEM_LIFECYCLE,
+        topics.ALERTS,
+    ),
     "sink": (topics.POSTS_ENRICHED, topics.ALERTS, topics.FEEDBACK_ITEMS, topics.CASCADES, topics.RELEASE_IMPACTS),
     "deliver": (topics.NOTIFICATIONS, topics.NOTIFICATIONS_RETRY),
 }

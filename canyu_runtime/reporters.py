@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 
 from elasticsearch import Elasticsearch
 
-from canyu.csv_cells import csv_cell
+from canyu.csv_cells import QUOTING, csv_cell
 from canyu.filters import Filters
 from canyu.settings import Settings
 from canyu_runtime.elastic import pages
@@ -66,13 +66,13 @@ def as_jsonl(rows: Iterable[dict]) -> Iterator[str]:
 
 
 def as_csv(rows: Iterable[dict]) -> Iterator[str]:
-    """A header, then one line per report; list cells are joined and formula-like text is defused."""
+    """A header, then one line per report; list cells are joined, formula-like text is defused, text is quoted."""
     yield _line(COLUMNS)
     for row in rows:
-        yield _line([csv_cell(row[column]) for column in COLUMNS])
+        yield _line([csv_cell(row[column]) for column in COLUMNS], QUOTING)
 
 
-def _line(cells: list) -> str:
+def _line(cells: list, quoting: int = csv.QUOTE_MINIMAL) -> str:
     out = io.StringIO()
-    csv.writer(out).writerow(cells)
+    csv.writer(out, quoting=quoting).writerow(cells)
     return out.getvalue()

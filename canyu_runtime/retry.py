@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import tenacity
@@ -27,6 +30,26 @@ from canyu_runtime.metrics import METRICS
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+DELAY_SECONDS = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")  # no sign, no exponent: -5, nan and inf are no waits
+
+
+def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header, delta-seconds or an HTTP date; None when it says nothing
+    usable (a negative or NaN wait would skip the backoff, and a date past is no wait)."""
+    if not value:
+        return None
+    value = value.strip()
+    if DELAY_SECONDS.match(value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": a date in UTC, from a sender that does not say where it is
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 class Stopped(Exception):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from canyu.filters import RELATIVE, Filters
+from canyu.filters import RELATIVE, Filters, in_utc
 from canyu.schema import EnrichedPost, FeedbackItem, ReleaseImpact
 from canyu.versions import SOFTWARE_LINES
 from dashboard import live, reads
@@ -52,6 +53,13 @@ class FilterParams(BaseModel):
         allow_inf_nan=False,
         description="count a sentiment label less likely than this (0-1) as 'unsure' in the sentiment splits",
     )
+
+    @field_validator("until")
+    @classmethod
+    def _has_a_utc_time(cls, until: datetime | None) -> datetime | None:
+        if until is not None:
+            in_utc(until)  # 0001-01-01T00:00+01:00 has no UTC time: a 422 that names `until`
+        return until
 
 
 def as_filters(params: Annotated[FilterParams, Query()]) -> Filters:

@@ -15,9 +15,10 @@ from fastapi.staticfiles import StaticFiles
 
 from canyu.settings import Settings
 from canyu_runtime.elastic import client
+from canyu_runtime.private import without_credentials
 from dashboard import admin, api, items
 from dashboard.auth import COOKIE, is_reader
-from dashboard.security import MaskTokens, SecurityHeaders, without_credentials
+from dashboard.security import HEADERS, BoundedBodies, MaskTokens, SecurityHeaders
 
 HERE = Path(__file__).resolve().parent
 CHARTS = HERE / "node_modules" / "chart.js" / "dist"
@@ -54,7 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BoundedBodies)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: its headers go on BoundedBodies' refusals too
     app.state.settings = settings
     app.state.es = es
     app.include_router(api.router)
@@ -67,6 +69,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def elasticsearch_down(request: Request, exc: EsConnectionError) -> JSONResponse:
         where = without_credentials(settings.es_url)
         return JSONResponse({"detail": f"cannot reach Elasticsearch at {where}"}, status_code=503)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette answers an unhandled error outside every middleware: the policy goes on here by hand.
+        headers = {name.decode(): value.decode() for name, value in HEADERS}
+        return JSONResponse({"detail": "internal error; the server's log has it"}, status_code=500, headers=headers)
 
     @app.exception_handler(NotFoundError)
     async def no_posts_index(request: Request, exc: NotFoundError) -> JSONResponse:

@@ -3,32 +3,41 @@
 
 The page sets the read token as a cookie when it is opened with ``?token=``, so the
 browser's own requests (fetch, EventSource) carry it without putting it in every URL.
+Tokens that the settings leave unset are generated once and kept in CANYU_HOME/secrets.
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from canyu.settings import Settings
+from canyu_runtime.private import secret_path, stored_secret
 
 COOKIE = "canyu_token"
 
 bearer = HTTPBearer(auto_error=False, description="the read-only token (or the admin token) as a bearer token")
 
 
+TOKENS = ("dashboard_token", "dashboard_admin_token")
+
+
 def with_tokens(settings: Settings) -> Settings:
-    """The settings with a fresh random token for each one that is unset (the caller prints them)."""
-    missing = {
-        name: secrets.token_urlsafe(24)
-        for name in ("dashboard_token", "dashboard_admin_token")
-        if getattr(settings, name) is None
-    }
+    """The settings with each unset token read from its file under CANYU_HOME/secrets, made on first use.
+
+    The files are the operator's only (0600 in a 0700 folder); what is printed is where they are
+    (``token_file``), never a token, so a log of `canyu dashboard` or `canyu up` shows none.
+    """
+    missing = {name: stored_secret(settings, name, create=True) for name in TOKENS if getattr(settings, name) is None}
     return settings.model_copy(update=missing)
+
+
+def token_file(settings: Settings, name: str = "dashboard_token") -> Path:
+    return secret_path(settings, name)
 
 
 def _matches(given: str | None, expected: str | None) -> bool:

@@ -8,20 +8,21 @@ import time
 import httpx
 
 from canyu.settings import Settings
-from dashboard.auth import with_tokens
+from dashboard.auth import token_file
 
 
 def dashboard_url(settings: Settings) -> str:
-    """The page's address with the read-only token, as a person opens it."""
-    return f"http://{settings.dashboard_host}:{settings.dashboard_port}/?token={settings.dashboard_token}"
+    """The page's address as a person opens it, in a shell: with where the read-only token is, never the token.
 
-
-def export_tokens(settings: Settings) -> Settings:
-    """Generate the unset tokens and put them in the environment, so a dashboard child process uses the same."""
-    ready = with_tokens(settings)
-    os.environ["CANYU_DASHBOARD_TOKEN"] = ready.dashboard_token
-    os.environ["CANYU_DASHBOARD_ADMIN_TOKEN"] = ready.dashboard_admin_token
-    return ready
+    ``settings`` are the ones before ``with_tokens``: an unset token is in its file (``$(cat …)``).
+    """
+    if settings.dashboard_token is None:
+        token = f"$(cat {token_file(settings)})"
+    elif os.environ.get("CANYU_DASHBOARD_TOKEN") == settings.dashboard_token:
+        token = "$CANYU_DASHBOARD_TOKEN"
+    else:
+        token = "<your dashboard_token setting>"
+    return f"http://{settings.dashboard_host}:{settings.dashboard_port}/?token={token}"
 
 
 def wait_showing(settings: Settings, total: int, timeout_s: float = 60) -> None:

@@ -206,4 +206,3 @@ def releases(es: Elasticsearch, settings: Settings, filters: Filters) -> list[Re
         ignore_unavailable=True,
     )
     return [ReleaseImpact.model_validate(h["_source"]) for h in r["hits"]["hits"]]
-

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from kafka.errors import KafkaError, MessageSizeTooLargeError
@@ -58,6 +58,30 @@ def mapped(source: Source, records: list[Record]) -> Iterator[tuple[Record, Post
             yield record, None, reason_of(e)
 
 
+Outgoing = tuple[Post | None, bytes, str | None]  # a post, or no post: the raw record and why it is none
+
+
+def key_of(post: Post | None, raw: bytes) -> str:
+    """What says that two records are one: a post's id; a bad record's bytes (a feed that keeps serving it is
+    not dead-lettered on each poll)."""
+    return post.id if post else f"dead-letter:{hashlib.sha256(raw).hexdigest()[:32]}"
+
+
+def first_of_each(outgoing: Iterable[Outgoing]) -> tuple[list[tuple[str, Outgoing]], int]:
+    """Each record once, by ``key_of``, the first copy kept, and how many copies were left out: a page may list a
+    status and, inside another one's ``retweeted_status``, the same status again. What a poll publishes and what
+    ``--dry-run`` prints both come from here."""
+    unique: dict[str, Outgoing] = {}
+    repeated = 0
+    for post, raw, reason in outgoing:
+        key = key_of(post, raw)
+        if key in unique:
+            repeated += 1
+        else:
+            unique[key] = (post, raw, reason)
+    return list(unique.items()), repeated
+
+
 @dataclass
 class PageResult:
     published: int = 0
@@ -84,19 +108,16 @@ class Publisher:
             [(post, record.raw, reason) for record, post, reason in mapped(self.source, records)], cursor
         )
 
-    def send_all(self, outgoing: list[tuple[Post | None, bytes, str | None]], cursor: Cursor) -> PageResult:
-        """Send each post, or each raw record with the reason it is no post, unless the cursor has seen it."""
-        result = PageResult()
+    def send_all(self, outgoing: list[Outgoing], cursor: Cursor) -> PageResult:
+        """Send each post, or each raw record with the reason it is no post, once, unless the cursor has seen it."""
+        unique, repeated = first_of_each(outgoing)
+        result = PageResult(duplicates=repeated)
         sent = []  # (key, is a dead letter, future)
         errors = []
-        in_this_page = set()
-        for post, raw, reason in outgoing:
-            # A bad record is remembered by its bytes: a feed that keeps serving it is not dead-lettered each poll.
-            key = post.id if post else f"dead-letter:{hashlib.sha256(raw).hexdigest()[:32]}"
-            if cursor.seen(key) or key in in_this_page:
+        for key, (post, raw, reason) in unique:
+            if cursor.seen(key):
                 result.duplicates += 1
                 continue
-            in_this_page.add(key)
             try:
                 future = publish(self.producer, self.posts_topic, post) if post else self.dead_letter(raw, reason)
             except MessageSizeTooLargeError as e:  # refused before sending: no retry will make it fit

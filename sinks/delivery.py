@@ -4,8 +4,14 @@ Delivery is at least once: offsets are committed only after every notification o
 batch was delivered, set aside for a retry or dead-lettered, so a crash repeats some
 deliveries. Each one carries the notification id (header ``X-Canyu-Notification-Id``,
 or the email's Message-ID) for receivers to deduplicate. Webhook bodies are signed with
-HMAC-SHA256 over ``"{timestamp}.{body}"``; a webhook whose ``secret_env`` is not set is
-refused, never sent unsigned.
+HMAC-SHA256 over ``"{timestamp}.{body}"``, with the key in the subscription's ``secret_env``
+or, when it names none, the default key: the ``webhook_secret`` setting, else the one that
+`canyu init` stored (``canyu_runtime.private.webhook_secret``). A webhook is never sent
+unsigned: one whose key cannot be found is refused (dead-lettered), and delivery does not
+start while a webhook subscription relies on a default key that does not exist.
+
+A receiver's answer is judged by its status (and a 429's ``Retry-After``) alone: its body is
+never read, so never decoded, and cannot cost memory however it is compressed.
 
 A batch never waits on one receiver. Its notifications are grouped by endpoint (a
 webhook's scheme, host and port; the SMTP server; Kafka), and the endpoints are served
@@ -20,25 +26,20 @@ without spending a try. A refusal (a 4xx answer, a redirect, a forbidden address
 missing secret) is dead-lettered at once. So a dead endpoint costs one timeout per batch,
 and the healthy receivers are never sent the batch again.
 
-Redirects are never followed: one could lead past the address check. Addresses on
-loopback, private or link-local networks, and the IPv6 forms that carry one (IPv4-mapped,
-IPv4-compatible, 6to4, NAT64, Teredo) are refused unless their host is in
-``deliver_allowed_hosts``: a subscription must not be a way to reach into our own
-network. The host is resolved once; the connection goes to the address that was checked
-(the Host header and TLS server name stay the host's), so a second DNS answer cannot
-differ from the first.
+Redirects are never followed: one could lead past the address check. Webhooks and Slack
+go through the one outbound guard (``canyu_runtime.outbound``): a subscription must not be a
+way to reach into our own network, so non-public addresses are refused unless their host is
+in ``deliver_allowed_hosts``, and the connection goes to the address that was checked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import os
 import smtplib
-import socket
 import threading
 import time
 import urllib.parse
@@ -47,16 +48,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-import httpcore
 import httpx
 from kafka.consumer.fetcher import ConsumerRecord
 
 from canyu import topics
 from canyu.schema import Channel, Notification
 from canyu.settings import Settings
-from canyu_runtime.errors import Permanent, RetryLater
+from canyu_runtime.errors import Misconfigured, RetryLater
+from canyu_runtime.outbound import GuardedTransport, Refused, check_url
+from canyu_runtime.private import WEBHOOK_SECRET, secret_path, webhook_secret
 from canyu_runtime.reasons import reason_of
-from canyu_runtime.retry import RetryPolicy
+from canyu_runtime.subscriptions import SubscriptionStore
+from canyu_runtime.retry import RetryPolicy, retry_after_s
 from sinks.base import BatchSink
 
 log = logging.getLogger(__name__)
@@ -66,118 +69,6 @@ TRIES_HEADER = "canyu-tries"  # on the retry topic: tries spent so far
 DUE_HEADER = "canyu-due"  # on the retry topic: when to try again, in seconds since the epoch
 ACK_TIMEOUT_S = 30
 GRACE_S = 2.0  # past the deadline, for a request that the deadline is cutting short to end
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-class Refused(Permanent):
-    """Delivery must not be tried at all (a retry would not help)."""
-
-
-def embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address that an IPv6 address carries (IPv4-mapped or -compatible, 6to4, NAT64, Teredo)."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return None
-    if address.ipv4_mapped:
-        return address.ipv4_mapped
-    if address.sixtofour:
-        return address.sixtofour
-    if address.teredo:
-        return address.teredo[1]
-    if address in NAT64 or int(address) >> 32 == 0:  # NAT64, and ::a.b.c.d (IPv4-compatible)
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    inner = embedded_ipv4(address)
-    return address.is_global and (inner is None or inner.is_global)
-
-
-def check_address(url: str, allowed_hosts: list[str]) -> str:
-    """The address to connect to for ``url``: its host resolved once, every answer checked, the first one."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise Refused(f"{url!r} is not an http(s) URL")
-    try:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    except ValueError:
-        raise Refused("the URL's port is not in 1-65535") from None
-    try:
-        infos = socket.getaddrinfo(parsed.hostname, port, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as e:
-        raise OSError(f"cannot resolve {parsed.hostname}: {e}") from e
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not addresses:
-        raise OSError(f"cannot resolve {parsed.hostname}: no address")
-    if parsed.hostname not in allowed_hosts:
-        for address in addresses:
-            if not is_public(address):
-                raise Refused(
-                    f"{parsed.hostname} resolves to {address}, a non-public address; "
-                    "add the host to deliver_allowed_hosts to allow it"
-                )
-    return str(addresses[0])
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write ends by the deadline, however slowly the other side drips."""
-
-    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
-        self.stream, self.deadline = stream, deadline
-
-    def _timeout(self, timeout: float | None, error: type[Exception]) -> float:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise error("the delivery deadline passed")
-        return left if timeout is None else min(timeout, left)
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.stream.read(max_bytes, self._timeout(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.stream.write(buffer, self._timeout(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self.stream.close()
-
-    def start_tls(self, ssl_context, server_hostname: str | None = None, timeout: float | None = None):
-        tls = self.stream.start_tls(ssl_context, server_hostname, self._timeout(timeout, httpcore.ConnectTimeout))
-        return _DeadlineStream(tls, self.deadline)
-
-    def get_extra_info(self, info: str):
-        return self.stream.get_extra_info(info)
-
-
-class _PinnedBackend(httpcore.NetworkBackend):
-    """Connects to the checked address whatever host the request names; TLS still verifies that host."""
-
-    def __init__(self, address: str, deadline: float):
-        self.address, self.deadline = address, deadline
-        self.backend = httpcore.SyncBackend()
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise httpcore.ConnectTimeout("the delivery deadline passed")
-        timeout = left if timeout is None else min(timeout, left)
-        stream = self.backend.connect_tcp(self.address, port, timeout, local_address, socket_options)
-        return _DeadlineStream(stream, self.deadline)
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        raise httpcore.ConnectError("a webhook is never a unix socket")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-class PinnedTransport(httpx.HTTPTransport):
-    """httpx's transport, its connections made by :class:`_PinnedBackend`."""
-
-    def __init__(self, address: str, deadline: float):
-        super().__init__(retries=0)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_PinnedBackend(address, deadline)
-        )
 
 
 def shown(channel: Channel) -> str:
@@ -208,13 +99,6 @@ def summary(notice: Notification) -> str:
         f"canyu {a.kind} alert: {what}: {a.observed:g} in {a.window_start:%Y-%m-%d %H:%M}–{a.window_end:%H:%M} UTC "
         f"(usually {a.baseline_mean:.1f} ± {a.baseline_std:.1f}, threshold {a.threshold:g})"
     )
-
-
-def retry_after_s(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
 
 
 def _header(record: ConsumerRecord, name: str) -> str | None:
@@ -248,6 +132,21 @@ class DeliverySink(BatchSink):
         self.delivery_retry = RetryPolicy(
             first_s=settings.deliver_backoff_s, max_s=settings.deliver_max_backoff_s, attempts=settings.deliver_attempts
         )
+
+    def prepare(self) -> None:
+        """Refuse to start while a webhook subscription relies on the default key and there is none."""
+        if webhook_secret(self.settings):
+            return
+        relying = sorted(
+            s.id for s in SubscriptionStore(self.settings).current().values()
+            if s.channel.type == "webhook" and not s.channel.secret_env
+        )  # fmt: skip
+        if relying:
+            raise Misconfigured(
+                f"webhook subscriptions {', '.join(relying)} name no secret_env, and there is no default webhook "
+                f"secret: set webhook_secret (CANYU_WEBHOOK_SECRET), or run `canyu init`, which stores one in "
+                f"{secret_path(self.settings, WEBHOOK_SECRET)}; a webhook is never sent unsigned"
+            )
 
     # -- a batch ---------------------------------------------------------------------------
 
@@ -361,35 +260,40 @@ class DeliverySink(BatchSink):
 
     def _post(self, channel: Channel, notice_id: str, body: bytes, deadline: float) -> None:
         where = shown(channel)
-        secret = os.environ.get(channel.secret_env) if channel.secret_env else self.settings.webhook_secret
+        secret = os.environ.get(channel.secret_env) if channel.secret_env else webhook_secret(self.settings)
         if channel.secret_env and not secret:
             raise Refused(f"the secret variable {channel.secret_env} is not set; a webhook is never sent unsigned")
-        address = check_address(channel.target, self.settings.deliver_allowed_hosts)
+        if channel.type == "webhook" and not secret:
+            raise Refused("no webhook secret: set webhook_secret (CANYU_WEBHOOK_SECRET) or run `canyu init`; "
+                          "a webhook is never sent unsigned")  # fmt: skip
+        check_url(channel.target)
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "canyu-delivery/1",
             "X-Canyu-Notification-Id": notice_id,
             "X-Canyu-Timestamp": timestamp,
+            "Accept-Encoding": "identity",  # the answer's body is never read; it need not be compressed either
         }
         if secret:
             headers["X-Canyu-Signature"] = signature(secret.encode(), timestamp, body)
         try:
             with httpx.Client(
-                transport=PinnedTransport(address, deadline),
+                transport=GuardedTransport(self.settings.deliver_allowed_hosts, "deliver_allowed_hosts", deadline),
                 timeout=self.settings.deliver_timeout_s,
                 follow_redirects=False,  # a redirect could lead past the address check
-            ) as client:
-                response = client.post(channel.target, content=body, headers=headers)
+            ) as client, client.stream("POST", channel.target, content=body, headers=headers) as response:
+                # The status and headers say all; the body is left unread, so a hostile receiver's
+                # compressed answer is never decoded (a gzip bomb costs nothing).
+                code, retry_after = response.status_code, response.headers.get("Retry-After")
         except httpx.TransportError as e:  # could not connect, or no answer in time: try again
             raise OSError(f"{where}: {type(e).__name__}") from None  # its message repeats the URL
-        code = response.status_code
         if 300 <= code < 400:
             raise Refused(f"{where} answered {code}, a redirect, which is not followed")
         if 400 <= code < 500 and code not in (408, 429):
             raise Refused(f"{where} answered {code}")
         if code >= 400:
-            raise RetryLater(f"{where} answered {code}", retry_after_s(response.headers.get("Retry-After")))
+            raise RetryLater(f"{where} answered {code}", retry_after_s(retry_after))
 
     def _email(self, channel: Channel, notice: Notification) -> None:
         message = EmailMessage()

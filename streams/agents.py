@@ -79,8 +79,10 @@ class Topics:
 # The near-duplicate fingerprint that ``enrich`` worked out travels with the classified post,
 # as a header (the post's schema is what users index and query, and this is the worker's own).
 FINGERPRINT_HEADER = "canyu-simhash"
-# So does the classifier's sentence vector of a feedback post, which groups items across languages.
+# So does the classifier's sentence vector of a feedback post, which groups items across languages,
+# and the partition of posts.raw the post came in on: with its source, the input the clock follows.
 VECTOR_HEADER = "canyu-vector"
+PARTITION_HEADER = "canyu-partition"
 # A record on posts.classified with this header is no post: it asks the stateful step to apply what
 # changed in the releases and item lifecycles people wrote (streams.watch), in order with the posts.
 SYNC_HEADER = "canyu-sync"
@@ -134,12 +136,15 @@ class Agents:
     async def _forward(self, stream: faust.StreamT, classified: asyncio.Queue) -> None:
         while True:
             events, batch = await classified.get()
-            for result, fp, vector in await batch:
+            for event, (result, fp, vector) in zip(events, await batch, strict=True):
                 if isinstance(result, DeadLetter):
                     await self._dead_letter(result)
                     continue
                 post_id, value = result
-                headers = {FINGERPRINT_HEADER: b"" if fp is None else str(fp).encode()}
+                headers = {
+                    FINGERPRINT_HEADER: b"" if fp is None else str(fp).encode(),
+                    PARTITION_HEADER: str(event.message.partition).encode(),
+                }
                 if vector is not None:
                     headers[VECTOR_HEADER] = vector
                 await _send(self.topics.classified, post_id, value, headers)
@@ -167,7 +172,8 @@ class Agents:
                 await self._dead_letter(record.dead_letter("signals", f"not a valid EnrichedPost: {reason_of(e)}"))
                 continue
             try:
-                out = self.state.process(post, record.offset, self._fingerprint(event, post), _vector(event))
+                out = self.state.process(post, record.offset, self._fingerprint(event, post), _vector(event),
+                                         _partition(event))  # fmt: skip
             except Exception as e:
                 self.state.forget_recent()  # what it had in memory may be half changed: read the tables again
                 await self._dead_letter(record.dead_letter("signals", f"not processed: {reason_of(e)}", post.source))
@@ -300,6 +306,12 @@ def _vector(event: EventT) -> np.ndarray | None:
     """The sentence vector ``enrich`` sent with a feedback post, if any."""
     packed = _headers(event).get(VECTOR_HEADER)
     return unpack_vector(packed) if packed else None
+
+
+def _partition(event: EventT) -> int | None:
+    """The partition of posts.raw the post came in on; None for a record sent another way (a dead letter replayed)."""
+    sent = _headers(event).get(PARTITION_HEADER)
+    return int(sent) if sent else None
 
 
 def _record(event: EventT) -> RawRecord:

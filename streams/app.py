@@ -22,14 +22,15 @@ from faust.web import Request, Response, View
 from canyu import topics
 from canyu.schema import ItemLifecycle, Release, Subscription
 from canyu.settings import Settings
+from canyu_runtime.metrics import METRICS
 from canyu_runtime.registry import Follower
 from canyu_runtime.subscriptions import SubscriptionFollower
 from streams.agents import IMPACTS_INTERVAL_S, Agents, Topics
 from streams.classifying import Classifying
 from streams.offsets import RECOMMIT_INTERVAL_S, Mender, ledger, recommit
 from streams.recent import Clock
-from streams.sensor import MetricsSensor
 from streams.releases import ReleaseRules
+from streams.sensor import ClockCollector, MetricsSensor
 from streams.signals import SignalConfig, Signals, Tables
 from streams.spikes import SpikeRule
 from streams.watch import FollowedRegistries
@@ -96,6 +97,8 @@ def signal_config(settings: Settings) -> SignalConfig:
         viral_velocity=settings.viral_velocity,
         item_threshold=settings.item_similarity,
         item_vector_threshold=settings.item_vector_similarity,
+        inputs=settings.topic_partitions,
+        idle_input_s=settings.worker_idle_input_s,
         releases=releases,
     )
 
@@ -154,6 +157,7 @@ def create_app(settings: Settings) -> faust.App:
     app.agent(out.alerts, name="notify")(agents.notify)
     app.page("/assignment/")(assignment)
     app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
+    METRICS.registry.register(ClockCollector(state))
     app.page("/signals/")(signal_clock(state))
     app.page("/offsets/")(offsets)
 
@@ -194,9 +198,11 @@ async def offsets(web: View, request: Request) -> Response:
 
 def signal_clock(state: Signals):
     async def page(web: View, request: Request) -> Response:
-        """Event-time progress: the watermark, and how many posts arrived too late to be counted."""
+        """Event-time progress: the watermark, each input's high mark, and the posts that came late
+        (counted all the same) or too old to count."""
         clock = state.clock or Clock()
-        return web.json({"watermark": clock.watermark, "first": clock.first, "late": clock.late})
+        return web.json({"watermark": clock.watermark, "first": clock.first, "late": clock.late,
+                         "too_old": clock.too_old, "inputs": clock.marks})  # fmt: skip
 
     return page
 

@@ -41,6 +41,7 @@ from streams.releases import (
     release_of_fix,
 )
 
+
 class Registries(Protocol):
     """What people said, as the worker follows it: releases by key, item lifecycles by item id."""
 
@@ -118,9 +119,7 @@ class ReleaseWatch:
         if day != self._day:  # a new day: every window around it moves on
             self._day = day
             now = self._now()
-            self.dirty.update(
-                r.key for r in self.s.registries.releases().values() if self.rules.active(r, now - DAY)
-            )
+            self.dirty.update(r.key for r in self.s.registries.releases().values() if self.rules.active(r, now - DAY))
 
     # --- per post ------------------------------------------------------------------------
 

@@ -151,6 +151,7 @@ def report(
     with client(settings) as es:
         impact = find_impact(es, settings, product, version)
     if impact is None:
+        window = settings.release_window_days
         fail(f"no impact of {product} {version} yet: `canyu release list` shows the releases; the worker computes "
-             f"an impact once posts about {product} come within {settings.release_window_days} days of its date")  # fmt: skip
+             f"an impact once posts about {product} come within {window} days of its date")  # fmt: skip
     typer.echo(impact.model_dump_json(indent=2) if as_json else render(impact))

@@ -35,6 +35,7 @@ def add(
 ) -> None:
     """Subscribe a channel to alerts. Repeat --topic/--product/--intent/--sentiment/--kind to allow several."""
     from canyu.schema import Channel, Subscription, SubscriptionMatch
+    from canyu_runtime.private import webhook_secret
     from canyu_runtime.subscriptions import SubscriptionStore
 
     channels = {"webhook": webhook, "slack": slack, "email": email, "kafka": kafka}
@@ -55,6 +56,9 @@ def add(
         fail(reason_of(e))
     SubscriptionStore(get_settings()).put(subscription)
     typer.echo(f"{subscription.id}: subscribed {channel_type} {target}")
+    if channel_type == "webhook" and not secret_env and not webhook_secret(get_settings()):
+        typer.secho("warning: there is no default webhook secret yet, and webhooks are never sent unsigned: run "
+                    "`canyu init` (or set webhook_secret) before `canyu deliver`", fg=typer.colors.YELLOW, err=True)
 
 
 @app.command("list")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from canyu.settings import Settings
+from canyu_runtime.private import open_private, write_private
 from canyu_cli.stack.artifacts import ServerPin, fetch_all, load_pins
 from canyu_cli.stack.java import find_java
 
@@ -137,8 +138,7 @@ class Server(ABC):
     def _start(self) -> None:
         java = find_java(self.pin.java, f"{self.name} {self.pin.version}")
         command, env = self.prepare(java)
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
+        with open_private(self.log_file) as log:
             proc = subprocess.Popen(
                 command,
                 cwd=self.dir,
@@ -148,7 +148,7 @@ class Server(ABC):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: `down` stops the whole tree
             )
-        self.pid_file.write_text(f"{proc.pid} {_start_time(proc.pid) or 0}\n")
+        write_private(self.pid_file, f"{proc.pid} {_start_time(proc.pid) or 0}\n".encode())
 
     def _wait_healthy(self) -> Status:
         deadline = time.monotonic() + self.start_timeout_s

@@ -73,6 +73,7 @@ def _post(n: int) -> EnrichedPost:
 
 POSTS = [_post(n) for n in range(40)]
 
+
 def _change(action: str, day: int, version: str | None = None, note: str | None = None, by: str = "cli") -> ItemChange:
     return ItemChange(action=action, at=START + timedelta(days=day), version=version, note=note, by=by)
 

@@ -34,10 +34,14 @@ def test_canyu_up_indexes_the_whole_sample_and_search_finds_all_three_languages(
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
     assert f"All {expected} sample posts are indexed" in up.stdout
     assert "canyu search" in up.stdout
-    # It ends with the dashboard's address, printed once the dashboard's API counted the whole sample.
-    url = rf"http://127\.0\.0\.1:{env['CANYU_DASHBOARD_PORT']}/\?token=\S{{16,}}"
+    # It ends with the dashboard's address, printed once the dashboard's API counted the whole sample, with
+    # where its read token is (a file only the operator can read), never the token itself.
+    token_file = settings.home / "secrets" / f"{settings.namespace}dashboard_token"
+    url = rf"http://127\.0\.0\.1:{env['CANYU_DASHBOARD_PORT']}/\?token=\$\(cat {re.escape(str(token_file))}\)"
     assert re.fullmatch(rf"Dashboard \(the sample corpus, live\): {url}", up.stdout.strip().splitlines()[-1])
     reader = with_tokens(settings)
+    assert reader.dashboard_token == token_file.read_text().strip()
+    assert reader.dashboard_token not in up.stdout + up.stderr
     with TestClient(create_app(reader), headers={"Authorization": f"Bearer {reader.dashboard_token}"}) as dashboard:
         summary = dashboard.get("/api/summary").json()
     assert summary["total"] == expected

@@ -140,7 +140,10 @@ def test_a_release_regresses_a_fix_holds_and_another_does_not(ns, tmp_path):
 
             wait_for(lambda: notified(hook, "fix_failed"), timeout=120, what="the fix_failed alert at the webhook")
             (failed,) = notified(hook, "fix_failed")
-            assert failed["alert"]["dimensions"]["item"] == bluetooth and failed["alert"]["dimensions"]["version"] == "1.0.8.0"
+            assert (
+                failed["alert"]["dimensions"]["item"] == bluetooth
+                and failed["alert"]["dimensions"]["version"] == "1.0.8.0"
+            )
             wait_for(lambda: (item_doc(settings, wifi) or {}).get("status") == "verified", timeout=120,
                      what="the WiFi fix verified")  # fmt: skip
             wait_for(lambda: (item_doc(settings, bluetooth) or {}).get("status") == "fix_failed", timeout=60,

@@ -6,7 +6,9 @@ without) a query, and a query that cannot reach it must say so with a 503.
 
 from __future__ import annotations
 
+import gzip
 import logging
+import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,13 +19,14 @@ from canyu.lifecycle import InvalidChange
 from canyu.schema import ItemLifecycle, ReleaseImpact, Share
 from canyu.settings import Settings
 from canyu_runtime import items, reporters
+from canyu_runtime.private import without_credentials
 from canyu_runtime.reporters import COLUMNS
 from dashboard import reads
 from dashboard.api import FilterParams, as_filters
 from dashboard.app import create_app
-from dashboard.auth import with_tokens
+from dashboard.auth import token_file, with_tokens
 from dashboard.live import Feed
-from dashboard.security import MaskTokens, without_credentials
+from dashboard.security import MaskTokens
 
 READ, ADMIN = "r" * 24, "a" * 24
 
@@ -82,11 +85,16 @@ def test_a_bad_minimum_confidence_is_422_before_any_query(web, value) -> None:
     assert response.json()["detail"][0]["loc"] == ["query", "min_confidence"]
 
 
-def test_unset_tokens_are_generated_and_set_ones_kept() -> None:
-    made = with_tokens(Settings(dashboard_token=READ))
+def test_unset_tokens_are_generated_once_kept_in_private_files_and_set_ones_kept(tmp_path) -> None:
+    made = with_tokens(Settings(home=tmp_path, dashboard_token=READ))
     assert made.dashboard_token == READ
     assert made.dashboard_admin_token and made.dashboard_admin_token != READ
-    assert with_tokens(Settings()).dashboard_token != with_tokens(Settings()).dashboard_token
+    assert with_tokens(Settings(home=tmp_path)).dashboard_admin_token == made.dashboard_admin_token  # a restart
+    assert with_tokens(Settings(home=tmp_path / "elsewhere")).dashboard_token != with_tokens(
+        Settings(home=tmp_path)).dashboard_token  # fmt: skip
+    stored = token_file(Settings(home=tmp_path), "dashboard_admin_token")
+    assert stored.read_text().strip() == made.dashboard_admin_token
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600 and stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
 
 
 def test_the_app_refuses_to_start_without_tokens() -> None:
@@ -333,8 +341,8 @@ def test_the_reporters_download_is_a_csv_file_named_after_the_item(web, monkeypa
     assert answer.headers["content-disposition"] == 'attachment; filename="reporters-item-1.csv"'
     assert answer.text.splitlines() == [
         ",".join(COLUMNS),
-        "forum:1,https://forum.example/1,forum,ko,2026-11-15T08:00:00Z,u1,'=1+1,hyperos 1.0.7.0,"
-        "'-1 star: 1.0.7.0 업데이트 후 끊겨요",
+        '"forum:1","https://forum.example/1","forum","ko","2026-11-15T08:00:00Z","u1","\'=1+1","hyperos 1.0.7.0",'
+        '"\'-1 star: 1.0.7.0 업데이트 후 끊겨요"',  # text quoted, as in every CSV canyu writes (canyu.csv_cells)
     ]
     jsonl = web.get("/api/items/item-1/reporters", params={"format": "jsonl"}, headers=bearer(ADMIN))
     assert jsonl.headers["content-type"] == "application/x-ndjson" and '"author_name": "=1+1"' in jsonl.text
@@ -376,3 +384,56 @@ def test_feedback_shows_every_item_still_tracked_whatever_its_status(settings) -
     query = es.searches[0]["query"]["bool"]
     assert query["must_not"] == [{"term": {"status": "closed"}}]
     assert query["filter"] == [{"terms": {"product": ["phone-x1"]}}]
+
+
+def test_a_request_body_over_the_limit_or_compressed_is_refused_before_it_is_read(web) -> None:
+    """Nothing reaches Kafka here: on the way to it, each body would be a 422 (not a subscription)."""
+    huge = {"id": "s-1", "x": "y" * 100_000}  # no name, no channel: a 422 if it were read
+    answer = web.post("/api/subscriptions", json=huge, headers=bearer(ADMIN))
+    assert answer.status_code == 413 and "at most" in answer.json()["detail"]
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+
+    def chunked():  # no Content-Length: the body is counted as it comes
+        yield b'{"id": "s-1", "x": "'
+        for _ in range(100):
+            yield b"y" * 1000
+        yield b'"}'
+
+    answer = web.post("/api/subscriptions", content=chunked(), headers=bearer(ADMIN))
+    assert answer.status_code == 413
+
+    packed = gzip.compress(b'{"id": "s-1"}')
+    answer = web.post("/api/subscriptions", content=packed, headers={**bearer(ADMIN), "Content-Encoding": "gzip"})
+    assert answer.status_code == 415
+    assert web.post("/api/subscriptions", json={"id": "s-1"}, headers=bearer(ADMIN)).status_code == 422  # still read
+
+
+@pytest.mark.parametrize("until", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_with_no_utc_equivalent_is_422_not_500(web, until) -> None:
+    response = web.get("/api/summary", params={"until": until}, headers=bearer(READ))
+    assert response.status_code == 422
+    assert "out of range" in response.text and response.json()["detail"][0]["loc"] == ["query", "until"]
+    with pytest.raises(ValueError, match="out of range"):
+        Filters(until=datetime.fromisoformat(until))  # the CLI's filters refuse it the same way
+
+
+def test_an_unexpected_error_is_a_500_that_still_carries_the_policy(settings, monkeypatch) -> None:
+    monkeypatch.setattr(reads, "summary", lambda *args: 1 / 0)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as web:
+        response = web.get("/api/summary", headers=bearer(READ))
+    assert response.status_code == 500 and "ZeroDivision" not in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("address", [f"/?%74oken={READ}", f"/?since=7d&%74%6F%6B%65%6E={READ}", f"/?TOKEN={READ}",
+                                     f"/?token={READ}&token={READ}", f"/?tok%65n={READ}#x"])  # fmt: skip
+def test_a_token_under_any_spelling_of_its_name_never_reaches_the_access_log(address) -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", address, "1.1", 200), None)  # fmt: skip
+    assert MaskTokens().filter(record)
+    assert READ not in record.getMessage() and "=***" in record.getMessage()
+
+
+def test_the_page_reads_a_percent_encoded_token_name_so_the_mask_must_too(web) -> None:
+    assert web.get(f"/?%74oken={READ}").status_code == 200

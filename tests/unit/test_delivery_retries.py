@@ -274,3 +274,12 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline(delivery, r
     assert elapsed < 2 + 2 + 1  # the deadline and its grace, though every read got a byte within its timeout
     (retried,) = retries(delivery)
     assert tries(retried) == 1
+
+
+@pytest.mark.parametrize("asked", ["-5", "nan", "-inf"])
+def test_a_negative_or_nan_retry_after_does_not_skip_the_backoff(delivery, receiver, asked):
+    receiver.statuses, receiver.headers = [429], {"Retry-After": asked}
+    before = time.time()
+    delivery.write([record(receiver)])
+    (retried,) = retries(delivery)
+    assert float(dict(retried.headers)[DUE_HEADER]) > before  # the backoff's wait, not one in the past (or NaN)

@@ -1,11 +1,12 @@
 """The one retry policy: backoff with jitter, a bound, Retry-After, and shutdown."""
 
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
 from canyu_runtime.errors import Misconfigured, RetryLater
-from canyu_runtime.retry import RetryPolicy, Stopped
+from canyu_runtime.retry import RetryPolicy, Stopped, retry_after_s
 
 
 class Flaky:
@@ -66,3 +67,13 @@ def test_shutdown_interrupts_the_wait_at_once():
     with pytest.raises(Stopped):
         RetryPolicy(first_s=60.0, max_s=60.0).call(step, what="writing", stop=stop)
     assert step.calls == 1
+
+
+def test_retry_after_is_delta_seconds_or_a_date_and_never_a_negative_or_nan_wait():
+    now = datetime(2026, 11, 27, 12, 0, 0, tzinfo=timezone.utc)
+    assert retry_after_s("7", now) == 7.0 and retry_after_s(" 1.5 ", now) == 1.5
+    assert retry_after_s("Fri, 27 Nov 2026 12:00:30 GMT", now) == 30
+    assert retry_after_s("Fri, 27 Nov 2026 12:00:30 -0000", now) == 30
+    assert retry_after_s("Fri, 27 Nov 2026 11:00:00 GMT", now) == 0.0  # a date past: no wait, not a negative one
+    for nonsense in ("-5", "nan", "NaN", "inf", "-inf", "1e400", "soon", "", None):
+        assert retry_after_s(nonsense, now) is None, nonsense

@@ -14,7 +14,7 @@ import pytest
 from faust.topics import Topic
 from faust.transport.drivers.aiokafka import Consumer
 
-from canyu.schema import Alert, Channel, Subscription, SubscriptionMatch
+from canyu.schema import Alert, Channel, ItemLifecycle, Release, Subscription, SubscriptionMatch
 from canyu.settings import Settings
 from canyu_runtime.retry import RetryPolicy
 from streams.agents import FINGERPRINT_HEADER
@@ -304,3 +304,25 @@ def test_table_writes_need_no_metadata_for_the_changelogs(sent, monkeypatch, tmp
     run_agent("signals", [p.model_dump_json().encode() for p in battery_spike()], settings)
     assert on(sent, "dead-letters") == []
     assert len(on(sent, "posts.enriched")) == 42 and len(on(sent, "alerts")) == 1  # the cooldowns table was written
+
+
+@pytest.mark.parametrize(
+    ("agent", "good", "bad"),
+    [
+        ("releases", Release(product="hyperos", version="1.0.7.0", date=T0), b'{"product": "hyperos"}'),
+        ("lifecycles", ItemLifecycle(item_id="item-1", state="acknowledged"), b'{"item_id": "i", "state": "gone"}'),
+    ],
+)
+def test_a_record_on_a_registry_topic_that_is_none_becomes_a_dead_letter(sent, tmp_path, agent, good, bad):
+    settings = Settings(namespace="tc.", classifier="lexicon", home=tmp_path)
+
+    async def drive():
+        app = create_app(settings)
+        async with app.agents[agent].test_context() as checker:
+            await checker.put(good.model_dump_json().encode(), key=b"good")
+            await checker.put(None, key=b"removed")  # a tombstone: nothing wrong with it
+            await checker.put(bad, key=b"bad")
+
+    asyncio.run(drive())
+    (letter,) = letters(sent)
+    assert letter["stage"] == agent and letter["key"] == "bad" and letter["reason"]
