@@ -43,6 +43,8 @@ up: $(BIN)/.installed $(CHARTS)
 test: export CANYU_HOME := $(CURDIR)/.canyu
 test: $(BIN)/.installed-test $(CHARTS) /usr/bin/chromium
 	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/canyu stack up
 	$(BIN)/pytest -ra; status=$$?; $(BIN)/canyu stack down; exit $$status
 
