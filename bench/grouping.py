@@ -32,7 +32,7 @@ from pathlib import Path
 
 from canyu.schema import EnrichedPost, Post
 from canyu.settings import Settings
-from models import DEFAULT, load_classifier
+from models import DEFAULT, describe_threads, load_classifier, thread_counts
 from streams.app import signal_config
 from streams.enrich import RawRecord, enrich_batch
 from streams.products import Catalogue
@@ -217,6 +217,7 @@ def run(classifier_name: str = DEFAULT, threads: int = 1, settings: Settings | N
     scores = pairwise(placed)
     return {
         "classifier": placed[0].post.classifier if placed else classifier_name,
+        "threads": thread_counts(),  # what the numeric libraries ran: the --threads limit
         "reports": len(placed),
         "bugs": len({p.report.bug for p in placed}),
         "items": len({p.item for p in placed if p.item is not None}),
@@ -263,7 +264,8 @@ def _fmt(x: float | None) -> str:
 
 
 def report(figures: dict) -> Iterable[str]:
-    yield (f"{figures['reports']} reports of {figures['bugs']} bugs ({figures['classifier']} classifier) "
+    yield (f"{figures['reports']} reports of {figures['bugs']} bugs ({figures['classifier']} classifier, "
+           f"threads: {describe_threads(figures['threads'])}) "
            f"-> {figures['items']} items; {figures['no_item']} reports in no item "
            f"{figures['no_item_why']}, {figures['near_duplicates']} near-duplicates")  # fmt: skip
     yield ""

@@ -1,10 +1,18 @@
 """End to end on the real local stack: posts/s from publish to searchable, latency, state and recovery.
 
     canyu stack up                # with the same CANYU_* environment as the bench
-    python -m bench.pipeline [--posts 20000] [--state-posts 100000] [--latency-s 30] [--json PATH]
-    python -m bench.pipeline --skip scaling,recovery                  # sections to leave out
+    .venv-runtime/bin/python -m bench.pipeline [--posts 20000] [--state-posts 100000] [--latency-s 30] [--json PATH]
+    .venv-runtime/bin/python -m bench.pipeline --skip scaling,recovery                  # sections to leave out
     # a quick look:
-    python -m bench.pipeline --posts 500 --state-posts 2000 --latency-s 10 --warm-up-posts 100
+    .venv-runtime/bin/python -m bench.pipeline --posts 500 --state-posts 2000 --latency-s 10 --warm-up-posts 100
+
+It runs in an install like a user's: ``.venv-runtime`` (``make .venv-runtime/bin/.installed``) has
+canyu with its runtime dependencies only, as ``pip install canyu`` makes it, and the workers and
+sinks it starts run on the same interpreter. The test environment has more (scikit-learn, which
+brings threadpoolctl, hid a missing thread limit there: issue 25). The classifier runs
+``classifier_threads`` threads in BLAS and OpenMP, alone and in the worker's classifier process
+(``tests/unit/streams/test_classifying.py`` checks that one), and the report says what each
+library ran alone.
 
 Sections (names for ``--skip``), all in one run, against the Kafka and Elasticsearch of the
 settings (``CANYU_*``, ``canyu.toml``) with the configured classifier:
@@ -376,7 +384,7 @@ def still_falling(before: dict[str, float], now: dict[str, float]) -> bool:
 
 
 def classifier_alone(settings: Settings, texts: list[str]) -> dict:
-    from models import load_classifier
+    from models import describe_threads, load_classifier, thread_counts
 
     # The worker's own thread budget, so that the baseline is given no more cores than the worker.
     clf = load_classifier(settings.classifier, threads=settings.classifier_threads)
@@ -388,6 +396,7 @@ def classifier_alone(settings: Settings, texts: list[str]) -> dict:
     return {
         "posts_per_s": len(texts) / seconds,
         "classifier": clf.name,
+        "threads": describe_threads(thread_counts()),
         "cpu_ms_per_post": {"classifier": cpu * 1000 / len(texts)},
         "cores_busy": cpu / seconds,
     }
@@ -574,9 +583,11 @@ def main(argv: list[str] | None = None) -> int:
     texts, origin = read_texts(args.data)
     records = [(p.id.encode(), p.model_dump_json().encode()) for p in make_posts(texts, args.posts, "e2e")]
     logs = Path(tempfile.mkdtemp(prefix="canyu-bench-"))
-    print(f"posts from {origin}; classifier {settings.classifier}, batch {settings.batch_size}; logs in {logs}")
+    print(f"posts from {origin}; classifier {settings.classifier}, batch {settings.batch_size}, "
+          f"classifier_threads {settings.classifier_threads}; logs in {logs}")  # fmt: skip
     out: dict = {"posts": args.posts, "state_posts": args.state_posts, "corpus": origin,
-                 "classifier": settings.classifier, "batch_size": settings.batch_size}  # fmt: skip
+                 "classifier": settings.classifier, "batch_size": settings.batch_size,
+                 "classifier_threads": settings.classifier_threads}  # fmt: skip
     pipes: list[Pipeline] = []
 
     def pipeline(workers: int = 1, **overrides: object) -> Pipeline:
@@ -661,7 +672,8 @@ def report(out: dict) -> None:
         return f"  ({rate / base:.2f}x the classifier alone)" if base else ""
 
     for when, section in zip(("first", "after e2e"), alone, strict=False):
-        rows.append((f"classifier alone, {when}", f"{section['posts_per_s']:.1f} posts/s ({section['classifier']})"))
+        what = f"{section['classifier']}; threads: {section['threads']}"
+        rows.append((f"classifier alone, {when}", f"{section['posts_per_s']:.1f} posts/s ({what})"))
         rows.append((f"CPU per post, classifier alone, {when}", cpu_shares(section)))
     if len(alone) > 1:
         rows.append(("classifier alone, the baseline", f"{base:.1f} posts/s: the mean of the two"))
@@ -708,7 +720,8 @@ def report(out: dict) -> None:
         rows.append((f"signals step after {sig['state_posts']} posts", f"{sig['state_posts_per_s']} posts/s "
                      f"({sig['slowdown']:+.1%} slower); in-memory rebuild {sig['rebuild_in_memory_s']} s"))  # fmt: skip
         rows.append(("table writes per post (signals alone)", f"{sig['table_writes_per_post_state']}"))
-    print(f"\n{out['posts']} posts from {out['corpus']}; classifier {out['classifier']}, batch {out['batch_size']}")
+    print(f"\n{out['posts']} posts from {out['corpus']}; classifier {out['classifier']}, batch {out['batch_size']}, "
+          f"classifier_threads {out['classifier_threads']}")  # fmt: skip
     width = max((len(k) for k, _ in rows), default=0)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")

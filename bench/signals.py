@@ -1,6 +1,10 @@
 """The stateful step alone: posts/s with empty state and after ``--state-posts`` posts of state.
 
-    python -m bench.signals [--posts 10000] [--state-posts 100000]
+    .venv-runtime/bin/python -m bench.signals [--posts 10000] [--state-posts 100000]
+
+It runs in an install like a user's, ``.venv-runtime`` (``make .venv-runtime/bin/.installed``:
+canyu with its runtime dependencies only). The stateful step runs on the worker's event loop, one
+thread: so do the numeric libraries here (``THREADS``), and the report says what each one ran.
 
 ``streams.signals.Signals`` runs over tables stored as the worker stores them: one RocksDB
 database (rocksdict) per table, values through Faust's own ``json`` codec (orjson), so every
@@ -39,12 +43,13 @@ from tqdm import tqdm
 
 from bench.corpus import make_posts, read_texts
 from canyu.schema import EnrichedPost, LabelScores, Post, TopicScore
-from models import load_classifier
+from models import describe_threads, load_classifier, thread_counts
 from streams.app import ROCKSDB_OPTIONS, tune_gc
 from streams.products import Catalogue
 from streams.signals import Signals, Tables
 
 CHUNK = 500  # posts timed on one side before the other takes its turn
+THREADS = 1  # BLAS and OpenMP threads: the stateful step has the worker's event loop, one thread
 
 
 class RocksTable(MutableMapping):
@@ -86,7 +91,7 @@ class RocksTable(MutableMapping):
 def enriched(posts: Iterable[Post], start: datetime, chunk: int = 1000) -> Iterator[EnrichedPost]:
     """The posts labelled by the lexicon classifier, with product mentions, dated two a second
     from ``start``; lazily, so that the posts waiting their turn take no memory."""
-    classifier, catalogue = load_classifier("lexicon"), Catalogue.load(None)
+    classifier, catalogue = load_classifier("lexicon", threads=THREADS), Catalogue.load(None)
     posts = iter(posts)
     i = 0
     while batch := list(islice(posts, chunk)):
@@ -162,6 +167,7 @@ def run(texts: dict[str, list[str]], n: int, state_posts: int) -> dict:
             "posts_kept": len(tables["posts"]),
             "peak_rss_mb_before_last": round(rss_before),
             "peak_rss_mb_after": round(_rss_mb()),
+            "threads": describe_threads(thread_counts()),
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -66,7 +66,7 @@ def link_problem(url: str) -> str | None:
     if "@" in parsed.netloc:
         return "carries user information (user@host), which hides the host it leads to"
     try:
-        parsed.port
+        _ = parsed.port  # raises on a port that is no number from 0 to 65535
     except ValueError:
         return "has a port that is no number from 0 to 65535"
     return None

@@ -110,4 +110,3 @@ class MaskTokens(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(_masked(a) if isinstance(a, str) else a for a in record.args)
         return True
-

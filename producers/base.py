@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 from abc import ABC, abstractmethod
-from statistics import median_low
 from dataclasses import dataclass, field
 from datetime import datetime
+from statistics import median_low
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator

@@ -23,8 +23,10 @@ LIKE_ACTION = 2  # the "like" entry of a post's actions_summary
 class DiscourseConfig(IdMarkedConfig):
     kind: Literal["discourse"] = "discourse"
     max_id_ahead: int = Field(
-        10_000_000, ge=1, description="a post id further ahead of the mark (on a first run, of the page's median) "
-        "never becomes it: ten million posts, forum-wide, between two polls"
+        10_000_000,
+        ge=1,
+        description="a post id further ahead of the mark (on a first run, of the page's median) "
+        "never becomes it: ten million posts, forum-wide, between two polls",
     )
     api_username: str | None = None  # sent as Api-Username with the key, for private categories
     mode: Literal["posts", "topics"] = Field(

@@ -58,8 +58,8 @@ from canyu_runtime.errors import Misconfigured, RetryLater
 from canyu_runtime.outbound import GuardedTransport, Refused, check_url
 from canyu_runtime.private import WEBHOOK_SECRET, secret_path, webhook_secret
 from canyu_runtime.reasons import reason_of
-from canyu_runtime.subscriptions import SubscriptionStore
 from canyu_runtime.retry import RetryPolicy, retry_after_s
+from canyu_runtime.subscriptions import SubscriptionStore
 from sinks.base import BatchSink
 
 log = logging.getLogger(__name__)
@@ -278,11 +278,14 @@ class DeliverySink(BatchSink):
         if secret:
             headers["X-Canyu-Signature"] = signature(secret.encode(), timestamp, body)
         try:
-            with httpx.Client(
-                transport=GuardedTransport(self.settings.deliver_allowed_hosts, "deliver_allowed_hosts", deadline),
-                timeout=self.settings.deliver_timeout_s,
-                follow_redirects=False,  # a redirect could lead past the address check
-            ) as client, client.stream("POST", channel.target, content=body, headers=headers) as response:
+            with (
+                httpx.Client(
+                    transport=GuardedTransport(self.settings.deliver_allowed_hosts, "deliver_allowed_hosts", deadline),
+                    timeout=self.settings.deliver_timeout_s,
+                    follow_redirects=False,  # a redirect could lead past the address check
+                ) as client,
+                client.stream("POST", channel.target, content=body, headers=headers) as response,
+            ):
                 # The status and headers say all; the body is left unread, so a hostile receiver's
                 # compressed answer is never decoded (a gzip bomb costs nothing).
                 code, retry_after = response.status_code, response.headers.get("Retry-After")

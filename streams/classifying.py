@@ -7,7 +7,9 @@ interpreter, and a core, of its own. The thread stays for tests, which hand the 
 classifier of their own, and for a machine with one core.
 
 The process is started with ``spawn`` (a fork would copy the worker's event loop and Kafka
-threads) and loads the classifier, the product catalogue, the version rules and the settings once. It turns raw
+threads) and loads the classifier, the product catalogue, the version rules and the settings once. Its
+numeric libraries run ``classifier_threads`` threads (``models.load_classifier``), from the
+start: the worker sets the environment they read as they load before it starts the process. It turns raw
 records into finished results: the post's JSON, or its dead letter, and its near-duplicate
 fingerprint. So the worker itself does no classifier work at all.
 """
@@ -26,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
-from models import VersionFinder, load_classifier
+from models import VersionFinder, limit_environment, load_classifier
 from streams.enrich import RawRecord, enrich_batch
 from streams.feedback import group_of
 from streams.products import Catalogue
@@ -106,6 +108,9 @@ class Classifying:
     def _start(self) -> Executor:
         settings, _, worker = self._args
         if worker is not None:
+            # A spawned process imports numpy before its initializer runs, and numpy's OpenBLAS
+            # sizes its pool as it loads: the process takes the limit from the worker's environment.
+            limit_environment(settings.classifier_threads)
             executor: Executor = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_load, initargs=self._args
             )

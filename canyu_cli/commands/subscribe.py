@@ -59,8 +59,12 @@ def add(
     SubscriptionStore(get_settings()).put(subscription)
     typer.echo(f"{subscription.id}: subscribed {channel_type} {target}")
     if channel_type == "webhook" and not secret_env and not webhook_secret(get_settings()):
-        typer.secho("warning: there is no default webhook secret yet, and webhooks are never sent unsigned: run "
-                    "`canyu init` (or set webhook_secret) before `canyu deliver`", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            "warning: there is no default webhook secret yet, and webhooks are never sent unsigned: run "
+            "`canyu init` (or set webhook_secret) before `canyu deliver`",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 @app.command("list")

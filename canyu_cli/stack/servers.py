@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from canyu.settings import Settings
-from canyu_runtime.private import open_private, write_private
 from canyu_cli.stack.artifacts import ServerPin, fetch_all, load_pins
 from canyu_cli.stack.java import find_java
+from canyu_runtime.private import open_private, write_private
 
 
 class StackError(RuntimeError):

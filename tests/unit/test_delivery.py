@@ -139,8 +139,9 @@ def subscribed(monkeypatch, *channels: Channel) -> None:
     monkeypatch.setattr(SubscriptionStore, "current", lambda self: found)
 
 
-def test_delivery_refuses_to_start_while_a_webhook_relies_on_a_default_secret_that_does_not_exist(tmp_path,
-                                                                                                 monkeypatch):
+def test_delivery_refuses_to_start_while_a_webhook_relies_on_a_default_secret_that_does_not_exist(
+    tmp_path, monkeypatch
+):
     subscribed(monkeypatch, Channel(type="email", target="a@example.com"),
                Channel(type="webhook", target="https://hooks.example.com/x"))  # fmt: skip
     delivery = sink(home=tmp_path, webhook_secret=None)

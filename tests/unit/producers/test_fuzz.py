@@ -270,8 +270,11 @@ def test_any_content_coding_is_decoded_within_the_limit_or_refused(body, codings
 
 # Ids and dates that must never become a high-water mark: far ahead, out of the source's shape, not a number. (An
 # id behind the mark is no junk: it is an old post, skipped as such.)
-JUNK_IDS = st.one_of(st.integers(min_value=-(2**70), max_value=0), st.integers(min_value=2**63, max_value=2**80),
-                     st.sampled_from(["", "x", "1e30", "NaN", None, [], {}, float("nan"), float("inf"), -1.5, 1e300]))
+JUNK_IDS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=0),
+    st.integers(min_value=2**63, max_value=2**80),
+    st.sampled_from(["", "x", "1e30", "NaN", None, [], {}, float("nan"), float("inf"), -1.5, 1e300]),
+)
 FAR_AHEAD = st.integers(min_value=10**15 + 1, max_value=2**62)  # past the real ids by more than max_id_ahead
 
 
@@ -290,12 +293,14 @@ def timeline_with_junk(draw) -> tuple[object, dict, list[dict], list[int]]:
     else:
         ahead = FAR_AHEAD.map(lambda n: real[-1] + n if kind == "weibo" else real[-1] + n % 2**40 + 10**7 + 1)
         junk = draw(st.lists(st.one_of(JUNK_IDS, ahead), max_size=most_junk))
-    make = {"weibo": lambda i: {**WEIBO_STATUS, "id": i, "idstr": str(i), "mid": str(i), "retweeted_status": None},
-            "discourse": lambda i: {**DISCOURSE_POST, "id": i},
-            "reddit": lambda t: {"kind": "t3", "data": {**REDDIT_CHILD["data"], "name": f"t3_{t}", "created_utc": t}}}
+    make = {
+        "weibo": lambda i: {**WEIBO_STATUS, "id": i, "idstr": str(i), "mid": str(i), "retweeted_status": None},
+        "discourse": lambda i: {**DISCOURSE_POST, "id": i},
+        "reddit": lambda t: {"kind": "t3", "data": {**REDDIT_CHILD["data"], "name": f"t3_{t}", "created_utc": t}},
+    }
     items = [make[kind](key) for key in [*real, *junk]]
     if kind == "weibo":
-        for item in items[len(real):]:  # a junk id in every place the id is read from
+        for item in items[len(real) :]:  # a junk id in every place the id is read from
             item.update(id=item["id"], idstr=item["id"], mid=item["id"])
     order = draw(st.permutations(items))
     return kind, ({"high": str(base)} if with_mark else {}), order, real

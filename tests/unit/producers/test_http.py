@@ -32,8 +32,13 @@ def sleeps():
 
 
 def http(sleeps, **options) -> Http:
-    defaults = {"user_agent": "canyu-test/1 (+tests)", "backoff_s": 1.0, "retries": 3, "rate_per_s": 1e6,
-                "allowed_hosts": LOCAL}
+    defaults = {
+        "user_agent": "canyu-test/1 (+tests)",
+        "backoff_s": 1.0,
+        "retries": 3,
+        "rate_per_s": 1e6,
+        "allowed_hosts": LOCAL,
+    }
     return Http(**{**defaults, **options}, sleep=sleeps.append)
 
 
@@ -131,9 +136,11 @@ def zeros_gzipped(megabytes: int) -> bytes:
 
 def test_gzip_and_deflate_bodies_are_decoded(sleeps, scripted):
     raw_deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
-    server = scripted(Reply(200, gzipped(b"feed"), {"Content-Encoding": "gzip"}),
-                      Reply(200, zlib.compress(b"feed"), {"Content-Encoding": "deflate"}),
-                      Reply(200, raw_deflate.compress(b"feed") + raw_deflate.flush(), {"Content-Encoding": "deflate"}))
+    server = scripted(
+        Reply(200, gzipped(b"feed"), {"Content-Encoding": "gzip"}),
+        Reply(200, zlib.compress(b"feed"), {"Content-Encoding": "deflate"}),
+        Reply(200, raw_deflate.compress(b"feed") + raw_deflate.flush(), {"Content-Encoding": "deflate"}),
+    )
     client = http(sleeps)
     assert [client.get(server.url + "/x").content for _ in range(3)] == [b"feed"] * 3
     assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"  # never br or zstd, which it would refuse
