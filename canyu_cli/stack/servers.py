@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,6 +28,7 @@ from canyu.settings import Settings
 from canyu_cli.stack.artifacts import ServerPin, fetch_all, load_pins
 from canyu_cli.stack.java import find_java
 from canyu_runtime.private import open_private, write_private
+from canyu_runtime.retry import NotReady, wait_until
 
 
 class StackError(RuntimeError):
@@ -151,18 +151,21 @@ class Server(ABC):
         write_private(self.pid_file, f"{proc.pid} {_start_time(proc.pid) or 0}\n".encode())
 
     def _wait_healthy(self) -> Status:
-        deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
+        def healthy() -> Status:
             if self.pid() is None:
                 raise StackError(f"{self.name} exited during start-up; last log lines:\n{tail(self.log_file, 30)}")
             status = self.status()
-            if status.healthy:
-                return status
-            time.sleep(1)
-        raise StackError(
-            f"{self.name} did not become healthy within {self.start_timeout_s:.0f}s; "
-            f"see {self.log_file}:\n{tail(self.log_file, 30)}"
-        )
+            if not status.healthy:
+                raise NotReady("its health check does not pass yet")
+            return status
+
+        try:
+            return wait_until(healthy, timeout_s=self.start_timeout_s, what=f"{self.name} starting")
+        except NotReady:
+            raise StackError(
+                f"{self.name} did not become healthy within {self.start_timeout_s:.0f}s; "
+                f"see {self.log_file}:\n{tail(self.log_file, 30)}"
+            ) from None
 
     def down(self, timeout_s: float = 60) -> bool:
         """Stop the server's process group; True when something was running."""
@@ -170,16 +173,21 @@ class Server(ABC):
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        for sig, wait in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10)):
+
+        def gone() -> None:
+            if self._group_alive(pid):
+                raise NotReady("its processes still run")
+
+        for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10)):
             try:
                 os.killpg(pid, sig)
             except ProcessLookupError:
                 break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and self._group_alive(pid):
-                time.sleep(0.2)
-            if not self._group_alive(pid):
+            try:
+                wait_until(gone, timeout_s=wait_s, what=f"{self.name} stopping", every_s=0.2)
                 break
+            except NotReady:
+                continue  # still running: the next, stronger signal
         self.pid_file.unlink(missing_ok=True)
         return True
 
