@@ -221,11 +221,12 @@ class Kafka(Server):
         host, port = _host_port(self.address)
         if not _port_open(host, port):
             return None
-        from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
+        from canyu_runtime.kafka_clients import make_admin
+
         try:
-            admin = KafkaAdminClient(bootstrap_servers=self.address, request_timeout_ms=5000)
+            admin = make_admin(self.settings, client_id="canyu-stack", request_timeout_ms=5000)
         except KafkaError:
             return None
         try:
