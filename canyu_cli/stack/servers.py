@@ -8,15 +8,12 @@ alive is never started twice.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 import zipfile
 from abc import ABC, abstractmethod
@@ -300,14 +297,10 @@ class Elasticsearch(Server):
         return self.settings.es_url
 
     def check_health(self) -> str | None:
-        try:
-            with urllib.request.urlopen(f"{self.address}/_cluster/health", timeout=5) as r:
-                health = json.load(r)
-        except (OSError, urllib.error.URLError, ValueError):
-            return None
-        if health.get("status") not in ("green", "yellow"):
-            return None
-        return f"cluster {health['cluster_name']} {health['status']}, {health['number_of_nodes']} node(s)"
+        from canyu_runtime.elastic import client, health
+
+        with client(self.settings) as es:
+            return health(es)
 
     def prepare(self, java: Path) -> tuple[list[str], dict[str, str]]:
         (archive,) = fetch_all(self.pin.artifacts, self.repository, self.cache, f"elasticsearch {self.pin.version}")
