@@ -80,8 +80,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
-from urllib.request import urlopen
 
+import httpx
 from kafka import TopicPartition
 from tqdm import tqdm
 
@@ -222,9 +222,8 @@ class Pipeline:
 
     def assignment(self, name: str) -> list:
         try:
-            with urlopen(f"http://127.0.0.1:{self.ports[name]}/assignment/", timeout=2) as answer:
-                return json.load(answer)
-        except (OSError, ValueError):
+            return httpx.get(f"http://127.0.0.1:{self.ports[name]}/assignment/", timeout=2).raise_for_status().json()
+        except (httpx.HTTPError, ValueError):
             return []
 
     def wait_assigned(self, workers: list[str], timeout: float = 300) -> None:

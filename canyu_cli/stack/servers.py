@@ -13,13 +13,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import urllib.parse
 import uuid
 import zipfile
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from canyu.settings import Settings
 from canyu_cli.stack.artifacts import ServerPin, fetch_all, load_pins
@@ -43,8 +44,8 @@ class Status:
 
 
 def _host_port(address: str) -> tuple[str, int]:
-    parsed = urllib.parse.urlsplit(address if "//" in address else f"//{address}")
-    return parsed.hostname or "127.0.0.1", parsed.port or 0
+    parsed = httpx.URL(address if "//" in address else f"//{address}")
+    return parsed.host or "127.0.0.1", parsed.port or 0
 
 
 def _port_open(host: str, port: int) -> bool:
