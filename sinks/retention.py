@@ -28,6 +28,7 @@ from functools import partial
 
 from elasticsearch import Elasticsearch
 
+from canyu.filters import Filters
 from canyu.indices import IndexKind, kinds
 from canyu.settings import Settings
 from canyu_runtime.elastic import pages
@@ -102,7 +103,7 @@ def forget_author(es: Elasticsearch, settings: Settings, source: str, author_id:
     }}  # fmt: skip
     _rewrite(es, kind["cascades"].alias, spread, partial(_scrub_cascade, author_id=author_id), scrubbed["cascades"])
     deleted = 0
-    query = {"bool": {"filter": [{"term": {"source": source}}, {"term": {"author.id": author_id}}]}}
+    query = {"bool": {"filter": Filters(source=[source], author=[author_id]).post_clauses()}}
     for hits in pages(es, kind["posts"].alias, query, source=["title", "text"]):
         gone = {h["_id"]: _full_text(h.get("_source", {})) for h in hits}
         sampled = {"terms": {"sample_post_ids": list(gone)}}
