@@ -80,9 +80,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
-from urllib.request import urlopen
 
-from kafka import KafkaAdminClient, TopicPartition
+import httpx
+from kafka import TopicPartition
 from tqdm import tqdm
 
 from bench import signals as signals_bench
@@ -91,7 +91,7 @@ from canyu import topics
 from canyu.schema import Post
 from canyu.settings import Settings
 from canyu_runtime.elastic import client
-from canyu_runtime.kafka_clients import make_consumer, make_producer
+from canyu_runtime.kafka_clients import make_admin, make_consumer, make_producer
 
 SECTIONS = ("classifier", "signals", "e2e", "changelog", "latency", "state", "recovery", "scaling")
 STALL_S = 180  # a wait fails when the count has not moved for this long: worth a look at the logs
@@ -222,9 +222,8 @@ class Pipeline:
 
     def assignment(self, name: str) -> list:
         try:
-            with urlopen(f"http://127.0.0.1:{self.ports[name]}/assignment/", timeout=2) as answer:
-                return json.load(answer)
-        except (OSError, ValueError):
+            return httpx.get(f"http://127.0.0.1:{self.ports[name]}/assignment/", timeout=2).raise_for_status().json()
+        except (httpx.HTTPError, ValueError):
             return []
 
     def wait_assigned(self, workers: list[str], timeout: float = 300) -> None:
@@ -348,7 +347,7 @@ class Pipeline:
     def forget(self) -> None:
         """Delete this namespace's topics (Faust's own too), groups, indices, templates and files."""
         ns = self.settings.namespace
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, client_id="canyu-bench")
+        admin = make_admin(self.settings, client_id="canyu-bench")
         try:
             mine = [t for t in admin.list_topics() if t.startswith(ns)]
             if mine:

@@ -48,19 +48,19 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 def _wait_indexed(settings: Settings, expected: int, procs: dict[str, tuple[subprocess.Popen, Path]]) -> None:
     from canyu_runtime.elastic import client
+    from canyu_runtime.retry import NotReady, wait_until
 
-    deadline = time.monotonic() + INDEX_TIMEOUT_S
     with client(settings) as es, tqdm(total=expected, unit="post", desc="indexed") as bar:
-        while True:
+
+        def indexed() -> None:
             _check_running(procs)
             es.indices.refresh(index=settings.posts_alias)
             count = es.count(index=settings.posts_alias)["count"]
             bar.update(count - bar.n)
-            if count >= expected:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {count} of {expected} posts indexed after {INDEX_TIMEOUT_S}s")
-            time.sleep(1)
+            if count < expected:
+                raise NotReady(f"only {count} of {expected} posts indexed")
+
+        wait_until(indexed, timeout_s=INDEX_TIMEOUT_S, what="indexing the sample posts")
 
 
 def _check_running(procs: dict[str, tuple[subprocess.Popen, Path]]) -> None:
