@@ -74,21 +74,25 @@ def _tell_story(settings: Settings, story, procs: dict[str, tuple[subprocess.Pop
     each fix judged (canyu_cli/sample_story.py); the changed items, as indexed."""
     from canyu_cli.sample_story import apply_changes, not_shown
     from canyu_runtime.elastic import client
+    from canyu_runtime.retry import NotReady, wait_until
 
     deadline = time.monotonic() + STORY_TIMEOUT_S
     with client(settings) as es, tqdm(total=len(story.changes), unit="step", desc="release story") as bar:
         told = apply_changes(settings, story, es, deadline, step=lambda: bar.update())
         bar.total += len(story.releases) + len(story.fix_versions()) + len(told.expected)  # then what to show
-        while True:
+
+        def shown() -> dict[str, dict]:
             _check_running(procs)
             missing, items = not_shown(settings, story, told, es)
             bar.update(bar.total - len(missing) - bar.n)
-            if not missing:
-                return items
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the sample's release story is not shown after {STORY_TIMEOUT_S}s: "
-                                   f"{'; '.join(missing)}; see {procs['worker'][1]}")  # fmt: skip
-            time.sleep(1)
+            if missing:
+                raise NotReady(f"{'; '.join(missing)}; see {procs['worker'][1]}")
+            return items
+
+        try:
+            return wait_until(shown, timeout_s=max(0.0, deadline - time.monotonic()), what="the sample's release story")
+        except NotReady as e:
+            raise RuntimeError(str(e)) from None
 
 
 def restart_stalled_worker(settings: Settings, procs: dict[str, tuple[subprocess.Popen, Path]]) -> bool:

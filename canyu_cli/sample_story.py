@@ -24,7 +24,7 @@ from typing import Literal
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from canyu.schema import VERSION_PATTERN, ItemChange, Release
+from canyu.schema import VERSION_PATTERN, ItemChange, ItemLifecycle, Release
 from canyu.settings import Settings
 from canyu_runtime.reasons import reason_of
 
@@ -110,21 +110,28 @@ def apply_changes(settings: Settings, story: Story, es: Elasticsearch, deadline:
     """Apply each change to the item its post joined, in order; ``step`` is called after each."""
     from canyu_runtime.items import UnknownItem, change_item
     from canyu_runtime.registry import item_lifecycles
+    from canyu_runtime.retry import NotReady, wait_until
 
     lifecycles = item_lifecycles(settings)
     told = Told({}, {})
     for change in story.changes:
         item_id = _item_of(es, settings, change.post)
         lifecycle = lifecycles.get(item_id)
-        while lifecycle is None or not change.done_in(lifecycle.history):
+
+        def made(item_id=item_id, change=change) -> ItemLifecycle:
             try:
-                lifecycle = change_item(settings, item_id, change.change(), es)
-            except UnknownItem:  # its post is indexed; the item itself may come a moment later
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"feedback item {item_id} of sample post {change.post} is not indexed") from None
-                time.sleep(POLL_S)
+                return change_item(settings, item_id, change.change(), es)
+            except UnknownItem as e:  # its post is indexed; the item itself may come a moment later
+                raise NotReady(str(e)) from None
             except ValueError as e:  # a change the item's state does not allow, or a closed item
                 raise RuntimeError(f"the sample's {change.action} of {item_id} (post {change.post}): {e}") from None
+
+        if lifecycle is None or not change.done_in(lifecycle.history):
+            try:
+                what = f"feedback item {item_id} of sample post {change.post} indexed"
+                lifecycle = wait_until(made, timeout_s=max(0.0, deadline - time.monotonic()), every_s=POLL_S, what=what)
+            except NotReady as e:
+                raise RuntimeError(str(e)) from None
         told.posts[item_id] = change.post
         told.expected[item_id] = JUDGED if lifecycle.state == "fixed" else (lifecycle.state,)
         step()
