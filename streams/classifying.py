@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
-from models import VersionFinder, limit_environment, load_classifier
+from models import VersionFinder, limit_environment, load_classifier, thread_counts
 from streams.enrich import RawRecord, enrich_batch
 from streams.feedback import group_of
 from streams.products import Catalogue
@@ -121,6 +121,19 @@ class Classifying:
             executor.shutdown()
             raise RuntimeError(f"the classifier {settings.classifier!r} did not load: {failed}")
         return executor
+
+    def pid(self) -> int:
+        """The process that classifies: the classifier's own, or this one for a thread."""
+        return self._executor.submit(os.getpid).result()
+
+    def thread_counts(self) -> dict[str, int]:
+        """The threads each numeric library runs where the classifier runs (``models.thread_counts``)."""
+        return self._executor.submit(thread_counts).result()
+
+    def close(self) -> None:
+        """Stop the classifier's process (or thread); the worker's ends with it, a bench's must ask."""
+        self._executor.shutdown()
+        self._starter.shutdown()
 
     async def enrich(self, records: list[RawRecord]) -> list[Result]:
         """Each record's result. A classifier process that dies is started again and given the batch

@@ -16,7 +16,7 @@ One module per section, each with its docstring (the names are those ``--skip`` 
 one run, against the Kafka and Elasticsearch of the settings (``CANYU_*``, ``canyu.toml``), with
 the configured classifier:
 
-- ``classifier`` (``baseline``): the classifier alone;
+- ``classifier`` (``baseline``): the classifier alone, as the worker runs it;
 - ``signals`` (``stateful``): the stateful step alone;
 - ``e2e`` (``end_to_end``): one worker and one sink in a fresh namespace, after warm-up rounds
   (``warm_up``);

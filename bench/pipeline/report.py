@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+CLASSIFIER_PROCESS = "worker's children"  # how the e2e figures name the worker's classifier process
+
 Rows = list[tuple[str, str]]
 
 
@@ -19,11 +21,13 @@ def cpu_shares(section: dict) -> str:
 
 
 class Baseline:
-    """The classifier alone: the mean of its timings in the run."""
+    """The classifier alone: the mean of its timings in the run, and its process's CPU per post."""
 
     def __init__(self, out: dict):
         self.alone = [out[k] for k in ("classifier_alone", "classifier_alone_after_e2e") if k in out]
         self.rate = statistics.mean(a["posts_per_s"] for a in self.alone) if self.alone else None
+        cpu = [a["cpu_ms_per_post"]["classifier"] for a in self.alone if a.get("in_process", True)]
+        self.cpu_ms = statistics.mean(cpu) if cpu else None
 
     def ratio(self, rate: float) -> str:
         return f"  ({rate / self.rate:.2f}x the classifier alone)" if self.rate else ""
@@ -38,6 +42,14 @@ class Baseline:
             rows.append(("classifier alone, the baseline", f"{self.rate:.1f} posts/s: the mean of the two"))
         return rows
 
+    def classifier_cpu(self, what: str, section: dict) -> Rows:
+        """The classifier's process in the pipeline against alone: what sharing the cores cost it."""
+        within = section["cpu_ms_per_post"].get(CLASSIFIER_PROCESS)
+        if within is None or not self.cpu_ms:
+            return []
+        figures = f"{self.cpu_ms:.2f} ms alone, {within:.2f} ms in the pipeline: {within / self.cpu_ms:.2f}x"
+        return [(f"classifier's process, CPU per post, {what}", figures)]
+
 
 def e2e_rows(out: dict, base: Baseline) -> Rows:
     e = out["e2e"]
@@ -50,6 +62,7 @@ def e2e_rows(out: dict, base: Baseline) -> Rows:
         (what, f"{e['posts_per_s']:.1f} posts/s{base.ratio(e['posts_per_s'])}"),
         ("CPU per post, e2e", cpu_shares(e)),
     ]
+    rows += base.classifier_cpu("e2e", e)
     rows.append(("waiting for a core per post, e2e", per_process(e["wait_ms_per_post"])))
     rounds = [f"{sum(r.values()):.2f} (elasticsearch {r.get('elasticsearch', 0):.2f})" for r in e["warm_up_ms"]]
     rows.append(("CPU per post, warm-up rounds", ", ".join(rounds)))
@@ -74,6 +87,7 @@ def state_rows(out: dict, base: Baseline) -> Rows:
     s = out["state"]
     rows = [(f"{s['posts']} more posts (state)", f"{s['posts_per_s']:.1f} posts/s{base.ratio(s['posts_per_s'])}"),
             ("CPU per post, state", cpu_shares(s))]  # fmt: skip
+    rows += base.classifier_cpu("state", s)
     rows.append(("worker RSS during them", " ".join(f"{n}:{mib:.0f}" for n, mib in s["rss_mib"]) + " (posts:MiB)"))
     return rows
 
