@@ -3,6 +3,7 @@
     canyu stack up                # with the same CANYU_* environment as the bench
     .venv-runtime/bin/python -m bench.pipeline [--posts 20000] [--state-posts 100000] [--latency-s 30] [--json PATH]
     .venv-runtime/bin/python -m bench.pipeline --skip scaling,recovery                  # sections to leave out
+    .venv-runtime/bin/python -m bench.pipeline --cold --skip signals,state,recovery,scaling  # right after stack up
     # a quick look:
     .venv-runtime/bin/python -m bench.pipeline --posts 500 --state-posts 2000 --latency-s 10 --warm-up-posts 100
 
@@ -19,7 +20,7 @@ the configured classifier:
 - ``classifier`` (``baseline``): the classifier alone, as the worker runs it;
 - ``signals`` (``stateful``): the stateful step alone;
 - ``e2e`` (``end_to_end``): one worker and one sink in a fresh namespace, after warm-up rounds
-  (``warm_up``);
+  (``warm_up``) or, with ``--cold``, from the first publish to the just-started processes;
 - ``changelog``, ``latency``, ``state`` (the worker's RSS as the tables grow) and ``recovery``
   (after SIGKILL), on the same pipeline, in turn;
 - ``scaling``: one worker against two on 4 partitions.

@@ -4,7 +4,8 @@ A fresh namespace (``bench-<random>.``: its own topics, groups and indices), ``c
 ``canyu worker`` and one ``canyu sink``; N posts published as fast as one producer can
 (``acks=all``, keyed by id). The clock runs from the first publish until all N are counted in
 the posts alias. It starts once the worker's ``/assignment/`` lists partitions and the warm-up
-rounds are done (``bench.pipeline.warm_up``).
+rounds are done (``bench.pipeline.warm_up``); with ``--cold``, at once on the just-started
+worker and sink, as after a new user's ``make up`` or an outage that left a backlog.
 
 Then the CPU that each process used per post meanwhile, with its descendants: the worker, its
 children (the classifier's process), the sink, Kafka and Elasticsearch (when their pid files are
@@ -42,10 +43,11 @@ def end_to_end(pipe: Pipeline, records: list[tuple[bytes, bytes]], what: str) ->
 
 def cpu_use(pipe: Pipeline, began: dict[str, Usage], posts: int, seconds: float) -> dict:
     """Each process's CPU per post since ``began`` (what ``usage`` said then), the cores busy, and
-    each process's wait for a core per post."""
-    now = pipe.usage()
-    spent = {name: Usage(now[name].cpu_s - used.cpu_s, now[name].wait_s - used.wait_s) for name, used in began.items()
-             if name in now}  # fmt: skip
+    each process's wait for a core per post. A process that started since (the worker's classifier
+    process, on a ``--cold`` start) counts all it used."""
+    now, none = pipe.usage(), Usage(0.0, 0.0)
+    spent = {name: Usage(used.cpu_s - began.get(name, none).cpu_s, used.wait_s - began.get(name, none).wait_s)
+             for name, used in now.items()}  # fmt: skip
     return {
         "cpu_ms_per_post": {name: used.cpu_s * 1000 / posts for name, used in spent.items()},
         "cores_busy": sum(used.cpu_s for used in spent.values()) / seconds,

@@ -64,8 +64,9 @@ def e2e_rows(out: dict, base: Baseline) -> Rows:
     ]
     rows += base.classifier_cpu("e2e", e)
     rows.append(("waiting for a core per post, e2e", per_process(e["wait_ms_per_post"])))
-    rounds = [f"{sum(r.values()):.2f} (elasticsearch {r.get('elasticsearch', 0):.2f})" for r in e["warm_up_ms"]]
-    rows.append(("CPU per post, warm-up rounds", ", ".join(rounds)))
+    if e["warm_up_ms"]:
+        rounds = [f"{sum(r.values()):.2f} (elasticsearch {r.get('elasticsearch', 0):.2f})" for r in e["warm_up_ms"]]
+        rows.append(("CPU per post, warm-up rounds", ", ".join(rounds)))
     rows.append(("worker RSS after e2e", f"{e['worker_rss_mib']:.0f} MiB"))
     return rows
 

@@ -41,6 +41,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--warm-up-posts", type=int, default=5_000, help="posts per warm-up round (bench.pipeline.warm_up)"
     )
+    cold = "no warm-up: each clock starts at the first publish to the just-started worker and sink"
+    parser.add_argument("--cold", action="store_true", help=cold)
     parser.add_argument("--signals-posts", type=int, default=10_000, help="posts timed in the signals section")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -68,14 +70,14 @@ class Run:
         ]
         self.logs = Path(tempfile.mkdtemp(prefix="canyu-bench-"))
         self.pipes: list[Pipeline] = []
-        self.out: dict = {"posts": args.posts, "state_posts": args.state_posts, "corpus": origin,
+        self.out: dict = {"posts": args.posts, "state_posts": args.state_posts, "corpus": origin, "cold": args.cold,
                           "classifier": settings.classifier, "batch_size": settings.batch_size,
                           "classifier_threads": settings.classifier_threads}  # fmt: skip
         print(f"posts from {origin}; classifier {settings.classifier}, batch {settings.batch_size}, "
               f"classifier_threads {settings.classifier_threads}; logs in {self.logs}")  # fmt: skip
 
     def start(self, workers: int = 1, **overrides: object) -> Pipeline:
-        """A pipeline in a fresh namespace, its sink and workers started and warmed up."""
+        """A pipeline in a fresh namespace, its sink and workers started, warmed up unless ``--cold``."""
         pipe = Pipeline(self.settings, self.logs, len(self.records), **overrides)
         self.pipes.append(pipe)
         pipe.init()
@@ -83,7 +85,8 @@ class Run:
         names = ["worker"] if workers == 1 else [f"worker{i + 1}" for i in range(workers)]
         for name in names:
             pipe.start("worker", name)
-        warm_up(pipe, names, self.texts, self.args.warm_up_posts)
+        if not self.args.cold:
+            warm_up(pipe, names, self.texts, self.args.warm_up_posts)
         return pipe
 
     def finish(self, pipe: Pipeline) -> None:

@@ -1,11 +1,12 @@
-"""Warm-up rounds before a pipeline's clock starts.
+"""Warm-up rounds before a pipeline's clock starts (none with ``--cold``).
 
 Right after ``canyu stack up`` the same run cost Elasticsearch and Kafka two to four times the
 CPU per post that it did minutes later: their JVMs compile the code of each request, and the
-sink's requests are few (one per 30 to 60 posts). So each pipeline takes rounds of
-``--warm-up-posts`` posts all the way, until no process spent 10 % less CPU per post than in the
-round before, eight rounds at most: the clock then measures steady work, with the classifier
-loaded, the month index made, and the JVMs past compiling their hot code.
+sink's requests are few (one per 30 to 60 posts). So, unless the run is ``--cold``, each
+pipeline takes rounds of ``--warm-up-posts`` posts all the way, until no process spent 10 %
+less CPU per post than in the round before, eight rounds at most: the clock then measures
+steady work, with the classifier loaded, the month index made, and the JVMs past compiling
+their hot code.
 """
 
 from __future__ import annotations
