@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from canyu import topics
 from canyu.settings import Settings
 from canyu_runtime.files import write_json_atomically
+from canyu_runtime.kafka_clients import make_admin
 
 # The topics each service's consumer group commits offsets on. Topics on which a group has
 # committed are added to these, so a topic a service starts reading is never missed.
@@ -73,7 +74,7 @@ def compute_lag(
 def group_lag(settings: Settings, service: str, admin: KafkaAdminClient | None = None) -> list[PartitionLag]:
     """The lag of ``service``'s consumer group on every partition of the topics it reads."""
     own = admin is None
-    admin = admin or KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="canyu-status")
+    admin = admin or make_admin(settings, client_id="canyu-status")
     try:
         group = group_of(settings, service)
         committed = {

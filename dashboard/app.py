@@ -9,11 +9,12 @@ from typing import Annotated
 
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import NotFoundError
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from canyu.settings import Settings
+from canyu_runtime import elastic
 from canyu_runtime.elastic import client
 from canyu_runtime.private import without_credentials
 from dashboard import admin, api, items
@@ -81,11 +82,12 @@ def create_app(settings: Settings) -> FastAPI:
         detail = f"the index alias {settings.posts_alias} does not exist yet; run `canyu init` (or `canyu up`)"
         return JSONResponse({"detail": detail}, status_code=503)
 
-    @app.get("/health", responses={503: {"description": "Elasticsearch does not answer"}})
+    @app.get("/health", responses={503: {"description": "Elasticsearch does not answer, or does not serve"}})
     def health() -> dict[str, str]:
-        """Alive, and Elasticsearch answers. Needs no token."""
-        # Cluster health rather than ping: the integ-test node has no root (GET /) handler.
-        es.cluster.health(timeout="5s")
+        """Alive, and Elasticsearch serves (``canyu_runtime.elastic.health``: the stack's check). Needs no token."""
+        if elastic.health(es) is None:
+            where = without_credentials(settings.es_url)
+            raise HTTPException(503, f"Elasticsearch at {where} does not answer, or its cluster is red")
         return {"status": "ok"}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

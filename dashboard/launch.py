@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import time
 
 import httpx
 
 from canyu.settings import Settings
+from canyu_runtime.retry import NotReady, wait_until
 from dashboard.auth import token_file
 
 
@@ -29,15 +29,13 @@ def wait_showing(settings: Settings, total: int, timeout_s: float = 60) -> None:
     """Return once the dashboard's API counts ``total`` posts, so the printed address works when it is printed."""
     url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/api/summary"
     headers = {"Authorization": f"Bearer {settings.dashboard_token}"}
-    deadline = time.monotonic() + timeout_s
-    seen = "no answer"
-    while time.monotonic() < deadline:
+
+    def showing() -> None:
         try:
             response = httpx.get(url, headers=headers, timeout=10)
-            seen = f"{response.status_code} {response.text[:200]}"
-            if response.status_code == 200 and response.json()["total"] >= total:
-                return
         except httpx.HTTPError as e:
-            seen = str(e)
-        time.sleep(0.5)
-    raise RuntimeError(f"the dashboard at {url} does not show the {total} posts after {timeout_s:.0f}s: {seen}")
+            raise NotReady(str(e)) from None
+        if response.status_code != 200 or response.json()["total"] < total:
+            raise NotReady(f"{response.status_code} {response.text[:200]}")
+
+    wait_until(showing, timeout_s=timeout_s, what=f"the dashboard at {url} showing the {total} posts", every_s=0.5)

@@ -1,5 +1,8 @@
 """What the page shows, read from Elasticsearch: one function per panel, one request each.
 
+Posts are filtered and counted through the filters of ``canyu search`` (``canyu.filters``):
+the fields by their short names (``FIELDS``), the counts read back with ``counts``.
+
 Alerts, feedback items, cascades and release impacts come from their own indices, which exist
 only once the streams that make them have run: a missing index reads as empty, not as an error.
 """
@@ -12,7 +15,7 @@ from datetime import datetime
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel
 
-from canyu.filters import Filters, label_counts
+from canyu.filters import POST_TIME, Filters, count_by, counts
 from canyu.schema import Cascade, EnrichedPost, FeedbackItem, ReleaseImpact
 from canyu.settings import Settings
 
@@ -69,20 +72,12 @@ class RankedCascade(BaseModel):
     post: EnrichedPost
 
 
-def _terms(field: str, size: int = 50) -> dict:
-    return {"terms": {"field": field, "size": size}}
-
-
-def _counts(agg: dict) -> dict[str, int]:
-    return {str(b["key"]): b["doc_count"] for b in agg["buckets"]}
-
-
 def _where(clauses: list[dict]) -> dict:
     return {"bool": {"filter": clauses}}
 
 
 def _by_sentiment(filters: Filters) -> dict:
-    """Counts by sentiment label; below ``filters.min_confidence`` as ``unsure`` (read with ``label_counts``)."""
+    """Counts by sentiment label; below ``filters.min_confidence`` as ``unsure`` (read with ``counts``)."""
     return {"sentiment": filters.label_agg("sentiment", 3)}
 
 
@@ -92,7 +87,7 @@ def _interval(es: Elasticsearch, index: str, query: dict) -> str:
         index=index,
         size=0,
         query=query,
-        aggs={"first": {"min": {"field": "created_at"}}, "last": {"max": {"field": "created_at"}}},
+        aggs={"first": {"min": {"field": POST_TIME}}, "last": {"max": {"field": POST_TIME}}},
     )
     first, last = r["aggregations"]["first"]["value"], r["aggregations"]["last"]["value"]
     span_s = (last - first) / 1000 if first is not None else 0
@@ -105,44 +100,43 @@ def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
     interval = _interval(es, settings.posts_alias, query)
     aggs = {
         "volume": {
-            "date_histogram": {"field": "created_at", "fixed_interval": interval},
-            "aggs": {"source": _terms("source"), **_by_sentiment(filters)},
+            "date_histogram": {"field": POST_TIME, "fixed_interval": interval},
+            "aggs": {"source": count_by("source", 50), **_by_sentiment(filters)},
         },
-        "source": _terms("source"),
-        "language": _terms("language"),
+        "source": count_by("source", 50),
+        "language": count_by("lang", 50),
         **_by_sentiment(filters),
-        "topics": {**_terms("topics.id", TOP), "aggs": _by_sentiment(filters)},
-        "products": {**_terms("products", TOP), "aggs": _by_sentiment(filters)},
+        "topics": {**count_by("topic", TOP), "aggs": _by_sentiment(filters)},
+        "products": {**count_by("product", TOP), "aggs": _by_sentiment(filters)},
         "options": {
             "global": {},
-            "aggs": {"source": _terms("source"), "lang": _terms("language"), "topic": _terms("topics.id", 200),
-                     "product": _terms("products", 200),
-                     "version": {"filter": any_version, "aggs": {"tags": _terms("versions.tag", VERSIONS)}}},
+            "aggs": {"source": count_by("source", 50), "lang": count_by("lang", 50), "topic": count_by("topic", 200),
+                     "product": count_by("product", 200),
+                     "version": {"filter": any_version, "aggs": {"tags": count_by("version", VERSIONS)}}},
         },
     }  # fmt: skip
     r = es.search(index=settings.posts_alias, size=0, track_total_hits=True, query=query, aggs=aggs)
     a = r["aggregations"]
     return Summary(
         total=r["hits"]["total"]["value"],
-        by_source=_counts(a["source"]),
-        by_sentiment=label_counts(a["sentiment"]),
-        by_language=_counts(a["language"]),
+        by_source=counts(a["source"]),
+        by_sentiment=counts(a["sentiment"]),
+        by_language=counts(a["language"]),
         interval=interval,
         volume=[
             Bucket(
                 at=b["key_as_string"],
                 total=b["doc_count"],
-                by_source=_counts(b["source"]),
-                by_sentiment=label_counts(b["sentiment"]),
+                by_source=counts(b["source"]),
+                by_sentiment=counts(b["sentiment"]),
             )
             for b in a["volume"]["buckets"]
         ],
         topics=[
-            Term(id=b["key"], total=b["doc_count"], by_sentiment=label_counts(b["sentiment"]))
-            for b in a["topics"]["buckets"]
+            Term(id=b["key"], total=b["doc_count"], by_sentiment=counts(b["sentiment"])) for b in a["topics"]["buckets"]
         ],
         products=[
-            Term(id=b["key"], total=b["doc_count"], by_sentiment=label_counts(b["sentiment"]))
+            Term(id=b["key"], total=b["doc_count"], by_sentiment=counts(b["sentiment"]))
             for b in a["products"]["buckets"]
         ],
         options=_options(a["options"]),
@@ -150,8 +144,8 @@ def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
 
 
 def _options(aggs: dict) -> Options:
-    listed = {name: sorted(_counts(aggs[name])) for name in ("source", "lang", "topic", "product")}
-    return Options(**listed, version=list(_counts(aggs["version"]["tags"])))
+    listed = {name: sorted(counts(aggs[name])) for name in ("source", "lang", "topic", "product")}
+    return Options(**listed, version=list(counts(aggs["version"]["tags"])))
 
 
 def top_posts(es: Elasticsearch, settings: Settings, filters: Filters) -> list[EnrichedPost]:

@@ -23,8 +23,8 @@ from canyu_runtime.dead_letters import DeadLetterWriter
 from canyu_runtime.errors import RetryLater
 from canyu_runtime.kafka_clients import MAX_RECORD_BYTES, make_producer, publish
 from canyu_runtime.reasons import reason_of
-from canyu_runtime.retry import RetryPolicy
-from producers.base import BadPayload, Record, Source
+from canyu_runtime.retry import RetryPolicy, Stopped
+from producers.base import BadPayload, Page, Record, Source
 from producers.http import FetchError
 from producers.metrics import SourceStats
 from producers.state import Cursor, CursorStore
@@ -141,41 +141,58 @@ class Publisher:
 
 
 EXPECTED_ERRORS = (BadPayload, FetchError, PublishError, RetryLater)  # logged in one line, without a traceback
+# What a poll tries again, with the source's backoff: a response it could not read, a page Kafka did not
+# acknowledge, a source that says "later" (an empty Discuz! feed). HTTP failures are not among them: the
+# source's Http client retried those already, and a FetchError means its tries are spent.
+RETRIED = (BadPayload, PublishError, RetryLater)
 
 
 def poll(source: Source, publisher: Publisher, store: CursorStore, stats: SourceStats, settings: Settings,
          stop: threading.Event, once: bool = False) -> bool:  # fmt: skip
-    """Poll until ``stop`` is set (or, with ``once``, until caught up). False when ``once`` gave up on errors."""
+    """Poll until ``stop`` is set (or, with ``once``, until caught up). False when ``once`` gave up on errors.
+
+    A page that fails with one of ``RETRIED`` is tried again under the one retry policy: without end
+    (until ``stop``), or with ``once`` ``retries`` times. Any other failure ends the poll: ``once`` gives
+    up, otherwise the next poll comes after ``interval_s``.
+    """
     cursor = store.load()
-    retry = RetryPolicy(first_s=source.config.backoff_s, max_s=source.config.max_backoff_s)
-    failures = 0
+    config = source.config
+    retry = RetryPolicy(first_s=config.backoff_s, max_s=config.max_backoff_s,
+                        attempts=config.retries + 1 if once else None)  # fmt: skip
+
+    def next_page() -> tuple[Page, PageResult]:
+        page = source.fetch(cursor.position)
+        return page, publisher.publish_page(page.records, cursor)
+
+    def failed(e: BaseException) -> None:
+        if isinstance(e, BadPayload):  # keep the unreadable response itself (if Kafka refuses, the next try does)
+            try:
+                stats.failed += publisher.send_all([(None, e.raw, f"unreadable response: {e}")], cursor).failed
+            except Exception as kept:  # noqa: BLE001 - setting it aside must never end the source's thread
+                log.warning("%s: the unreadable response was not dead-lettered: %s", source.name, reason_of(kept))
+        if isinstance(e, (BadPayload, PublishError)):
+            store.save(cursor)  # the position stays; what Kafka did acknowledge is remembered
+        stats.poll_errors += 1
+        stats.last_error = reason_of(e)
+        stats.save(settings)
+        if not isinstance(e, EXPECTED_ERRORS):
+            log.error("%s: poll failed", source.name, exc_info=e)
+        else:
+            log.warning("%s: poll failed: %s", source.name, stats.last_error)
+
     while not stop.is_set():
         try:
-            page = source.fetch(cursor.position)
-            result = publisher.publish_page(page.records, cursor)
-        except Exception as e:
-            if isinstance(e, BadPayload):  # keep the unreadable response itself (if Kafka refuses, the next poll tries)
-                try:
-                    stats.failed += publisher.send_all([(None, e.raw, f"unreadable response: {e}")], cursor).failed
-                except Exception as kept:  # noqa: BLE001 - setting it aside must never end the source's thread
-                    log.warning("%s: the unreadable response was not dead-lettered: %s", source.name, reason_of(kept))
-            if isinstance(e, (BadPayload, PublishError)):
-                store.save(cursor)  # the position stays; what Kafka did acknowledge is remembered
-            failures += 1
-            stats.poll_errors += 1
-            stats.last_error = reason_of(e)
-            stats.save(settings)
-            if not isinstance(e, EXPECTED_ERRORS):
-                log.exception("%s: poll failed", source.name)
-            else:
-                log.warning("%s: poll failed: %s", source.name, stats.last_error)
-            if once and failures > source.config.retries:
+            page, result = retry.call(next_page, what=f"{source.name}: poll", retry_on=RETRIED, stop=stop,
+                                      on_failure=failed, logger=log, level=logging.DEBUG)  # fmt: skip
+        except Stopped:
+            break
+        except Exception:  # noqa: BLE001 - counted and logged by ``failed``; a source's thread never ends on one
+            if once:
                 return False
-            stop.wait(retry.delay(failures))
+            stop.wait(config.interval_s)
             continue
         cursor.position = page.position
         store.save(cursor)  # only now: every record of the page is acknowledged
-        failures = 0
         stats.fetched += len(page.records) + page.skipped
         stats.published += result.published
         stats.duplicates += result.duplicates + page.skipped
@@ -188,7 +205,7 @@ def poll(source: Source, publisher: Publisher, store: CursorStore, stats: Source
             continue
         if once:
             return True
-        stop.wait(source.config.interval_s)
+        stop.wait(config.interval_s)
     return True
 
 

@@ -1,5 +1,5 @@
-"""Local receivers for what canyu sends out or fetches: a webhook endpoint (which serves GETs too) and an SMTP
-server, on 127.0.0.1."""
+"""Local receivers for what canyu sends out or fetches: a webhook endpoint (which serves GETs too), an SMTP
+server and a static file server (a Maven repository), on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
@@ -75,3 +77,19 @@ def smtp_server() -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+
+
+@contextmanager
+def file_server(folder: Path) -> Iterator[str]:
+    """Serves ``folder``'s files over HTTP; yields its base URL."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

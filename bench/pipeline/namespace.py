@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -13,10 +12,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.request import urlopen
 
+import httpx
 import psutil
-from kafka import KafkaAdminClient, TopicPartition
+from kafka import TopicPartition
 from tqdm import tqdm
 
 from bench.corpus import make_posts
@@ -25,7 +24,7 @@ from canyu import topics
 from canyu.schema import Post
 from canyu.settings import Settings
 from canyu_runtime.elastic import client
-from canyu_runtime.kafka_clients import make_consumer, make_producer
+from canyu_runtime.kafka_clients import make_admin, make_consumer, make_producer
 
 STALL_S = 180  # a wait fails when the count has not moved for this long: worth a look at the logs
 POLL_S = 0.2
@@ -92,9 +91,8 @@ class Pipeline:
 
     def assignment(self, name: str) -> list:
         try:
-            with urlopen(f"http://127.0.0.1:{self.ports[name]}/assignment/", timeout=2) as answer:
-                return json.load(answer)
-        except (OSError, ValueError):
+            return httpx.get(f"http://127.0.0.1:{self.ports[name]}/assignment/", timeout=2).raise_for_status().json()
+        except (httpx.HTTPError, ValueError):
             return []
 
     def wait_assigned(self, workers: list[str], timeout: float = 300) -> None:
@@ -214,7 +212,7 @@ class Pipeline:
 
     def _forget_kafka(self) -> None:
         ns = self.settings.namespace
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, client_id="canyu-bench")
+        admin = make_admin(self.settings, client_id="canyu-bench")
         try:
             mine = [t for t in admin.list_topics() if t.startswith(ns)]
             if mine:

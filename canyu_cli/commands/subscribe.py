@@ -29,7 +29,9 @@ def add(
     product: Many = None,
     intent: Many = None,
     sentiment: Many = None,
-    kind: Annotated[Optional[list[str]], typer.Option(help="alert kinds: spike, viral")] = None,
+    kind: Annotated[
+        Optional[list[str]], typer.Option(help="alert kinds: spike, viral, regression (after a release), fix_failed")
+    ] = None,
     query: Annotated[Optional[str], typer.Option(help="text one of the alert's sample posts must contain")] = None,
     min_observed: Annotated[Optional[float], typer.Option(help="only alerts at least this large")] = None,
 ) -> None:

@@ -10,9 +10,7 @@ import json
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import Path
 
-import httpx
 import pytest
 from kafka import KafkaProducer
 from playwright.sync_api import expect, sync_playwright
@@ -21,6 +19,7 @@ from canyu import topics
 from canyu.schema import Author, Post
 from canyu_runtime.elastic import client
 from dashboard.auth import with_tokens
+from tests.integration.chromium import healthy, launch, needs_chromium
 from tests.integration.conftest import free_port, read_topic, running, wait_for
 from tests.integration.dashboard_corpus import (
     FASTEST_CASCADES,
@@ -33,20 +32,12 @@ from tests.integration.dashboard_corpus import (
     seed,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Debian's Chromium, never a downloaded browser; nothing it does may reach past this machine.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-
 # Sums of every dataset of every chart, by dataset label: what the page actually drew.
 CHART_SUMS = """() => Object.fromEntries(["volume", "sentiment", "topics", "products"].map((id) => [id,
   Object.fromEntries(Chart.getChart(document.getElementById(id)).data.datasets.map(
     (d) => [d.label, d.data.reduce((a, b) => a + b, 0)]))]))"""
 
-pytestmark = [
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's chromium: apt-get install -y chromium"),
-]
+pytestmark = [pytest.mark.timeout(240), needs_chromium]
 
 
 def publish_raw(settings, post: Post) -> None:
@@ -74,8 +65,8 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
         running("dashboard", settings, tmp_path),
         sync_playwright() as playwright,
     ):
-        wait_for(lambda: _healthy(base), timeout=60, what="the dashboard's /health")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        wait_for(lambda: healthy(base), timeout=60, what="the dashboard's /health")
+        browser = launch(playwright)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         requested: list[str] = []
@@ -166,10 +157,3 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
         page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
         browser.close()
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/health", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False

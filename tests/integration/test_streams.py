@@ -169,7 +169,9 @@ def test_a_replayed_scenario_raises_exactly_the_expected_alerts_and_notifies_web
         ("viral", "root=microblog:75"),
     ]
     spike = next(a for a in alerts if a.kind == "spike")
-    assert spike.observed == 10 and spike.baseline_mean < 1.5
+    # The window is judged at the watermark, the slowest partition's time: the burst's posts on
+    # partitions ahead of it are counted, and seen together once it catches up.
+    assert 10 <= spike.observed <= len(BURST) and spike.baseline_mean < 1.5
     ((headers, body),) = hook.requests
     signed = hmac.new(b"streams-test-key", headers["X-Canyu-Timestamp"].encode() + b"." + body, hashlib.sha256)
     assert headers["X-Canyu-Signature"] == f"sha256={signed.hexdigest()}"  # signed with the default key

@@ -16,9 +16,11 @@ import pytest
 from canyu.schema import Alert, Channel, Notification, Subscription
 from canyu.settings import Settings
 from canyu_runtime.errors import Misconfigured, RetryLater
+from canyu_runtime.outbound import Refused
 from canyu_runtime.private import ensure_webhook_secret, webhook_secret
 from canyu_runtime.subscriptions import SubscriptionStore
-from sinks.delivery import DeliverySink, Refused, signature
+from sinks.delivery import DeliverySink
+from sinks.delivery.webhook import signature
 from tests.local_servers import smtp_server, webhook_receiver
 
 T = datetime(2026, 11, 20, tzinfo=timezone.utc)
