@@ -64,9 +64,49 @@ def shares(path: Path) -> tuple[int, Counter, Counter]:
     return total, inclusive, alone
 
 
+# Each process's samples by part, for the overview: a sample counts for the first part one of its
+# functions begins with (the table writes before the stateful step that makes them).
+PARTS = {
+    "worker": {
+        "table writes and their changelog records": ("Cached.__setitem__", "ProducerBuffer", "Producer.flush",
+                                                     "Collection.send_changelog", "Collection._on_changelog_sent"),
+        "the stateful step, less its table writes": ("Signals.process", "Signals.expire", "ReleaseWatch"),
+        "sending (agents._send, the producer's sender)": ("_send (agents.py)", "Sender.", "SendProduceReqHandler",
+                                                         "AIOKafkaProducer", "Topic._on_published"),
+        "consuming (Faust's fetcher, conductor, streams)": ("Fetcher.", "Consumer._drain", "Conductor.",
+                                                            "Stream._c_aiter", "Stream.events", "Stream._passive"),
+        "parsing and writing posts (pydantic)": ("BaseModel.",),
+    },
+    "sink": {
+        "reading Kafka (with its network thread)": ("KafkaConsumer.poll", "NetworkSelector"),
+        "validating records": ("BaseModel.model_validate_json",),
+        "encoding the bulk lines": ("Route.lines", "NdjsonSerializer.dumps"),
+        "the bulk request": ("Elasticsearch.bulk",),
+        "committing": ("BatchSink._commit",),
+    },
+}  # fmt: skip
+
+
+def by_part(path: Path, parts: dict[str, tuple[str, ...]]) -> dict[str, float]:
+    """Each part's share of the samples not waiting, and the rest's."""
+    counts, total = dict.fromkeys([*parts, "the rest"], 0), 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [frame_name(f) for f in stack.split(";")]
+        if not count.isdigit() or frames[-1].startswith(WAITS):
+            continue
+        total += int(count)
+        part = next((p for p, starts in parts.items() if any(f.startswith(starts) for f in frames)), "the rest")
+        counts[part] += int(count)
+    return {part: 100 * n / max(total, 1) for part, n in counts.items()}
+
+
 def print_shares(name: str, path: Path, top: int) -> None:
     total, inclusive, alone = shares(path)
     print(f"\n{name}: {total} samples holding the GIL ({path})")
+    print("  by part:")
+    for part, share in by_part(path, PARTS[name]).items():
+        print(f"  {share:5.1f} %  {part}")
     for title, counts in (("with callees", inclusive), ("alone", alone)):
         print(f"  {title}:")
         # What nearly every sample passes through (the event loop, the command line) says nothing.
