@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -36,7 +37,7 @@ from canyu.settings import Settings
 
 WARM_UP_POSTS = 500
 RATE_HZ = 100
-EVERYWHERE = 0.95
+EVERYWHERE = 0.9
 # py-spy beside this interpreter (an install's bin folder), else on the PATH.
 PY_SPY = (
     str(Path(sys.executable).with_name("py-spy")) if Path(sys.executable).with_name("py-spy").exists() else "py-spy"
@@ -50,17 +51,22 @@ def frame_name(frame: str) -> str:
     return f"{function} ({where.split(':')[0].rsplit('/', 1)[-1]})" if where else function
 
 
-def shares(path: Path) -> tuple[int, Counter, Counter]:
-    """Samples not waiting, and each function's count among them: inclusive, and alone."""
-    inclusive, alone, total = Counter(), Counter(), 0
+def samples(path: Path) -> Iterator[tuple[list[str], int]]:
+    """Each stack of a raw profile (its function names, outermost first) and its count, less the waits."""
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [frame_name(f) for f in stack.split(";")]
-        if not count.isdigit() or frames[-1].startswith(WAITS):
-            continue
-        total += int(count)
-        inclusive.update(dict.fromkeys(frames, int(count)))
-        alone[frames[-1]] += int(count)
+        if count.isdigit() and not frames[-1].startswith(WAITS):
+            yield frames, int(count)
+
+
+def shares(path: Path) -> tuple[int, Counter, Counter]:
+    """Samples not waiting, and each function's count among them: inclusive, and alone."""
+    inclusive, alone, total = Counter(), Counter(), 0
+    for frames, count in samples(path):
+        total += count
+        inclusive.update(dict.fromkeys(frames, count))
+        alone[frames[-1]] += count
     return total, inclusive, alone
 
 
@@ -90,14 +96,10 @@ PARTS = {
 def by_part(path: Path, parts: dict[str, tuple[str, ...]]) -> dict[str, float]:
     """Each part's share of the samples not waiting, and the rest's."""
     counts, total = dict.fromkeys([*parts, "the rest"], 0), 0
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = [frame_name(f) for f in stack.split(";")]
-        if not count.isdigit() or frames[-1].startswith(WAITS):
-            continue
-        total += int(count)
+    for frames, count in samples(path):
+        total += count
         part = next((p for p, starts in parts.items() if any(f.startswith(starts) for f in frames)), "the rest")
-        counts[part] += int(count)
+        counts[part] += count
     return {part: 100 * n / max(total, 1) for part, n in counts.items()}
 
 
