@@ -2,8 +2,8 @@
 
 In a thread, the classifier shares the worker's GIL with Faust and the stateful step, so the
 worker cannot use more than one core: at 148 posts/s it used 0.94 of one while the machine's
-second core was half idle (docs/performance.md, "Where the CPU goes"). In a process it has an
-interpreter, and a core, of its own. The thread stays for tests, which hand the worker a
+second core was half idle (``git show 9d6f289:docs/performance.md``, "Where the CPU goes"). In
+a process it has an interpreter, and a core, of its own. The thread stays for tests, which hand the worker a
 classifier of their own, and for a machine with one core.
 
 The process is started with ``spawn`` (a fork would copy the worker's event loop and Kafka
