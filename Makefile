@@ -23,7 +23,7 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	touch $@
 
 # canyu with its runtime dependencies only, as `pip install canyu` installs it: no test tools, and of
-# the extras only `bench` (psutil, which reads processes and brings no numeric library). A test checks
+# the extras only `bench` (psutil and py-spy, which read processes; no numeric library). A test checks
 # the classifier's thread limit there (scikit-learn, in the tests' extras, brings threadpoolctl along
 # and would hide its absence), and the benches run there.
 RUNTIME := .venv-runtime
