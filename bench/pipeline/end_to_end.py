@@ -11,7 +11,9 @@ Then the CPU that each process used per post meanwhile, with its descendants: th
 children (the classifier's process), the sink, Kafka and Elasticsearch (when their pid files are
 on this machine) and the bench itself, which publishes and polls; and how long each waited,
 ready to run, for a core. Together with the classifier alone they say whether the cores can
-carry the end-to-end rate at all, and the waits say who the cores were short for.
+carry the end-to-end rate at all, and the waits say who the cores were short for. On a
+``--cold`` run the classifier's process is started within the clock, so its CPU per post
+includes loading the classifier, which the baseline's leaves out.
 """
 
 from __future__ import annotations
