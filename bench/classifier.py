@@ -125,23 +125,31 @@ def main(argv: list[str] | None = None) -> None:
         print()
 
     threads = args.threads or Settings().classifier_threads
-    limit_environment(threads)  # before each backend's process imports numpy, whose OpenBLAS reads it
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     if BASELINE not in names:
         names.append(BASELINE)
+    print_results(run_backends(names, args.posts, threads), args.posts, threads)
+
+
+def run_backends(names: list[str], n_posts: int, threads: int) -> dict:
+    """Each backend's figures, measured in a process of its own, by name; those that failed are left out."""
+    limit_environment(threads)  # before each backend's process imports numpy, whose OpenBLAS reads it
     context = multiprocessing.get_context("spawn")
     results = {}
     for name in names:
         queue = context.Queue()
-        process = context.Process(target=measure, args=(name, args.posts, threads, queue))
+        process = context.Process(target=measure, args=(name, n_posts, threads, queue))
         process.start()
         process.join()
         if process.exitcode != 0:
             print(f"{name}: failed (exit {process.exitcode}); is it available offline?")
             continue
         results[name] = queue.get()
+    return results
 
-    print(f"{args.posts} sample posts per batch size, {threads} thread(s); posts/s (ratio to {BASELINE} in this run)")
+
+def print_results(results: dict, n_posts: int, threads: int) -> None:
+    print(f"{n_posts} sample posts per batch size, {threads} thread(s); posts/s (ratio to {BASELINE} in this run)")
     header = "".join(f"{'batch ' + str(s):>20}" for s in BATCH_SIZES)
     print(f"{'backend':<28}{header}{'peak MiB':>10}{'load s':>8}  threads")
     base = results.get(BASELINE)

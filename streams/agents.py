@@ -90,9 +90,15 @@ SYNC_KEY = "sync"
 IMPACTS_INTERVAL_S = 2.0  # release impacts are computed again at most this often
 
 
-async def _send(topic: faust.TopicT, key: str, value: str, headers: dict[str, bytes] | None = None):
-    """Hand a record to the producer; the returned future resolves when Kafka acknowledged it."""
-    return await topic.send(key=key.encode(), value=value.encode(), headers=headers)
+async def _send(topic: faust.TopicT, key: str | bytes, value: str | bytes, headers: dict[str, bytes] | None = None):
+    """Hand a record to the app's producer; the returned future resolves when Kafka acknowledged it.
+
+    Straight to the producer, which the app starts before its agents: Faust's ``Topic.send`` wraps
+    each record in a FutureMessage and runs channel, sensor and callback code for it, which cost the
+    worker more than the producer's own work per record (docs/performance.md). Faust flushes this
+    producer before it commits an offset all the same, so at least once still holds."""
+    key, value = (part.encode() if isinstance(part, str) else part for part in (key, value))
+    return await topic.app.producer.send(topic.get_topic_name(), key, value, None, None, headers)
 
 
 @dataclass
@@ -295,7 +301,7 @@ class Agents:
     async def _dead_letter(self, letter: DeadLetter) -> None:
         log.warning("dead letter from %s at %s:%s: %s", letter.stage, letter.topic, letter.offset, letter.reason)
         key, value = dead_letters.message(letter)
-        await self.topics.dead_letters.send(key=key, value=value)
+        await _send(self.topics.dead_letters, key, value)
 
 
 def _headers(event: EventT) -> dict:

@@ -2,8 +2,8 @@
 
 In a thread, the classifier shares the worker's GIL with Faust and the stateful step, so the
 worker cannot use more than one core: at 148 posts/s it used 0.94 of one while the machine's
-second core was half idle (docs/performance.md, "Where the CPU goes"). In a process it has an
-interpreter, and a core, of its own. The thread stays for tests, which hand the worker a
+second core was half idle (``git show 9d6f289:docs/performance.md``, "Where the CPU goes"). In
+a process it has an interpreter, and a core, of its own. The thread stays for tests, which hand the worker a
 classifier of their own, and for a machine with one core.
 
 The process is started with ``spawn`` (a fork would copy the worker's event loop and Kafka
@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
-from models import VersionFinder, limit_environment, load_classifier
+from models import VersionFinder, limit_environment, load_classifier, thread_counts
 from streams.enrich import RawRecord, enrich_batch
 from streams.feedback import group_of
 from streams.products import Catalogue
@@ -121,6 +121,19 @@ class Classifying:
             executor.shutdown()
             raise RuntimeError(f"the classifier {settings.classifier!r} did not load: {failed}")
         return executor
+
+    def pid(self) -> int:
+        """The process that classifies: the classifier's own, or this one for a thread."""
+        return self._executor.submit(os.getpid).result()
+
+    def thread_counts(self) -> dict[str, int]:
+        """The threads each numeric library runs where the classifier runs (``models.thread_counts``)."""
+        return self._executor.submit(thread_counts).result()
+
+    def close(self) -> None:
+        """Stop the classifier's process (or thread); the worker's ends with it, a bench's must ask."""
+        self._executor.shutdown()
+        self._starter.shutdown()
 
     async def enrich(self, records: list[RawRecord]) -> list[Result]:
         """Each record's result. A classifier process that dies is started again and given the batch

@@ -53,6 +53,27 @@ def comparable(results):
     return out
 
 
+def test_the_classifier_process_is_another_process_with_the_thread_limit_and_close_ends_it():
+    """What bench.pipeline's baseline reads: the classifier's process, and its libraries' threads."""
+    classifying = Classifying(Settings(classifier="offline", classifier_threads=1), 3, in_process=True)
+    pid = classifying.pid()
+    try:
+        assert pid != os.getpid()
+        assert classifying.thread_counts().get("openblas") == 1  # numpy's, which the offline encoder loads
+    finally:
+        classifying.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_in_a_thread_the_classifier_runs_in_this_process():
+    classifying = Classifying(SETTINGS, 3, in_process=False)
+    try:
+        assert classifying.pid() == os.getpid()
+    finally:
+        classifying.close()
+
+
 def test_a_process_of_its_own_gives_what_the_thread_gives():
     in_process = enrich(Classifying(SETTINGS, 3, in_process=True))
     in_thread = enrich(Classifying(SETTINGS, 3, in_process=False))
