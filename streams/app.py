@@ -162,7 +162,8 @@ def create_app(settings: Settings) -> faust.App:
     app.page("/offsets/")(offsets)
 
     mender = Mender()
-    synced = {"version": -1}
+    # The followers' version stays 0 while their topics are empty: with nothing to apply, no sync record.
+    synced = {"version": 0}
 
     @app.task
     async def follow_registries() -> None:
@@ -171,10 +172,12 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.timer(SYNC_CHECK_S)
     async def apply_what_people_changed(*_) -> None:
-        """A change in releases or item lifecycles (or impacts that no post came to send) becomes a
-        sync record, which the stateful step applies in order with the posts."""
-        # Posts send the impacts they touch; this is for the ones no later post came to send.
-        if registries.version != synced["version"] or agents.impacts_due(2 * IMPACTS_INTERVAL_S):
+        """A change in releases or item lifecycles (or impacts that no post came to send, or partitions
+        gone quiet) becomes a sync record, which the stateful step applies in order with the posts."""
+        # Posts send the impacts they touch; this is for the ones no later post came to send, and for
+        # a clock whose quiet partitions no longer hold the watermark back (it moves between posts).
+        quiet = state.clock is not None and state.clock.stale
+        if registries.version != synced["version"] or agents.impacts_due(2 * IMPACTS_INTERVAL_S) or quiet:
             synced["version"] = registries.version
             await agents.request_sync()
 

@@ -34,8 +34,10 @@ class Clock:
     back once every one of the ``expected`` inputs has been heard from (or ``idle_s`` has passed;
     until then no post is judged late): a partition caught up before the others makes no other
     partition's posts late, and one gone quiet does not hold the others back (Flink and Kafka
-    Streams work this way). ``late`` counts posts that came after their alerting windows closed, and were
-    counted all the same; ``too_old`` those older than the counts keep, which no count holds.
+    Streams work this way). When every input has gone quiet, the watermark is the newest mark:
+    the stream has what it will get for now (``refresh`` says so between posts). ``late`` counts
+    posts that came after their alerting windows closed, and were counted all the same;
+    ``too_old`` those older than the counts keep, which no count holds.
     """
 
     expected: int = 1
@@ -50,14 +52,39 @@ class Clock:
     now: Callable[[], float] = time.monotonic
 
     def advance(self, t: float, source: str = "-") -> None:
-        # Until every input has spoken, one that speaks late may still hold the watermark back.
         settled = self.settled
-        now = self.heard[source] = self.now()
-        self.started = now if self.started is None else self.started
+        self.heard[source] = self.now()
+        self.started = self.heard[source] if self.started is None else self.started
         self.marks[source] = max(t, self.marks.get(source, t))
-        low = min(self.marks[s] for s, at in self.heard.items() if now - at <= self.idle_s)
-        self.watermark = max(self.watermark, low) if settled and self.watermark is not None else low
+        self._move(settled)
         self.first = t if self.first is None else min(self.first, t)
+
+    @property
+    def stale(self) -> bool:
+        """Whether inputs went quiet since the last post, so that ``refresh`` would move the watermark."""
+        return bool(self.marks) and self._next(self.settled) != self.watermark
+
+    def refresh(self) -> bool:
+        """Move the watermark past the inputs that went quiet since the last post; True if it moved."""
+        if not self.stale:
+            return False
+        self._move(self.settled)
+        return True
+
+    def _move(self, settled: bool) -> None:
+        self.watermark = self._next(settled)
+
+    def _next(self, settled: bool) -> float:
+        now = self.now()
+        active = [self.marks[s] for s, at in self.heard.items() if now - at <= self.idle_s]
+        low = min(active) if active else self.newest
+        # Until every input has spoken, one that speaks late may still hold the watermark back.
+        return max(self.watermark, low) if settled and self.watermark is not None else low
+
+    @property
+    def newest(self) -> float | None:
+        """The newest event time seen on any input."""
+        return max(self.marks.values(), default=None)
 
     @property
     def settled(self) -> bool:

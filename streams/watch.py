@@ -177,11 +177,13 @@ class ReleaseWatch:
 
     def check_item(self, item: ItemState, at: float, offset: int, out) -> None:
         """The item just changed (a post joined it, or what people said about it): apply the newest
-        lifecycle, and raise what its releases and its fix now call for."""
+        lifecycle, and raise what its releases and its fix now call for. ``at``: the post's event time,
+        or the stream's; a post judges its item at its own time, even where a slower partition holds
+        the watermark behind it."""
         self._apply_lifecycle(item)
-        now = self._now()
+        now = max(self._now(), at)
         products = item_products(item)
-        fixed = self._fixed_release(item)
+        fixed = self._fixed_release(item, now)
         if fixed is not None:
             release, version = fixed
             check = check_fix(item, release, now, self.rules)
@@ -189,12 +191,7 @@ class ReleaseWatch:
             if check.failed and (done is None or done[0] != version or done[2] == offset):
                 item.fix_failed = [version, at, offset]
                 out.alerts.append(self._fix_failed(item, release, version, check.reports, check.rate))
-            if item.fix_failed and item.fix_failed[0] == version or check.verified:
-                self.watching.pop(item.id, None)
-            else:
-                self.watching[item.id] = check.verified_at
-        else:
-            self.watching.pop(item.id, None)
+        self._watch(item, now)
         for release in self.releases_of(products):
             d = release.date.timestamp()
             if not (self.rules.active(release, now) and now >= d):
@@ -207,8 +204,29 @@ class ReleaseWatch:
                     out.alerts.append(self._regression(item, release, before, after))
         self._touch(products, at)
 
+    def _watch(self, item: ItemState, now: float) -> None:
+        """When to look at a fixed item again, as the stream's time passes with no post joining it:
+        when its fix ships, then when the quiet period after the grace ends (it is verified then)."""
+        self.watching.pop(item.id, None)
+        lifecycle = item.lifecycle
+        if not lifecycle or lifecycle["state"] != "fixed" or not lifecycle.get("fixed_in"):
+            return
+        version = lifecycle["fixed_in"]
+        if item.fix_failed and item.fix_failed[0] == version:
+            return  # judged: it did not hold
+        release = release_of_fix(version, item_products(item), self.s.registries.releases().values())
+        if release is None:
+            return  # a release registered or seen later is applied by a sync, which looks again
+        if now < release.date.timestamp():
+            self.watching[item.id] = release.date.timestamp()
+            return
+        check = check_fix(item, release, now, self.rules)
+        if not check.verified:
+            self.watching[item.id] = check.verified_at
+
     def verify_due(self, out) -> None:
-        """Send the items whose fix became verified as the stream's time passed (no post joins them)."""
+        """Send the items whose fix shipped or became verified as the stream's time passed (no post joins
+        them), and look at them again when their next step is due."""
         now = self._now()
         due = [item_id for item_id, at in self.watching.items() if at <= now]
         for item_id in due:
@@ -218,6 +236,7 @@ class ReleaseWatch:
                 item = ItemState(**{k: v for k, v in stored.items() if k != "o"})
                 out.items.append(self.item_record(item))
                 self._restate(item)
+                self._watch(item, now)
 
     def _restate(self, item: ItemState) -> None:
         """The item's status changed: the impacts that list it show it, also of releases whose window
@@ -227,14 +246,15 @@ class ReleaseWatch:
             if self.rules.computable(release, now, self.s.config.retention_s):
                 self.dirty.add(release.key)
 
-    def _fixed_release(self, item: ItemState) -> tuple[Release, str] | None:
-        """(the release its fix shipped in, the version) once that has shipped; None otherwise."""
+    def _fixed_release(self, item: ItemState, now: float | None = None) -> tuple[Release, str] | None:
+        """(the release its fix shipped in, the version) once that has shipped by ``now`` (default: the
+        watermark); None otherwise."""
         lifecycle = item.lifecycle
         if not lifecycle or lifecycle["state"] != "fixed" or not lifecycle.get("fixed_in"):
             return None
         version = lifecycle["fixed_in"]
         release = release_of_fix(version, item_products(item), self.s.registries.releases().values())
-        if release is None or self._now() < release.date.timestamp():
+        if release is None or (self._now() if now is None else now) < release.date.timestamp():
             return None
         return release, version
 
@@ -288,15 +308,17 @@ class ReleaseWatch:
         said = ItemLifecycle.model_validate(item.lifecycle) if item.lifecycle else None
         history = list(said.history) if said else []
         state = said.state if said else "open"
+        if state == "fixed" and item.fix_failed and item.fix_failed[0] == said.fixed_in:
+            # Judged when the reports came, at their own time: a slower partition does not undo it.
+            note = f"reports kept coming after {said.fixed_in} shipped"
+            failed = ItemChange(action="fix_failed", at=_at(item.fix_failed[1]), version=said.fixed_in, note=note,
+                                by="canyu")  # fmt: skip
+            return "fix_failed", [*history, failed]
         fixed = self._fixed_release(item)
         if fixed is None:
             return state, history
         release, version = fixed
         shipped = f"{release.product} {release.version}"
-        if item.fix_failed and item.fix_failed[0] == version:
-            note = f"reports kept coming after {shipped} shipped"
-            failed = ItemChange(action="fix_failed", at=_at(item.fix_failed[1]), version=version, note=note, by="canyu")
-            return "fix_failed", [*history, failed]
         check = check_fix(item, release, self._now(), self.rules)
         if check.verified:
             note = f"no report for {self.rules.quiet_days:g} days after {shipped} shipped"
@@ -351,6 +373,7 @@ class ReleaseWatch:
         items they concern; for a sync record at ``offset`` of posts.classified."""
         if self.s.recent.clock.watermark is None:
             return  # no post yet: nothing to apply anything to
+        self.s.recent.clock.refresh()  # partitions gone quiet hold the watermark back no more
         releases = self.s.registries.releases()
         changed = [r for key, r in releases.items() if self._applied.get(key) != r]
         self._applied = dict(releases)
@@ -378,10 +401,11 @@ class ReleaseWatch:
     # --- release impacts -------------------------------------------------------------------
 
     def impacts(self) -> list[ReleaseImpact]:
-        """The impact of each release posts touched since the last call."""
+        """The impact of each release posts touched since the last call, as of the newest post seen
+        (a release's lists show what came, even while a slower partition holds the watermark back)."""
         if self.s._recent is None or self.s.recent.clock.watermark is None:
             return []
-        now = self._now()
+        now = self.s.recent.clock.newest
         releases = self.s.registries.releases()
         out = []
         for key in sorted(self.dirty):

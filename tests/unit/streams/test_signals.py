@@ -192,6 +192,19 @@ def test_a_partition_that_runs_ahead_makes_no_other_late_and_one_gone_quiet_hold
     assert signals.process(post(101, at=2 * H), 101, None, partition=1).late  # behind the watermark now
 
 
+def test_when_every_partition_has_gone_quiet_the_watermark_is_the_newest_post_seen():
+    wall = [0.0]
+    signals = Signals(Tables(), SignalConfig(inputs=2, idle_input_s=60))
+    clock = signals.recent.clock
+    clock.now = lambda: wall[0]
+    signals.process(post(1, at=5 * H), 0, None, partition=0)
+    signals.process(post(2, at=H), 1, None, partition=1)
+    assert clock.watermark == (T0 + H).timestamp() and not clock.stale and not clock.refresh()
+    wall[0] = 61.0  # nothing more came: the stream has what it will get for now
+    assert clock.stale and clock.refresh() and clock.watermark == (T0 + 5 * H).timestamp()
+    assert not clock.stale
+
+
 def burst_config(**kw) -> SignalConfig:
     return SignalConfig(spike=SpikeRule(k=3, min_count=5, min_history=4, cooldown_s=6 * 3600), **kw)
 
