@@ -7,9 +7,10 @@ the tests: 20 bugs, each reported in zh, ko and en, some twice in one language (
 with device, version and steps, and a short micro-blog post). Some bugs are near-misses of
 each other: the same component, a different bug (``bugs.json`` beside it names them).
 
-The reports take the worker's own path: ``enrich_batch`` with the classifier and the product
-catalogue, then ``Signals.process`` over the posts in time order, on in-memory tables, with
-the worker's ``signal_config``. Each report's item is the one the stateful step says it joined.
+The reports take the worker's own path: ``enrich_batch`` with the classifier, the product
+catalogue and the version rules, then ``Signals.process`` with each post's sentence vector, over
+the posts in time order, on in-memory tables, with the worker's ``signal_config``. Each
+report's item is the one the stateful step says it joined (``item_id``).
 
 Pairwise figures, over every pair of reports: two reports are *together* when they joined the
 same item. precision = pairs together that share a bug / pairs together; recall = pairs
@@ -32,10 +33,11 @@ from pathlib import Path
 
 from canyu.schema import EnrichedPost, Post
 from canyu.settings import Settings
-from models import DEFAULT, load_classifier
+from models import DEFAULT, VersionFinder, load_classifier
 from streams.app import signal_config
-from streams.enrich import RawRecord, enrich_batch
+from streams.enrich import Enriched, RawRecord, enrich_batch
 from streams.products import Catalogue
+from streams.recent import pack_vector, unpack_vector
 from streams.signals import Signals, Tables
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "grouping"
@@ -96,15 +98,18 @@ def place(reports: list[Report], classifier, settings: Settings) -> list[Placed]
     """Each report through enrich and the stateful step, in time order, as the worker takes them."""
     reports = sorted(reports, key=lambda r: r.post.created_at)
     records = [RawRecord(r.post.model_dump_json().encode(), offset=i) for i, r in enumerate(reports)]
-    enriched = enrich_batch(records, classifier, settings, mentions=Catalogue.load(settings.products_file).mentions)
+    mentions = Catalogue.load(settings.products_file).mentions
+    enriched = enrich_batch(records, classifier, settings, mentions=mentions, versions=VersionFinder.load().find)
     signals = Signals(Tables(), signal_config(settings))
     placed = []
-    for offset, (report, post) in enumerate(zip(reports, enriched, strict=True)):
-        if not isinstance(post, EnrichedPost):
-            raise RuntimeError(f"{report.post.id} became a dead letter: {post.reason}")
-        out = signals.process(post, offset, signals.fingerprint_of(post))
-        item = out.post.item_id or (out.items[0].id if out.items else None)
-        placed.append(Placed(report, out.post, item))
+    for offset, (report, result) in enumerate(zip(reports, enriched, strict=True)):
+        if not isinstance(result, Enriched):
+            raise RuntimeError(f"{report.post.id} became a dead letter: {result.reason}")
+        post, vector = result
+        # As the worker sends it: half precision, in a header beside the post (streams.agents).
+        vector = unpack_vector(pack_vector(vector)) if vector is not None else None
+        out = signals.process(post, offset, signals.fingerprint_of(post), vector)
+        placed.append(Placed(report, out.post, out.post.item_id))
     return placed
 
 
