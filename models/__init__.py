@@ -14,6 +14,9 @@ which the default install does not have.
 
 ``VersionFinder.load().find(text, products)`` finds the software versions a post names, by
 the rules of ``models/versions.yaml``.
+
+``load_language_means()``: the mean of the classifier's sentence vectors in each language,
+which the worker subtracts to compare feedback across languages (``models/language_means.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from models.base import Classification, Classifier, Scored
+from models.language_means import LanguageMeans, load_language_means
 from models.versions import VersionFinder, VersionRulesError
 
 DEFAULT = "offline"
@@ -80,8 +84,10 @@ __all__ = [
     "DEFAULT",
     "Classification",
     "Classifier",
+    "LanguageMeans",
     "Scored",
     "VersionFinder",
     "VersionRulesError",
     "load_classifier",
+    "load_language_means",
 ]
