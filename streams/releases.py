@@ -109,9 +109,9 @@ def judge(before: int, after: int, opened_after: bool, elapsed_days: float, rule
 
 
 def item_products(item: ItemState) -> set[str]:
-    """The products and software lines an item is about: its group's, and those its posts name."""
-    product = item.group.split("|")[1]
-    return {*item.products, *([product] if product != "-" else [])}
+    """The products and software lines an item is about: its own, and those its posts name."""
+    product = item.labels()[1]
+    return {*item.products, *([product] if product is not None else [])}
 
 
 def naming(versions: dict[str, int], version: str) -> int:
@@ -177,14 +177,14 @@ def impact(
         verdict = judge(before, after, opened_after, window.elapsed_days, rules)
         if verdict is None:
             continue
-        intent, product, topic = item.group.split("|")
+        intent, product, topic = item.labels()
         lists[verdict].append(
             ImpactItem(
                 item_id=item.id,
                 title=item.title,
                 intent=intent,
-                product=None if product == "-" else product,
-                topic=None if topic == "-" else topic,
+                product=product,
+                topic=topic,
                 before=before,
                 after=after,
                 first_seen=item.first_seen,
