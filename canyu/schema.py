@@ -13,7 +13,7 @@ import urllib.parse
 from datetime import datetime, timezone
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, field_validator, model_validator
 
 from canyu.versions import VERSION_PATTERN
 
@@ -45,12 +45,39 @@ class Engagement(_Strict):
     comments: NonNegativeInt | None = None
 
 
+LINK_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def link_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a post's link, or None when it can: an http(s) URL with a host and no user
+    information, or a path on the source's own site (``/t/slug/7/4``: a saved file read without its base URL).
+
+    A ``javascript:`` link would run where the post is shown; ``https://forum.example@evil.example/`` (a
+    Discourse ``post_url`` of ``@evil.example/``, joined to the forum's address) leads to evil.example."""
+    if LINK_CONTROL.search(url):
+        return "contains a control character"
+    if url.startswith("/") and not url.startswith(("//", "/\\")):  # "//host" and "/\\host" are other hosts
+        return None
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme.lower() not in ("http", "https"):
+        return "is not an http(s) URL or a path"
+    if not parsed.hostname:
+        return "has no host"
+    if "@" in parsed.netloc:
+        return "carries user information (user@host), which hides the host it leads to"
+    try:
+        _ = parsed.port  # raises on a port that is no number from 0 to 65535
+    except ValueError:
+        return "has a port that is no number from 0 to 65535"
+    return None
+
+
 class Post(_Strict):
     """A post as a producer saw it, before any enrichment."""
 
     id: str = Field(description='"{source}:{native_id}", always a string')
     source: str = Field(min_length=1, pattern=r"^[^:\s]+$")
-    url: str | None = None
+    url: str | None = Field(None, description="http(s) with a host and no user@, or a path on the source's site")
     title: str | None = None
     text: str
     language: str | None = Field(default=None, description="as declared by the source, if it says")
@@ -60,6 +87,14 @@ class Post(_Strict):
     parent_id: str | None = Field(default=None, description="the post this one replies to")
     repost_of: str | None = Field(default=None, description="the post this one reposts")
     fetched_at: AwareDatetime = Field(default_factory=utcnow)
+
+    @field_validator("url")
+    @classmethod
+    def _a_link_that_leads_where_it_says(cls, url: str | None) -> str | None:
+        problem = link_problem(url) if url is not None else None
+        if problem:
+            raise ValueError(f"the link {problem}")
+        return url
 
     @model_validator(mode="after")
     def _id_names_its_source(self) -> Post:

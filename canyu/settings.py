@@ -95,6 +95,10 @@ class Settings(BaseSettings):
         5, ge=0, le=19,
         description="niceness the worker's own threads take, so that its classifier process gets a shared core first",
     )  # fmt: skip
+    worker_idle_input_s: float = Field(
+        60, gt=0,
+        description="a partition of posts.raw that brings no post for this long holds the watermark back no more",
+    )  # fmt: skip
     worker_stall_s: float = Field(
         120, gt=0, description="a consumer group whose partitions lag with no commit for this long is stalled"
     )
@@ -111,28 +115,50 @@ class Settings(BaseSettings):
     spike_cooldown_s: int = Field(6 * 3600, ge=0, description="no second alert for the same key within this time")
     viral_velocity: int = Field(10, ge=1, description="reposts in 10 minutes that make a cascade viral")
     item_similarity: float = Field(
-        0.3, gt=0, le=1, description="how close a post's words must be to a feedback item's to join it (no sentence vector)"
+        0.3,
+        gt=0,
+        le=1,
+        description="how close a post's words must be to a feedback item's to join it (no sentence vector)",
     )
     item_vector_similarity: float = Field(
-        0.4, gt=0, le=1, description="how close a post's sentence vector must be to a feedback item's to join it, both around their language's centre (docs/streams.md)"
+        0.4,
+        gt=0,
+        le=1,
+        description="how close a post's sentence vector must be to a feedback item's to join it, both taken around"
+        " their language's centre (docs/streams.md)",
     )
 
     # Releases and fixes (docs/releases.md).
-    release_window_days: int = Field(7, ge=1, le=30, description="a release's impact compares this many days before and after it")
+    release_window_days: int = Field(
+        7, ge=1, le=30, description="a release's impact compares this many days before and after it"
+    )
     release_seen_authors: int = Field(
         5, ge=2, description="a version named by this many distinct authors within a day is a release seen in posts"
     )
-    regression_jump: float = Field(2.0, gt=1, description="an item regressed when its daily posts after a release reach this many times those before")
+    regression_jump: float = Field(
+        2.0,
+        gt=1,
+        description="an item regressed when its daily posts after a release reach this many times those before",
+    )
     regression_min_posts: int = Field(3, ge=1, description="and it has at least this many posts after it")
-    fix_grace_days: float = Field(1, ge=0, description="after a fix ships, reports this soon may come from phones not yet updated")
-    fix_quiet_days: float = Field(3, gt=0, description="a fixed item with no report for this long after the grace is verified")
+    fix_grace_days: float = Field(
+        1, ge=0, description="after a fix ships, reports this soon may come from phones not yet updated"
+    )
+    fix_quiet_days: float = Field(
+        3, gt=0, description="a fixed item with no report for this long after the grace is verified"
+    )
     fix_failed_reports: int = Field(
         2, ge=1, description="reports from authors who name the fixed version or later that mean the fix did not hold"
     )
-    fix_failed_rate: float = Field(2.0, gt=0, description="or reports per day after the grace that mean it did not hold")
+    fix_failed_rate: float = Field(
+        2.0, gt=0, description="or reports per day after the grace that mean it did not hold"
+    )
 
     deliver_allowed_hosts: list[str] = Field(
         [], description="hosts on loopback or private networks that notifications may still be sent to"
+    )
+    fetch_allowed_hosts: list[str] = Field(
+        [], description="hosts on loopback or private networks that sources may still be read from (on-premises)"
     )
     deliver_attempts: int = Field(5, ge=1, description="tries per notification before it goes to dead-letters")
     deliver_timeout_s: float = Field(10, gt=0, description="per request: connecting, and each read or write")

@@ -22,6 +22,7 @@ from canyu_cli.commands import (
     subscribe,
 )
 from canyu_cli.commands import eval as eval_cmd
+from canyu_runtime.private import without_credentials
 
 app = typer.Typer(
     help="canyu (参与): social listening, from posts to dashboards.",
@@ -51,7 +52,7 @@ def _unreachable_service(error: Exception) -> str | None:
 
     settings = get_settings()
     if isinstance(error, EsConnectionError):
-        return f"cannot reach Elasticsearch at {settings.es_url}; start it with `canyu stack up`"
+        return f"cannot reach Elasticsearch at {without_credentials(settings.es_url)}; start it with `canyu stack up`"
     if isinstance(error, NotFoundError):
         return f"the index alias {settings.posts_alias} does not exist yet; run `canyu init` (or `canyu up`)"
     if isinstance(error, (KafkaConnectionError, KafkaTimeoutError)):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from kafka.errors import KafkaError
 
 from canyu.settings import Settings
@@ -63,9 +63,9 @@ def worker_liveness(settings: Settings, now: float | None = None) -> Liveness:
     saved = read_status(status_path(settings, settings.worker_app_id, str(port))) or {}
     assigned = None
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/assignment/", timeout=5) as answer:
-            assigned = {(topic, partition) for topic, partition in json.load(answer)}
-    except (OSError, ValueError) as e:
+        answer = httpx.get(f"http://127.0.0.1:{port}/assignment/", timeout=5).raise_for_status()
+        assigned = {(topic, partition) for topic, partition in answer.json()}
+    except (httpx.HTTPError, ValueError) as e:
         result.web_error = f"worker web endpoint on port {port} does not answer: {e}"
         if saved.get("assigned") is not None:
             assigned = {(topic, partition) for topic, partition in saved["assigned"]}

@@ -1,18 +1,13 @@
-"""Small files that readers in other processes must never see half written."""
+"""Small files that readers in other processes must never see half written (and only their owner may read)."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from canyu_runtime.private import write_private
 
 
 def write_json_atomically(path: Path, data: object) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
-        json.dump(data, f, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(f.name, path)
+    """Write to a temporary file beside ``path``, then rename it over ``path``: 0600, in a 0700 folder."""
+    write_private(path, json.dumps(data, ensure_ascii=False).encode())

@@ -1,4 +1,4 @@
-"""Kafka for every room: the one producer configuration, consumers, and creating the topics."""
+"""Kafka for every room: the one producer configuration, consumers, admin clients, and creating the topics."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ def make_producer(settings: Settings) -> KafkaProducer:
 
 def make_consumer(settings: Settings, *topic_names: str, **config) -> KafkaConsumer:
     return KafkaConsumer(*topic_names, bootstrap_servers=settings.kafka_bootstrap, **config)
+
+
+def make_admin(settings: Settings, client_id: str = "canyu-admin", **config) -> KafkaAdminClient:
+    """An admin client on the settings' cluster; ``client_id`` says who asks in the broker's logs."""
+    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=client_id, **config)
 
 
 def read_all(settings: Settings, topic: str, timeout_s: float = 30) -> list[ConsumerRecord]:
@@ -71,7 +76,7 @@ def topic_configs(settings: Settings, name: str) -> dict[str, str]:
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create any missing canyu topic; return the ones that were created."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="canyu-admin")
+    admin = make_admin(settings)
     try:
         existing = set(admin.list_topics())
         created = []

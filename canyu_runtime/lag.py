@@ -24,12 +24,20 @@ from prometheus_client.registry import Collector
 from canyu import topics
 from canyu.settings import Settings
 from canyu_runtime.files import write_json_atomically
+from canyu_runtime.kafka_clients import make_admin
 
 # The topics each service's consumer group commits offsets on. Topics on which a group has
 # committed are added to these, so a topic a service starts reading is never missed.
 CONSUMED = {
-    "worker": (topics.POSTS_RAW, topics.POSTS_CLASSIFIED, topics.SUBSCRIPTIONS, topics.ALERTS),
-    "sink": (topics.POSTS_ENRICHED, topics.ALERTS, topics.FEEDBACK_ITEMS, topics.CASCADES),
+    "worker": (
+        topics.POSTS_RAW,
+        topics.POSTS_CLASSIFIED,
+        topics.SUBSCRIPTIONS,
+        topics.RELEASES,
+        topics.ITEM_LIFECYCLE,
+        topics.ALERTS,
+    ),
+    "sink": (topics.POSTS_ENRICHED, topics.ALERTS, topics.FEEDBACK_ITEMS, topics.CASCADES, topics.RELEASE_IMPACTS),
     "deliver": (topics.NOTIFICATIONS, topics.NOTIFICATIONS_RETRY),
 }
 
@@ -66,7 +74,7 @@ def compute_lag(
 def group_lag(settings: Settings, service: str, admin: KafkaAdminClient | None = None) -> list[PartitionLag]:
     """The lag of ``service``'s consumer group on every partition of the topics it reads."""
     own = admin is None
-    admin = admin or KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="canyu-status")
+    admin = admin or make_admin(settings, client_id="canyu-status")
     try:
         group = group_of(settings, service)
         committed = {

@@ -194,4 +194,3 @@ class Follower:
     def _publish(self, latest: dict[bytes, bytes]) -> None:
         self.latest = dict(latest)  # first the records, then the version: a reader of version v sees at least v
         self.version += 1
-

@@ -6,19 +6,14 @@ every reader and writer of it shares.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from canyu.schema import Subscription
 from canyu_runtime.subscriptions import SubscriptionStore
-from dashboard.auth import admin
+from dashboard.auth import admin_router
 
-router = APIRouter(
-    prefix="/api/subscriptions",
-    tags=["admin"],
-    dependencies=[Depends(admin)],
-    responses={401: {"description": "no valid token"}, 403: {"description": "not the admin token"}},
-)
+router = admin_router("/api/subscriptions")
 
 
 def _store(request: Request) -> SubscriptionStore:

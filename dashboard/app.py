@@ -9,15 +9,17 @@ from typing import Annotated
 
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import NotFoundError
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from canyu.settings import Settings
+from canyu_runtime import elastic
 from canyu_runtime.elastic import client
-from dashboard import admin, api
+from canyu_runtime.private import without_credentials
+from dashboard import admin, api, items
 from dashboard.auth import COOKIE, is_reader
-from dashboard.security import MaskTokens, SecurityHeaders, without_credentials
+from dashboard.security import HEADERS, BoundedBodies, MaskTokens, SecurityHeaders
 
 HERE = Path(__file__).resolve().parent
 CHARTS = HERE / "node_modules" / "chart.js" / "dist"
@@ -48,17 +50,19 @@ def create_app(settings: Settings) -> FastAPI:
         title="canyu dashboard",
         version="1",
         description="Social listening, live. Read routes take the read-only (or admin) token as a bearer token; "
-        "subscription routes take the admin token. The page accepts `?token=` once and keeps it in a cookie.",
+        "subscription and item routes take the admin token. The page accepts `?token=` once and keeps it in a cookie.",
         lifespan=lifespan,
         # FastAPI's /docs and /redoc pages load their scripts from a CDN; the spec alone needs none.
         docs_url=None,
         redoc_url=None,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BoundedBodies)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: its headers go on BoundedBodies' refusals too
     app.state.settings = settings
     app.state.es = es
     app.include_router(api.router)
     app.include_router(admin.router)
+    app.include_router(items.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/vendor/chart.js", StaticFiles(directory=CHARTS), name="charts")
 
@@ -67,16 +71,23 @@ def create_app(settings: Settings) -> FastAPI:
         where = without_credentials(settings.es_url)
         return JSONResponse({"detail": f"cannot reach Elasticsearch at {where}"}, status_code=503)
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette answers an unhandled error outside every middleware: the policy goes on here by hand.
+        headers = {name.decode(): value.decode() for name, value in HEADERS}
+        return JSONResponse({"detail": "internal error; the server's log has it"}, status_code=500, headers=headers)
+
     @app.exception_handler(NotFoundError)
     async def no_posts_index(request: Request, exc: NotFoundError) -> JSONResponse:
         detail = f"the index alias {settings.posts_alias} does not exist yet; run `canyu init` (or `canyu up`)"
         return JSONResponse({"detail": detail}, status_code=503)
 
-    @app.get("/health", responses={503: {"description": "Elasticsearch does not answer"}})
+    @app.get("/health", responses={503: {"description": "Elasticsearch does not answer, or does not serve"}})
     def health() -> dict[str, str]:
-        """Alive, and Elasticsearch answers. Needs no token."""
-        # Cluster health rather than ping: the integ-test node has no root (GET /) handler.
-        es.cluster.health(timeout="5s")
+        """Alive, and Elasticsearch serves (``canyu_runtime.elastic.health``: the stack's check). Needs no token."""
+        if elastic.health(es) is None:
+            where = without_credentials(settings.es_url)
+            raise HTTPException(503, f"Elasticsearch at {where} does not answer, or its cluster is red")
         return {"status": "ok"}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

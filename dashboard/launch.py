@@ -3,40 +3,39 @@
 from __future__ import annotations
 
 import os
-import time
 
 import httpx
 
 from canyu.settings import Settings
-from dashboard.auth import with_tokens
+from canyu_runtime.retry import NotReady, wait_until
+from dashboard.auth import token_file
 
 
 def dashboard_url(settings: Settings) -> str:
-    """The page's address with the read-only token, as a person opens it."""
-    return f"http://{settings.dashboard_host}:{settings.dashboard_port}/?token={settings.dashboard_token}"
+    """The page's address as a person opens it, in a shell: with where the read-only token is, never the token.
 
-
-def export_tokens(settings: Settings) -> Settings:
-    """Generate the unset tokens and put them in the environment, so a dashboard child process uses the same."""
-    ready = with_tokens(settings)
-    os.environ["CANYU_DASHBOARD_TOKEN"] = ready.dashboard_token
-    os.environ["CANYU_DASHBOARD_ADMIN_TOKEN"] = ready.dashboard_admin_token
-    return ready
+    ``settings`` are the ones before ``with_tokens``: an unset token is in its file (``$(cat …)``).
+    """
+    if settings.dashboard_token is None:
+        token = f"$(cat {token_file(settings)})"
+    elif os.environ.get("CANYU_DASHBOARD_TOKEN") == settings.dashboard_token:
+        token = "$CANYU_DASHBOARD_TOKEN"
+    else:
+        token = "<your dashboard_token setting>"
+    return f"http://{settings.dashboard_host}:{settings.dashboard_port}/?token={token}"
 
 
 def wait_showing(settings: Settings, total: int, timeout_s: float = 60) -> None:
     """Return once the dashboard's API counts ``total`` posts, so the printed address works when it is printed."""
     url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/api/summary"
     headers = {"Authorization": f"Bearer {settings.dashboard_token}"}
-    deadline = time.monotonic() + timeout_s
-    seen = "no answer"
-    while time.monotonic() < deadline:
+
+    def showing() -> None:
         try:
             response = httpx.get(url, headers=headers, timeout=10)
-            seen = f"{response.status_code} {response.text[:200]}"
-            if response.status_code == 200 and response.json()["total"] >= total:
-                return
         except httpx.HTTPError as e:
-            seen = str(e)
-        time.sleep(0.5)
-    raise RuntimeError(f"the dashboard at {url} does not show the {total} posts after {timeout_s:.0f}s: {seen}")
+            raise NotReady(str(e)) from None
+        if response.status_code != 200 or response.json()["total"] < total:
+            raise NotReady(f"{response.status_code} {response.text[:200]}")
+
+    wait_until(showing, timeout_s=timeout_s, what=f"the dashboard at {url} showing the {total} posts", every_s=0.5)

@@ -1,18 +1,22 @@
 """What the page shows, read from Elasticsearch: one function per panel, one request each.
 
-Alerts, feedback items and cascades come from their own indices, which exist only once
-the streams that make them have run: a missing index reads as empty, not as an error.
+Posts are filtered and counted through the filters of ``canyu search`` (``canyu.filters``):
+the fields by their short names (``FIELDS``), the counts read back with ``counts``.
+
+Alerts, feedback items, cascades and release impacts come from their own indices, which exist
+only once the streams that make them have run: a missing index reads as empty, not as an error.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel
 
-from canyu.filters import Filters, label_counts
-from canyu.schema import Cascade, EnrichedPost, FeedbackItem
+from canyu.filters import POST_TIME, Filters, count_by, counts
+from canyu.schema import Cascade, EnrichedPost, FeedbackItem, ReleaseImpact
 from canyu.settings import Settings
 
 TOP = 10
@@ -22,6 +26,9 @@ INTERVALS = (("1m", 60), ("5m", 300), ("15m", 900), ("1h", 3600), ("3h", 10800),
              ("1d", 86400), ("7d", 604800), ("30d", 2592000))  # fmt: skip
 # Cascades are ranked by velocity before the post filters apply; this many are considered.
 CASCADE_CANDIDATES = 200
+# Releases shown: the newest this many, within the time range when one is chosen.
+RELEASES = 10
+VERSIONS = 100  # version tags in the filter menu, most named first
 
 
 class Bucket(BaseModel):
@@ -38,12 +45,14 @@ class Term(BaseModel):
 
 
 class Options(BaseModel):
-    """Every value seen in the index, for the filter menus, whatever the current filters are."""
+    """The values for the filter menus: every one seen in the index, whatever the current filters are;
+    versions are those the posts in view name (the version filter aside, so the others stay listed)."""
 
     source: list[str]
     lang: list[str]
     topic: list[str]
     product: list[str]
+    version: list[str]
 
 
 class Summary(BaseModel):
@@ -63,20 +72,12 @@ class RankedCascade(BaseModel):
     post: EnrichedPost
 
 
-def _terms(field: str, size: int = 50) -> dict:
-    return {"terms": {"field": field, "size": size}}
-
-
-def _counts(agg: dict) -> dict[str, int]:
-    return {str(b["key"]): b["doc_count"] for b in agg["buckets"]}
-
-
 def _where(clauses: list[dict]) -> dict:
     return {"bool": {"filter": clauses}}
 
 
 def _by_sentiment(filters: Filters) -> dict:
-    """Counts by sentiment label; below ``filters.min_confidence`` as ``unsure`` (read with ``label_counts``)."""
+    """Counts by sentiment label; below ``filters.min_confidence`` as ``unsure`` (read with ``counts``)."""
     return {"sentiment": filters.label_agg("sentiment", 3)}
 
 
@@ -86,7 +87,7 @@ def _interval(es: Elasticsearch, index: str, query: dict) -> str:
         index=index,
         size=0,
         query=query,
-        aggs={"first": {"min": {"field": "created_at"}}, "last": {"max": {"field": "created_at"}}},
+        aggs={"first": {"min": {"field": POST_TIME}}, "last": {"max": {"field": POST_TIME}}},
     )
     first, last = r["aggregations"]["first"]["value"], r["aggregations"]["last"]["value"]
     span_s = (last - first) / 1000 if first is not None else 0
@@ -95,50 +96,56 @@ def _interval(es: Elasticsearch, index: str, query: dict) -> str:
 
 def summary(es: Elasticsearch, settings: Settings, filters: Filters) -> Summary:
     query = _where(filters.post_clauses())
+    any_version = _where(replace(filters, version=[]).post_clauses())
     interval = _interval(es, settings.posts_alias, query)
     aggs = {
         "volume": {
-            "date_histogram": {"field": "created_at", "fixed_interval": interval},
-            "aggs": {"source": _terms("source"), **_by_sentiment(filters)},
+            "date_histogram": {"field": POST_TIME, "fixed_interval": interval},
+            "aggs": {"source": count_by("source", 50), **_by_sentiment(filters)},
         },
-        "source": _terms("source"),
-        "language": _terms("language"),
+        "source": count_by("source", 50),
+        "language": count_by("lang", 50),
         **_by_sentiment(filters),
-        "topics": {**_terms("topics.id", TOP), "aggs": _by_sentiment(filters)},
-        "products": {**_terms("products", TOP), "aggs": _by_sentiment(filters)},
+        "topics": {**count_by("topic", TOP), "aggs": _by_sentiment(filters)},
+        "products": {**count_by("product", TOP), "aggs": _by_sentiment(filters)},
         "options": {
             "global": {},
-            "aggs": {"source": _terms("source"), "lang": _terms("language"), "topic": _terms("topics.id", 200),
-                     "product": _terms("products", 200)},
+            "aggs": {"source": count_by("source", 50), "lang": count_by("lang", 50), "topic": count_by("topic", 200),
+                     "product": count_by("product", 200),
+                     "version": {"filter": any_version, "aggs": {"tags": count_by("version", VERSIONS)}}},
         },
     }  # fmt: skip
     r = es.search(index=settings.posts_alias, size=0, track_total_hits=True, query=query, aggs=aggs)
     a = r["aggregations"]
     return Summary(
         total=r["hits"]["total"]["value"],
-        by_source=_counts(a["source"]),
-        by_sentiment=label_counts(a["sentiment"]),
-        by_language=_counts(a["language"]),
+        by_source=counts(a["source"]),
+        by_sentiment=counts(a["sentiment"]),
+        by_language=counts(a["language"]),
         interval=interval,
         volume=[
             Bucket(
                 at=b["key_as_string"],
                 total=b["doc_count"],
-                by_source=_counts(b["source"]),
-                by_sentiment=label_counts(b["sentiment"]),
+                by_source=counts(b["source"]),
+                by_sentiment=counts(b["sentiment"]),
             )
             for b in a["volume"]["buckets"]
         ],
         topics=[
-            Term(id=b["key"], total=b["doc_count"], by_sentiment=label_counts(b["sentiment"]))
-            for b in a["topics"]["buckets"]
+            Term(id=b["key"], total=b["doc_count"], by_sentiment=counts(b["sentiment"])) for b in a["topics"]["buckets"]
         ],
         products=[
-            Term(id=b["key"], total=b["doc_count"], by_sentiment=label_counts(b["sentiment"]))
+            Term(id=b["key"], total=b["doc_count"], by_sentiment=counts(b["sentiment"]))
             for b in a["products"]["buckets"]
         ],
-        options=Options(**{name: sorted(_counts(agg)) for name, agg in a["options"].items() if name != "doc_count"}),
+        options=_options(a["options"]),
     )
+
+
+def _options(aggs: dict) -> Options:
+    listed = {name: sorted(counts(aggs[name])) for name in ("source", "lang", "topic", "product")}
+    return Options(**listed, version=list(counts(aggs["version"]["tags"])))
 
 
 def top_posts(es: Elasticsearch, settings: Settings, filters: Filters) -> list[EnrichedPost]:
@@ -168,10 +175,11 @@ def top_cascades(es: Elasticsearch, settings: Settings, filters: Filters) -> lis
     return [RankedCascade(cascade=c, post=posts[c.root_id]) for c in cascades if c.root_id in posts][:TOP]
 
 
-def open_feedback(es: Elasticsearch, settings: Settings, filters: Filters) -> list[FeedbackItem]:
+def tracked_feedback(es: Elasticsearch, settings: Settings, filters: Filters) -> list[FeedbackItem]:
+    """The largest items the worker still tracks, whatever people said of them (open, fixed, verified, …)."""
     r = es.search(
         index=settings.feedback_alias,
-        query=_where([{"term": {"status": "open"}}, *filters.feedback_clauses()]),
+        query={"bool": {"filter": filters.feedback_clauses(), "must_not": [{"term": {"status": "closed"}}]}},
         sort=[
             {"count": {"order": "desc", "unmapped_type": "long"}},
             {"last_seen": {"order": "desc", "unmapped_type": "date"}},
@@ -180,3 +188,15 @@ def open_feedback(es: Elasticsearch, settings: Settings, filters: Filters) -> li
         ignore_unavailable=True,
     )
     return [FeedbackItem.model_validate(h["_source"]) for h in r["hits"]["hits"]]
+
+
+def releases(es: Elasticsearch, settings: Settings, filters: Filters) -> list[ReleaseImpact]:
+    """The newest releases and what they did, by their date within the time range (the other filters aside)."""
+    r = es.search(
+        index=settings.releases_alias,
+        query=_where(filters.time_clauses("date")),
+        sort=[{"date": {"order": "desc", "unmapped_type": "date"}}],
+        size=RELEASES,
+        ignore_unavailable=True,
+    )
+    return [ReleaseImpact.model_validate(h["_source"]) for h in r["hits"]["hits"]]

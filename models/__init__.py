@@ -10,7 +10,9 @@ Backends, by the name that ``load_classifier`` (and the ``classifier`` setting) 
 - ``lexicon``: keyword counting, the transparent baseline.
 
 Each backend is imported only when it is chosen: the transformers one needs torch,
-which the default install does not have.
+which the default install does not have. ``load_classifier(name, threads)`` limits every
+numeric library of the process (BLAS, OpenMP, torch) to ``threads`` threads
+(``models/threads.py``); ``limit_environment`` sets the same limit for the processes it starts.
 
 ``VersionFinder.load().find(text, products)`` finds the software versions a post names, by
 the rules of ``models/versions.yaml``.
@@ -23,8 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from canyu.settings import get_settings
 from models.base import Classification, Classifier, Scored
 from models.language_means import LanguageMeans, load_language_means
+from models.threads import describe_threads, limit_environment, limit_threads, thread_counts
 from models.versions import VersionFinder, VersionRulesError
 
 DEFAULT = "offline"
@@ -49,12 +53,9 @@ def _cascade(threads: int) -> Classifier:
 
 
 def _transformers(threads: int) -> Classifier:
-    import torch
-
     from models.hf import load_transformers_classifier
 
-    torch.set_num_threads(threads)
-    return load_transformers_classifier()
+    return load_transformers_classifier()  # torch takes its threads from limit_threads
 
 
 def _lexicon(threads: int) -> Classifier:
@@ -72,11 +73,17 @@ BACKENDS: dict[str, Callable[[int], Classifier]] = {
 }
 
 
-def load_classifier(name: str = DEFAULT, threads: int = 2) -> Classifier:
-    """The backend ``name``, whose numeric libraries (BLAS, OpenMP, torch) use at most ``threads`` threads."""
+def load_classifier(name: str = DEFAULT, threads: int | None = None) -> Classifier:
+    """The backend ``name``; every numeric library of this process (BLAS, OpenMP, torch) then runs at
+    most ``threads`` threads (default: the ``classifier_threads`` setting), see ``models/threads.py``."""
     if name not in BACKENDS:
         raise ValueError(f"unknown classifier {name!r}; available: {', '.join(map(repr, BACKENDS))}")
-    return BACKENDS[name](threads)
+    if threads is None:
+        threads = get_settings().classifier_threads
+    limit_environment(threads)  # the pools that the backend loads read it
+    classifier = BACKENDS[name](threads)
+    limit_threads(threads)  # and those loaded before it, which the variables come too late for
+    return classifier
 
 
 __all__ = [
@@ -88,6 +95,10 @@ __all__ = [
     "Scored",
     "VersionFinder",
     "VersionRulesError",
+    "describe_threads",
+    "limit_environment",
+    "limit_threads",
     "load_classifier",
     "load_language_means",
+    "thread_counts",
 ]

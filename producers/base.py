@@ -13,6 +13,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
+from statistics import median_low
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator
@@ -68,6 +69,14 @@ class UrlSourceConfig(SourceConfig):
         return self
 
 
+class IdMarkedConfig(UrlSourceConfig):
+    """A source whose high-water mark is a post id (Weibo, Discourse): how far ahead of it an id may still move it."""
+
+    max_id_ahead: int = Field(
+        10**15, ge=1, description="an id further ahead of the mark (on a first run, of the page's median) is never it"
+    )
+
+
 @dataclass(frozen=True)
 class Record:
     """One raw record as the source gave it: ``raw`` is kept for the dead-letter queue."""
@@ -107,11 +116,46 @@ def iso_time(value: str, field: str) -> datetime:
     return when
 
 
+def in_id_shape(key: int, shape: tuple[int, int]) -> bool:
+    """Whether ``key`` can be one of the source's ids at all: within its ``shape``, (lowest, highest)."""
+    return shape[0] <= key <= shape[1]
+
+
+def within_reach(keys: list[int | None], mark: int | None, ahead: int) -> list[int | None]:
+    """The id keys that may move a high-water mark, the others None: none more than ``ahead`` past the ``mark``
+    (on a first run, past the keys' median, so that one bogus id among real ones cannot pass them all)."""
+    known = [key for key in keys if key is not None]
+    reference = mark if mark is not None else (median_low(known) if known else 0)
+    return [key if key is not None and key <= reference + ahead else None for key in keys]
+
+
+MAX_DEPTH = 128  # arrays and objects inside each other: real pages nest a dozen levels, a hostile one a thousand
+
+
+def nested_deeper_than(data: Any, limit: int) -> bool:
+    """Whether ``data`` (parsed JSON) nests arrays and objects more than ``limit`` deep; walked without recursion."""
+    stack = [(data, 1)] if isinstance(data, (dict, list)) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def parse_json(body: bytes) -> Any:
+    """A JSON response, or BadPayload: invalid, or nested deeper than ``MAX_DEPTH`` (the parser itself gives up at
+    Python's recursion limit with a RecursionError, which no retry fixes; every later step would recurse too)."""
     try:
-        return json.loads(body)
+        data = json.loads(body)
+    except RecursionError:
+        raise BadPayload(body, f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as e:
         raise BadPayload(body, f"invalid JSON: {e}") from e
+    if nested_deeper_than(data, MAX_DEPTH):
+        raise BadPayload(body, f"JSON nested deeper than {MAX_DEPTH} levels")
+    return data
 
 
 class Source(ABC):
@@ -138,7 +182,8 @@ class Source(ABC):
         return self._http
 
     def make_http(self, **overrides) -> Http:
-        """An HTTP client on this source's settings, carrying its token (``overrides``: e.g. a test's ``sleep``)."""
+        """An HTTP client on this source's settings, carrying its token, that may reach the private hosts of
+        ``fetch_allowed_hosts`` (``overrides``: e.g. a test's ``sleep``)."""
         config = self.config
         return Http(
             user_agent=config.user_agent,
@@ -150,7 +195,7 @@ class Source(ABC):
             max_retry_after_s=config.max_retry_after_s,
             max_response_bytes=config.max_response_bytes,
             headers=self.auth_headers(),
-            **overrides,
+            **{"allowed_hosts": self.settings.fetch_allowed_hosts, **overrides},
         )
 
     def close(self) -> None:
@@ -182,8 +227,11 @@ class PagedSource(Source):
     sweep. The position is ``{"high", "top", "next", "pages"}``: the newest order key
     already published, the newest one seen in this sweep, the token of the next page,
     and how many pages this sweep has read. Saved after every page, it lets a restart
-    continue the sweep where it stopped.
+    continue the sweep where it stopped. Only a key that makes sense moves the mark
+    (``marks``): a date in the sane window, an id of the source's shape and in reach.
     """
+
+    id_shape: ClassVar[tuple[int, int] | None] = None  # (lowest, highest) of an id that ``order`` returns; None: a date
 
     @abstractmethod
     def request(self, token: str | None, high: str | None) -> bytes | None:
@@ -219,25 +267,37 @@ class PagedSource(Source):
         return [Record.of(record) for item in items for record in self.expand(item)]
 
     def _order_or_none(self, item: dict, fetched_at: datetime | None = None) -> int | None:
-        """The item's order key; None when it has none, or when it is a date out of the sane window, which must
-        never become the high-water mark (``canyu.dates.in_window``). Such an item is still published or
-        dead-lettered: the runner decides."""
+        """The item's order key; None when it has none, when it is a date out of the sane window
+        (``canyu.dates.in_window``), or an id outside the source's ``id_shape``."""
         try:
             key = self.order(item)
             when = self.order_time(item)
         except (KeyError, TypeError, ValueError, ArithmeticError):
             return None
-        if when is not None and not in_window(when, fetched_at or utcnow(), self.settings):
+        if when is not None:
+            return key if in_window(when, fetched_at or utcnow(), self.settings) else None
+        if self.id_shape is not None and not in_id_shape(key, self.id_shape):
             return None
         return key
 
+    def marks(self, items: list[dict], high: int | None, fetched_at: datetime) -> list[int | None]:
+        """Each item's order key where it may move the high-water mark, else None: the one rule for dates and ids.
+
+        None for an item without a key, a date out of the sane window, or an id outside the source's shape or too
+        far ahead (``within_reach``). Such an item is still published or dead-lettered; it never becomes the mark,
+        so one bogus date or id cannot stall the source by standing above every real post to come."""
+        keys = [self._order_or_none(item, fetched_at) for item in items]
+        return keys if self.id_shape is None else within_reach(keys, high, self.config.max_id_ahead)
+
     def fetch(self, position: dict) -> Page:
         high = int(position["high"]) if position.get("high") else None
+        if high is not None and self.id_shape is not None and not in_id_shape(high, self.id_shape):
+            high = None  # a mark that an older canyu took from a bogus id: read as on a first run
         pages = position.get("pages", 0) + 1
-        body = self.request(position.get("next"), position.get("high"))
+        body = self.request(position.get("next"), str(high) if high is not None else None)
         items, token = self.items(body) if body else ([], None)
         fetched_at = utcnow()
-        orders = [self._order_or_none(item, fetched_at) for item in items]
+        orders = self.marks(items, high, fetched_at)
         fresh = [item for item, key in zip(items, orders, strict=True) if high is None or key is None or key >= high]
         earlier_top = [int(position["top"])] if position.get("top") else []
         top = max([*earlier_top, *(key for key in orders if key is not None)], default=None)

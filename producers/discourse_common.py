@@ -14,14 +14,20 @@ from typing import Literal
 from pydantic import Field
 
 from canyu.schema import Author, Engagement, Post
-from producers.base import BadPayload, Record, Source, UrlSourceConfig, iso_time, parse_json
+from producers.base import BadPayload, IdMarkedConfig, Record, Source, iso_time, parse_json
 from producers.html import html_text
 
 LIKE_ACTION = 2  # the "like" entry of a post's actions_summary
 
 
-class DiscourseConfig(UrlSourceConfig):
+class DiscourseConfig(IdMarkedConfig):
     kind: Literal["discourse"] = "discourse"
+    max_id_ahead: int = Field(
+        10_000_000,
+        ge=1,
+        description="a post id further ahead of the mark (on a first run, of the page's median) "
+        "never becomes it: ten million posts, forum-wide, between two polls",
+    )
     api_username: str | None = None  # sent as Api-Username with the key, for private categories
     mode: Literal["posts", "topics"] = Field(
         "posts", description="posts: /posts.json, forum-wide; topics: /latest.json, then /t/{id}.json of changed topics"
@@ -58,6 +64,7 @@ class DiscourseForum(Source):
     kind = "discourse"
     config: DiscourseConfig
     token_header = ("Api-Key", "{}")
+    id_shape = (1, 2**53 - 1)  # post ids are JavaScript numbers in Discourse's own client: safe integers
 
     @property
     def base_url(self) -> str:
@@ -76,10 +83,13 @@ class DiscourseForum(Source):
         topic, number = int(post["topic_id"]), int(post["post_number"])
         parent = post.get("reply_to_post_number") or 1  # a post that answers no one answers the topic
         text = html_text(post["cooked"]) if post.get("cooked") is not None else post["raw"]
+        path = post.get("post_url")
+        if path is not None and not (isinstance(path, str) and path.startswith("/") and not path.startswith("//")):
+            raise ValueError(f"post_url {path!r} is not a path on the forum")  # else it would change the link's host
         return Post(
             id=Post.make_id(self.name, f"{topic}/{number}"),
             source=self.name,
-            url=f"{self.base_url}{post['post_url']}" if post.get("post_url") else None,
+            url=f"{self.base_url}{path}" if path else None,
             title=post.get("topic_title"),
             text=text,
             created_at=iso_time(post["created_at"], "created_at"),

@@ -29,7 +29,7 @@ from datetime import datetime
 
 from canyu.dates import in_window
 from canyu.schema import utcnow
-from producers.base import BadPayload, Page, Record, iso_time, parse_json
+from producers.base import BadPayload, Page, Record, in_id_shape, iso_time, parse_json, within_reach
 from producers.discourse_common import DiscourseForum, with_title
 from producers.http import FetchError
 
@@ -154,5 +154,8 @@ class DiscourseTopicsSource(DiscourseForum):
             if not (last is not None and isinstance(post.get("id"), int) and post["id"] <= last)
             and not (since and created_before(post, since))
         ]
-        ids = [*stream, *(post["id"] for post in chunk if isinstance(post.get("id"), int)), last or 0]
-        return [Record.of(post) for post in with_title(new, topic.get("title"))], max(ids)
+        # The topic's mark moves only to an id that makes sense, as a paged source's does (producers.base.marks).
+        ids = [i for i in [*stream, *(post.get("id") for post in chunk)] if isinstance(i, int)]
+        sane = within_reach([i for i in ids if in_id_shape(i, self.id_shape)], last, self.config.max_id_ahead)
+        newest = max([i for i in sane if i is not None], default=0)
+        return [Record.of(post) for post in with_title(new, topic.get("title"))], max(newest, last or 0)

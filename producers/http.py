@@ -9,8 +9,15 @@ on a redirect to another origin (scheme, host or port) the credential headers (t
 source's token headers, ``Authorization``, ``Cookie``) are left behind, whatever their
 names (Discourse's ``Api-Key`` and ``Api-Username`` too).
 
-A response body is read up to ``max_response_bytes`` (decoded); a larger one fails the
-request with an error that names the setting. A ``Retry-After`` wait is capped at
+Every URL is reached through the runtime's one outbound guard (``canyu_runtime.outbound``):
+a source's URL comes from a sources file or an import, and must not reach into the operator's
+own network. A non-public address (loopback, private, link-local, in any of its IPv6
+spellings), at the first request or at any redirect, fails the request for good, unless its
+host is in ``fetch_allowed_hosts`` (an on-premises forum).
+
+A response body is read up to ``max_response_bytes``, counted once decoded, in bounded
+memory (``canyu_runtime.decoding``): a larger one, one with two content codings or more, or
+one in a coding it did not ask for, fails the request with an error that says why. A ``Retry-After`` wait is capped at
 ``max_retry_after_s``: a server cannot park a source for a day.
 """
 
@@ -19,14 +26,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable, Collection
 
 import httpx
 
+from canyu_runtime.decoding import ACCEPT_ENCODING, BodyRefused, TooLarge, read_decoded
 from canyu_runtime.errors import RetryLater
-from canyu_runtime.retry import RetryPolicy
+from canyu_runtime.outbound import GuardedTransport, Refused, check_url
+from canyu_runtime.retry import RetryPolicy, retry_after_s
 
 log = logging.getLogger(__name__)
 MAX_REDIRECTS = 10
@@ -49,20 +56,6 @@ class TryAgain(RetryLater):
         self.status = status
 
 
-def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
 class Http:
     def __init__(
         self,
@@ -76,11 +69,16 @@ class Http:
         headers: dict[str, str] | None = None,
         max_response_bytes: int = 10_000_000,
         max_retry_after_s: float = 300.0,
+        allowed_hosts: Collection[str] = (),
         sleep: Callable[[float], None] = time.sleep,
     ):
-        """``headers`` carry credentials (the source's token): they go only to the origin that was asked."""
+        """``headers`` carry credentials (the source's token): they go only to the origin that was asked.
+        ``allowed_hosts`` may be private (the ``fetch_allowed_hosts`` setting)."""
         self.client = httpx.Client(
-            timeout=timeout_s, headers={"User-Agent": user_agent, **(headers or {})}, follow_redirects=False
+            timeout=timeout_s,
+            headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING, **(headers or {})},
+            follow_redirects=False,
+            transport=GuardedTransport(allowed_hosts, "fetch_allowed_hosts"),
         )
         self.credentials = {*CREDENTIALS, *(name.lower() for name in headers or {})}
         self.max_response_bytes = max_response_bytes
@@ -103,7 +101,8 @@ class Http:
             self._last_request = time.monotonic()
 
     def get(self, url: str, params: dict | None = None, conditional: bool = False) -> httpx.Response | None:
-        """GET with retries; None when a conditional GET finds nothing changed (304)."""
+        """GET with retries; None only when a conditional GET finds nothing changed (304): callers that ask
+        unconditionally always get a response (a 304 to them is a FetchError)."""
         request = self.client.build_request(
             "GET", url, params={k: v for k, v in (params or {}).items() if v is not None}
         )
@@ -118,8 +117,10 @@ class Http:
             except httpx.TransportError as e:  # timeouts, refused or reset connections
                 raise TryAgain(type(e).__name__) from None
             status = response.status_code
-            if status == 304:
+            if status == 304 and conditional:
                 return None
+            if status == 304:  # a "not modified" to a request that had nothing to compare with: no page at all
+                raise FetchError(f"GET {key}: HTTP 304 to a request that was not conditional", status)
             if response.is_success:
                 if conditional:
                     self._remember_validators(key, response)
@@ -135,11 +136,14 @@ class Http:
             return self.retry.call(attempt, what=f"GET {key}", retry_on=TryAgain, sleep=self.sleep, logger=log)
         except TryAgain as e:
             raise FetchError(f"GET {key}: {e} after {self.retry.attempts} tries", e.status) from None
+        except Refused as e:  # the outbound guard's: no retry makes a private address public
+            raise FetchError(f"GET {key}: refused: {e}") from None
 
     def _send(self, request: httpx.Request, key: str) -> httpx.Response:
         """Send, following redirects (credentials stay with their origin); a success's body read, capped."""
         origin = request.url.scheme, request.url.host, request.url.port
         for _ in range(MAX_REDIRECTS + 1):
+            check_url(str(request.url))  # a redirect may name another scheme (file:, gopher:)
             response = self.client.send(request, stream=True)
             try:
                 if response.next_request is None:
@@ -153,23 +157,24 @@ class Http:
         raise FetchError(f"GET {key}: more than {MAX_REDIRECTS} redirects")
 
     def _read(self, response: httpx.Response, key: str) -> httpx.Response:
-        """The response with its whole (decoded) body, or FetchError when it is over ``max_response_bytes``."""
-        chunks, size = [], 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                raise FetchError(
-                    f"GET {key}: the response is over {self.max_response_bytes} bytes "
-                    "(the source's max_response_bytes); it was not read",
-                    response.status_code,
-                )
-            chunks.append(chunk)
+        """The response with its whole (decoded) body, or FetchError when it is over ``max_response_bytes``
+        decoded, or its content coding is refused."""
+        try:
+            body = read_decoded(response.iter_raw(), response.headers.get("content-encoding"), self.max_response_bytes)
+        except TooLarge:
+            raise FetchError(
+                f"GET {key}: the response is over {self.max_response_bytes} bytes decoded "
+                "(the source's max_response_bytes); it was not read",
+                response.status_code,
+            ) from None
+        except BodyRefused as e:
+            raise FetchError(f"GET {key}: {e}", response.status_code) from None
         decoded = ("content-encoding", "content-length", "transfer-encoding")  # the body below is decoded
         headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in decoded]
         return httpx.Response(
             response.status_code,
             headers=headers,
-            content=b"".join(chunks),
+            content=body,
             request=response.request,
             extensions={"reason_phrase": response.reason_phrase.encode()},
         )

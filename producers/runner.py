@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from kafka.errors import KafkaError, MessageSizeTooLargeError
@@ -23,8 +23,8 @@ from canyu_runtime.dead_letters import DeadLetterWriter
 from canyu_runtime.errors import RetryLater
 from canyu_runtime.kafka_clients import MAX_RECORD_BYTES, make_producer, publish
 from canyu_runtime.reasons import reason_of
-from canyu_runtime.retry import RetryPolicy
-from producers.base import BadPayload, Record, Source
+from canyu_runtime.retry import RetryPolicy, Stopped
+from producers.base import BadPayload, Page, Record, Source
 from producers.http import FetchError
 from producers.metrics import SourceStats
 from producers.state import Cursor, CursorStore
@@ -58,6 +58,30 @@ def mapped(source: Source, records: list[Record]) -> Iterator[tuple[Record, Post
             yield record, None, reason_of(e)
 
 
+Outgoing = tuple[Post | None, bytes, str | None]  # a post, or no post: the raw record and why it is none
+
+
+def key_of(post: Post | None, raw: bytes) -> str:
+    """What says that two records are one: a post's id; a bad record's bytes (a feed that keeps serving it is
+    not dead-lettered on each poll)."""
+    return post.id if post else f"dead-letter:{hashlib.sha256(raw).hexdigest()[:32]}"
+
+
+def first_of_each(outgoing: Iterable[Outgoing]) -> tuple[list[tuple[str, Outgoing]], int]:
+    """Each record once, by ``key_of``, the first copy kept, and how many copies were left out: a page may list a
+    status and, inside another one's ``retweeted_status``, the same status again. What a poll publishes and what
+    ``--dry-run`` prints both come from here."""
+    unique: dict[str, Outgoing] = {}
+    repeated = 0
+    for post, raw, reason in outgoing:
+        key = key_of(post, raw)
+        if key in unique:
+            repeated += 1
+        else:
+            unique[key] = (post, raw, reason)
+    return list(unique.items()), repeated
+
+
 @dataclass
 class PageResult:
     published: int = 0
@@ -84,19 +108,16 @@ class Publisher:
             [(post, record.raw, reason) for record, post, reason in mapped(self.source, records)], cursor
         )
 
-    def send_all(self, outgoing: list[tuple[Post | None, bytes, str | None]], cursor: Cursor) -> PageResult:
-        """Send each post, or each raw record with the reason it is no post, unless the cursor has seen it."""
-        result = PageResult()
+    def send_all(self, outgoing: list[Outgoing], cursor: Cursor) -> PageResult:
+        """Send each post, or each raw record with the reason it is no post, once, unless the cursor has seen it."""
+        unique, repeated = first_of_each(outgoing)
+        result = PageResult(duplicates=repeated)
         sent = []  # (key, is a dead letter, future)
         errors = []
-        in_this_page = set()
-        for post, raw, reason in outgoing:
-            # A bad record is remembered by its bytes: a feed that keeps serving it is not dead-lettered each poll.
-            key = post.id if post else f"dead-letter:{hashlib.sha256(raw).hexdigest()[:32]}"
-            if cursor.seen(key) or key in in_this_page:
+        for key, (post, raw, reason) in unique:
+            if cursor.seen(key):
                 result.duplicates += 1
                 continue
-            in_this_page.add(key)
             try:
                 future = publish(self.producer, self.posts_topic, post) if post else self.dead_letter(raw, reason)
             except MessageSizeTooLargeError as e:  # refused before sending: no retry will make it fit
@@ -120,41 +141,58 @@ class Publisher:
 
 
 EXPECTED_ERRORS = (BadPayload, FetchError, PublishError, RetryLater)  # logged in one line, without a traceback
+# What a poll tries again, with the source's backoff: a response it could not read, a page Kafka did not
+# acknowledge, a source that says "later" (an empty Discuz! feed). HTTP failures are not among them: the
+# source's Http client retried those already, and a FetchError means its tries are spent.
+RETRIED = (BadPayload, PublishError, RetryLater)
 
 
 def poll(source: Source, publisher: Publisher, store: CursorStore, stats: SourceStats, settings: Settings,
          stop: threading.Event, once: bool = False) -> bool:  # fmt: skip
-    """Poll until ``stop`` is set (or, with ``once``, until caught up). False when ``once`` gave up on errors."""
+    """Poll until ``stop`` is set (or, with ``once``, until caught up). False when ``once`` gave up on errors.
+
+    A page that fails with one of ``RETRIED`` is tried again under the one retry policy: without end
+    (until ``stop``), or with ``once`` ``retries`` times. Any other failure ends the poll: ``once`` gives
+    up, otherwise the next poll comes after ``interval_s``.
+    """
     cursor = store.load()
-    retry = RetryPolicy(first_s=source.config.backoff_s, max_s=source.config.max_backoff_s)
-    failures = 0
+    config = source.config
+    retry = RetryPolicy(first_s=config.backoff_s, max_s=config.max_backoff_s,
+                        attempts=config.retries + 1 if once else None)  # fmt: skip
+
+    def next_page() -> tuple[Page, PageResult]:
+        page = source.fetch(cursor.position)
+        return page, publisher.publish_page(page.records, cursor)
+
+    def failed(e: BaseException) -> None:
+        if isinstance(e, BadPayload):  # keep the unreadable response itself (if Kafka refuses, the next try does)
+            try:
+                stats.failed += publisher.send_all([(None, e.raw, f"unreadable response: {e}")], cursor).failed
+            except Exception as kept:  # noqa: BLE001 - setting it aside must never end the source's thread
+                log.warning("%s: the unreadable response was not dead-lettered: %s", source.name, reason_of(kept))
+        if isinstance(e, (BadPayload, PublishError)):
+            store.save(cursor)  # the position stays; what Kafka did acknowledge is remembered
+        stats.poll_errors += 1
+        stats.last_error = reason_of(e)
+        stats.save(settings)
+        if not isinstance(e, EXPECTED_ERRORS):
+            log.error("%s: poll failed", source.name, exc_info=e)
+        else:
+            log.warning("%s: poll failed: %s", source.name, stats.last_error)
+
     while not stop.is_set():
         try:
-            page = source.fetch(cursor.position)
-            result = publisher.publish_page(page.records, cursor)
-        except Exception as e:
-            if isinstance(e, BadPayload):  # keep the unreadable response itself (if Kafka refuses, the next poll tries)
-                try:
-                    stats.failed += publisher.send_all([(None, e.raw, f"unreadable response: {e}")], cursor).failed
-                except Exception as kept:  # noqa: BLE001 - setting it aside must never end the source's thread
-                    log.warning("%s: the unreadable response was not dead-lettered: %s", source.name, reason_of(kept))
-            if isinstance(e, (BadPayload, PublishError)):
-                store.save(cursor)  # the position stays; what Kafka did acknowledge is remembered
-            failures += 1
-            stats.poll_errors += 1
-            stats.last_error = reason_of(e)
-            stats.save(settings)
-            if not isinstance(e, EXPECTED_ERRORS):
-                log.exception("%s: poll failed", source.name)
-            else:
-                log.warning("%s: poll failed: %s", source.name, stats.last_error)
-            if once and failures > source.config.retries:
+            page, result = retry.call(next_page, what=f"{source.name}: poll", retry_on=RETRIED, stop=stop,
+                                      on_failure=failed, logger=log, level=logging.DEBUG)  # fmt: skip
+        except Stopped:
+            break
+        except Exception:  # noqa: BLE001 - counted and logged by ``failed``; a source's thread never ends on one
+            if once:
                 return False
-            stop.wait(retry.delay(failures))
+            stop.wait(config.interval_s)
             continue
         cursor.position = page.position
         store.save(cursor)  # only now: every record of the page is acknowledged
-        failures = 0
         stats.fetched += len(page.records) + page.skipped
         stats.published += result.published
         stats.duplicates += result.duplicates + page.skipped
@@ -167,7 +205,7 @@ def poll(source: Source, publisher: Publisher, store: CursorStore, stats: Source
             continue
         if once:
             return True
-        stop.wait(source.config.interval_s)
+        stop.wait(config.interval_s)
     return True
 
 

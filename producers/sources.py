@@ -20,6 +20,7 @@ from typing import Annotated, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from canyu.settings import Settings
 from producers.base import Source, SourceConfig
 from producers.discourse import DiscourseSource
 from producers.discourse_common import DiscourseConfig
@@ -97,7 +98,9 @@ def source_config(kind: str, options: dict, polling: bool = True) -> SourceConfi
         raise describe(e, {"sources": [options]}, "options") from None
 
 
-def build(config: SourceConfig) -> Source:
+def build(config: SourceConfig, settings: Settings | None = None) -> Source:
+    """The source of ``config``; ``settings`` (the pipeline's, read on first use when not given) say which private
+    hosts it may reach and the sane window of its dates."""
     if isinstance(config, DiscourseConfig) and config.mode == "topics":
-        return DiscourseTopicsSource(config)  # the same kind of source, read topic by topic
-    return KINDS[config.kind](config)
+        return DiscourseTopicsSource(config, settings=settings)  # the same kind of source, read topic by topic
+    return KINDS[config.kind](config, settings=settings)

@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 from pydantic import Field, HttpUrl
 
 from canyu.schema import Author, Engagement, Post
-from producers.base import BadPayload, PagedSource, UrlSourceConfig, parse_json
+from producers.base import BadPayload, IdMarkedConfig, PagedSource, parse_json
 from producers.http import FetchError
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Tue May 31 17:46:55 +0800 2011"
 
 
-class WeiboConfig(UrlSourceConfig):
+class WeiboConfig(IdMarkedConfig):
     kind: Literal["weibo"] = "weibo"
     count: int = Field(100, ge=1, le=200, description="statuses per page (the API allows at most 200)")
     long_text: bool = Field(True, description="fetch the full text of long statuses from statuses/show.json")
@@ -58,6 +58,7 @@ class WeiboSource(PagedSource):
     config: WeiboConfig
 
     token_header = ("Authorization", "OAuth2 {}")
+    id_shape = (1, 2**63 - 1)  # a positive 64-bit integer
 
     def request(self, token: str | None, high: str | None) -> bytes | None:
         # max_id is inclusive; the token is already one below the oldest status of the last page.

@@ -6,8 +6,8 @@ JSONL keeps each document whole. CSV and Parquet have one column per indexed
 field of the posts mapping (``canyu/conf/posts.template.json``), so the
 columns and the field reference cannot disagree; list fields (topics,
 products) are lists in Parquet and ``;``-joined in CSV. A CSV cell of text that
-starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``, a tab or a carriage
-return) gets a leading ``'``, so opening an export never runs what a poster wrote.
+starts like a spreadsheet formula gets a leading ``'``, and every text cell is quoted
+(``canyu.csv_cells``), so opening an export never runs what a poster wrote.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from typing import IO
 
 from elasticsearch import Elasticsearch
 
+from canyu.csv_cells import QUOTING, csv_cell
 from canyu.indices import load_template
 from canyu.schema import EnrichedPost
 from canyu_runtime.elastic import pages
 
 FORMATS = ("jsonl", "csv", "parquet")
-LIST_SEPARATOR = ";"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def mapped_leaves(properties: dict, prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -85,22 +84,13 @@ class JsonlWriter(Writer):
         self.out.writelines(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
 
 
-def csv_cell(value: object) -> object:
-    """A value as a CSV cell: lists joined, and text that a spreadsheet would run as a formula made inert."""
-    if isinstance(value, list):
-        value = LIST_SEPARATOR.join(map(str, value))
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 class CsvWriter(Writer):
     """One column per dotted path: the posts mapping's fields unless ``columns`` names others."""
 
     def __init__(self, out: IO[str], columns: list[str] | None = None):
         self.columns = columns or [path for path, _, _ in COLUMNS]
-        self.writer = csv.DictWriter(out, fieldnames=self.columns)
-        self.writer.writeheader()
+        csv.writer(out).writerow(self.columns)  # the header: field names, which need no quotes
+        self.writer = csv.DictWriter(out, fieldnames=self.columns, quoting=QUOTING)
 
     def write(self, docs: list[dict]) -> None:
         for doc in docs:

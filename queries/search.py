@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch
 
-from canyu.filters import FIELDS, LABELS, Filters, label_counts
+from canyu.filters import FIELDS, LABELS, POST_TIME, Filters, count_by, counts
 
 INTERVALS = ("minute", "hour", "day", "week", "month", "quarter", "year")
 TEXT_FIELDS = ["title^2", "text"]
@@ -52,8 +52,8 @@ class Agg:
         if self.kind == "terms" and self.arg in LABELS and filters is not None:
             return filters.label_agg(self.arg, size)
         if self.kind == "terms":
-            return {"terms": {"field": FIELDS[self.arg], "size": size}}
-        return {"date_histogram": {"field": "created_at", "calendar_interval": self.arg, "min_doc_count": 0}}
+            return count_by(self.arg, size)
+        return {"date_histogram": {"field": POST_TIME, "calendar_interval": self.arg, "min_doc_count": 0}}
 
 
 @dataclass
@@ -66,12 +66,6 @@ class SearchResult:
 
 
 SUMMARY = (Agg("terms", "sentiment"), Agg("terms", "source"))
-
-
-def _counts(agg: dict) -> dict[str, int]:
-    if isinstance(agg["buckets"], dict):  # a label count that sets the unsure apart (Filters.label_agg)
-        return label_counts(agg)
-    return {b.get("key_as_string", b["key"]): b["doc_count"] for b in agg["buckets"]}
 
 
 def _shown(hit: dict, filters: Filters) -> dict:
@@ -98,10 +92,10 @@ def search(
         query=query,
         size=size,
         track_total_hits=True,
-        sort=["_score", {"created_at": "desc"}],
+        sort=["_score", {POST_TIME: "desc"}],
         aggs={name: agg.body(agg_size if agg in aggs else 50, filters) for name, agg in asked.items()},
     )
-    buckets = {name: _counts(response["aggregations"][name]) for name in asked}
+    buckets = {name: counts(response["aggregations"][name]) for name in asked}
     return SearchResult(
         total=response["hits"]["total"]["value"],
         hits=[_shown(h["_source"], filters) for h in response["hits"]["hits"]],

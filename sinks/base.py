@@ -41,6 +41,7 @@ from canyu_runtime.dead_letters import DeadLetterWriter
 from canyu_runtime.errors import Misconfigured, Permanent
 from canyu_runtime.kafka_clients import make_consumer
 from canyu_runtime.metrics import METRICS
+from canyu_runtime.private import private_dir
 from canyu_runtime.reasons import reason_of
 from canyu_runtime.retry import RetryPolicy, Stopped
 
@@ -109,7 +110,7 @@ class BatchSink(ABC):
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = self.stop = stop or threading.Event()
-        self.heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.heartbeat.parent)
         self._until_done(self.prepare, "preparing", stop)
         consumer = self._consumer()
         uncommitted: Offsets = {}  # written, but Kafka could not take the commit yet
@@ -129,7 +130,7 @@ class BatchSink(ABC):
                     METRICS.processed_batch([record.topic for record in batch], time.monotonic() - started)
                 elif uncommitted:
                     uncommitted = self._commit(consumer, uncommitted)
-                self.heartbeat.touch()
+                self.heartbeat.touch(mode=0o600)  # the mode, when it is made: the folder is 0700 anyway
         finally:
             consumer.close(autocommit=False)
             self.close()

@@ -28,14 +28,17 @@ from functools import partial
 
 from elasticsearch import Elasticsearch
 
+from canyu.filters import Filters
 from canyu.indices import IndexKind, kinds
 from canyu.settings import Settings
 from canyu_runtime.elastic import pages
 from canyu_runtime.migrations import indices_behind
+from canyu_runtime.retry import RetryPolicy
 
 REMOVED_TITLE = "(removed at the author's request)"
 CONFLICT = 409
-ATTEMPTS = 5  # read-modify-write rounds for a document that the sink keeps changing meanwhile
+# Read-modify-write rounds for documents that the sink keeps changing meanwhile, a short wait apart.
+REWRITE_RETRY = RetryPolicy(first_s=0.1, max_s=1.0, attempts=5)
 
 Scrub = Callable[[dict], "dict | None"]  # the document without the person, or None when it has nothing of them
 
@@ -100,7 +103,7 @@ def forget_author(es: Elasticsearch, settings: Settings, source: str, author_id:
     }}  # fmt: skip
     _rewrite(es, kind["cascades"].alias, spread, partial(_scrub_cascade, author_id=author_id), scrubbed["cascades"])
     deleted = 0
-    query = {"bool": {"filter": [{"term": {"source": source}}, {"term": {"author.id": author_id}}]}}
+    query = {"bool": {"filter": Filters(source=[source], author=[author_id]).post_clauses()}}
     for hits in pages(es, kind["posts"].alias, query, source=["title", "text"]):
         gone = {h["_id"]: _full_text(h.get("_source", {})) for h in hits}
         sampled = {"terms": {"sample_post_ids": list(gone)}}
@@ -162,17 +165,29 @@ def _scrub_cascade(cascade: dict, author_id: str) -> dict | None:
     return {**cascade, "top_amplifiers": kept, "root_author_id": None if rooted else cascade.get("root_author_id")}
 
 
-def _rewrite(es: Elasticsearch, alias: str, query: dict, scrub: Scrub, scrubbed: set[str]) -> None:
+class Changed(Exception):
+    """Documents that the sink changed between their read and their write."""
+
+
+def _rewrite(es: Elasticsearch, alias: str, query: dict, scrub: Scrub, scrubbed: set[str],
+             sleep: Callable[[float], None] | None = None) -> None:  # fmt: skip
     """Read, scrub and write back every document that ``query`` finds and ``scrub`` changes; add their
-    ids to ``scrubbed``. One that the sink changes between the read and the write is done again."""
+    ids to ``scrubbed``. One that the sink changes between the read and the write is done again, under
+    ``REWRITE_RETRY`` (``sleep`` stands in for its waits in tests)."""
     for hits in pages(es, alias, query, source=False):
         pending = [(h["_index"], h["_id"]) for h in hits]
-        for _ in range(ATTEMPTS):
+
+        def one_round() -> None:
+            nonlocal pending
             pending = _rewrite_once(es, pending, scrub, scrubbed)
-            if not pending:
-                break
-        else:
-            raise RuntimeError(f"{alias}: {', '.join(i for _, i in pending)} kept changing; run forget-author again")
+            if pending:
+                raise Changed(f"{', '.join(i for _, i in pending)} changed while being scrubbed")
+
+        try:
+            REWRITE_RETRY.call(one_round, what=f"scrubbing {alias}", retry_on=Changed, sleep=sleep)
+        except Changed:
+            ids = ", ".join(i for _, i in pending)
+            raise RuntimeError(f"{alias}: {ids} kept changing; run forget-author again") from None
 
 
 def _rewrite_once(es: Elasticsearch, refs: list[tuple[str, str]], scrub: Scrub, scrubbed: set[str]) -> list:

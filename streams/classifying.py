@@ -2,12 +2,14 @@
 
 In a thread, the classifier shares the worker's GIL with Faust and the stateful step, so the
 worker cannot use more than one core: at 148 posts/s it used 0.94 of one while the machine's
-second core was half idle (docs/performance.md, "Where the CPU goes"). In a process it has an
-interpreter, and a core, of its own. The thread stays for tests, which hand the worker a
+second core was half idle (``git show 9d6f289:docs/performance.md``, "Where the CPU goes"). In
+a process it has an interpreter, and a core, of its own. The thread stays for tests, which hand the worker a
 classifier of their own, and for a machine with one core.
 
 The process is started with ``spawn`` (a fork would copy the worker's event loop and Kafka
-threads) and loads the classifier, the product catalogue, the version rules and the settings once. It turns raw
+threads) and loads the classifier, the product catalogue, the version rules and the settings once. Its
+numeric libraries run ``classifier_threads`` threads (``models.load_classifier``), from the
+start: the worker sets the environment they read as they load before it starts the process. It turns raw
 records into finished results: the post's JSON, or its dead letter, and its near-duplicate
 fingerprint. So the worker itself does no classifier work at all.
 """
@@ -26,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
-from models import VersionFinder, load_classifier
+from models import VersionFinder, limit_environment, load_classifier, thread_counts
 from streams.enrich import RawRecord, enrich_batch
 from streams.feedback import is_feedback
 from streams.products import Catalogue
@@ -106,6 +108,9 @@ class Classifying:
     def _start(self) -> Executor:
         settings, _, worker = self._args
         if worker is not None:
+            # A spawned process imports numpy before its initializer runs, and numpy's OpenBLAS
+            # sizes its pool as it loads: the process takes the limit from the worker's environment.
+            limit_environment(settings.classifier_threads)
             executor: Executor = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_load, initargs=self._args
             )
@@ -116,6 +121,19 @@ class Classifying:
             executor.shutdown()
             raise RuntimeError(f"the classifier {settings.classifier!r} did not load: {failed}")
         return executor
+
+    def pid(self) -> int:
+        """The process that classifies: the classifier's own, or this one for a thread."""
+        return self._executor.submit(os.getpid).result()
+
+    def thread_counts(self) -> dict[str, int]:
+        """The threads each numeric library runs where the classifier runs (``models.thread_counts``)."""
+        return self._executor.submit(thread_counts).result()
+
+    def close(self) -> None:
+        """Stop the classifier's process (or thread); the worker's ends with it, a bench's must ask."""
+        self._executor.shutdown()
+        self._starter.shutdown()
 
     async def enrich(self, records: list[RawRecord]) -> list[Result]:
         """Each record's result. A classifier process that dies is started again and given the batch

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import math
+import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
@@ -27,15 +28,44 @@ from streams.simhash import bands
 
 @dataclass
 class Clock:
-    """Event-time progress: the newest and oldest event time seen, and posts too late to count."""
+    """Event-time progress, per input: a partition of posts.raw.
 
+    Each input has a high mark, the newest event time it brought. The watermark is the lowest
+    mark of the inputs heard from within ``idle_s`` (of the worker's own clock), and it never goes
+    back once every one of the ``expected`` inputs has been heard from (or ``idle_s`` has passed;
+    until then no post is judged late): a partition caught up before the others makes no other
+    partition's posts late, and one gone quiet does not hold the others back (Flink and Kafka
+    Streams work this way). ``late`` counts posts that came after their alerting windows closed, and were
+    counted all the same; ``too_old`` those older than the counts keep, which no count holds.
+    """
+
+    expected: int = 1
+    idle_s: float = 60.0
     watermark: float | None = None
     first: float | None = None
     late: int = 0
+    too_old: int = 0
+    marks: dict[str, float] = field(default_factory=dict)  # input → its newest event time
+    heard: dict[str, float] = field(default_factory=dict)  # input → when (monotonic) it last brought a post
+    started: float | None = None
+    now: Callable[[], float] = time.monotonic
 
-    def advance(self, t: float) -> None:
-        self.watermark = t if self.watermark is None else max(self.watermark, t)
+    def advance(self, t: float, source: str = "-") -> None:
+        # Until every input has spoken, one that speaks late may still hold the watermark back.
+        settled = self.settled
+        now = self.heard[source] = self.now()
+        self.started = now if self.started is None else self.started
+        self.marks[source] = max(t, self.marks.get(source, t))
+        low = min(self.marks[s] for s, at in self.heard.items() if now - at <= self.idle_s)
+        self.watermark = max(self.watermark, low) if settled and self.watermark is not None else low
         self.first = t if self.first is None else min(self.first, t)
+
+    @property
+    def settled(self) -> bool:
+        """Whether every input has spoken (or had the time to): only then can a post be late."""
+        return len(self.marks) >= self.expected or (
+            self.started is not None and self.now() - self.started > self.idle_s
+        )
 
 
 def dot(sparse: Mapping[str, float], other: Mapping[str, float]) -> float:
@@ -366,14 +396,17 @@ def rebuild(
     items_per_group: int,
     centres: Centres,
     vector_items: int = 256,
+    inputs: int = 1,
+    idle_s: float = 60.0,
 ) -> Recent:
     """The in-memory indexes again, from the tables (``posts`` and ``items`` iterated once each);
     ``centres`` as they start, before any item."""
-    clock = Clock()
+    clock = Clock(expected=inputs, idle_s=idle_s)
     with_fingerprints = []
     for post_id, entry in posts:
-        clock.advance(entry["t"])
+        clock.advance(entry["t"], entry.get("in", "-"))
         clock.late += bool(entry.get("late"))
+        clock.too_old += bool(entry.get("old"))
         if entry.get("fp") is not None:
             with_fingerprints.append((entry["o"], entry["d"] or post_id, entry["fp"], entry["t"]))
     near = NearDuplicates(band_count, near_dup_capacity)

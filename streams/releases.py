@@ -96,10 +96,12 @@ class Window:
 
 
 def judge(before: int, after: int, opened_after: bool, elapsed_days: float, rules: ReleaseRules) -> str | None:
-    """"regression", "quieted", "persisting", or None (the item says nothing about the release)."""
+    """ "regression", "quieted", "persisting", or None (the item says nothing about the release)."""
     before_rate = before / rules.window_days
     after_rate = after / max(1.0, elapsed_days)
-    if after >= rules.min_posts and (opened_after or after_rate >= rules.jump * max(before_rate, 1 / rules.window_days)):
+    if after >= rules.min_posts and (
+        opened_after or after_rate >= rules.jump * max(before_rate, 1 / rules.window_days)
+    ):
         return "regression"
     if before >= 2 and elapsed_days >= 1 and after_rate <= before_rate / rules.jump:
         return "quieted"
@@ -153,8 +155,9 @@ def _evidence(item: ItemState, release: Release, after: bool) -> list[Evidence]:
     # After a release, the posts that name its version say most.
     posts.sort(key=lambda p: not any(naming({tag: 1}, release.version) for tag in p[4]))
     return [
-        Evidence(post_id=p[0], text=p[1], created_at=datetime.fromtimestamp(p[2], timezone.utc), language=p[3],
-                 versions=p[4])  # fmt: skip
+        Evidence(
+            post_id=p[0], text=p[1], created_at=datetime.fromtimestamp(p[2], timezone.utc), language=p[3], versions=p[4]
+        )  # fmt: skip
         for p in posts[:EVIDENCE]
     ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from time import monotonic
 
 from faust.sensors import Sensor
+from prometheus_client.core import GaugeMetricFamily
 
 from canyu_runtime.metrics import METRICS, ServiceMetrics
 
@@ -34,3 +35,20 @@ class MetricsSensor(Sensor):
     def on_rebalance_end(self, app, state) -> None:
         self.metrics.assigned = sorted((tp.topic, tp.partition) for tp in app.assignor.assigned_actives())
         self.metrics.capture_errors()  # the worker's logging set-up replaced the root handlers
+
+
+class ClockCollector:
+    """The stateful step's event-time clock, read at each scrape: the watermark, and the posts that
+    came late (counted all the same) or too old to count. Nothing until the worker has read its tables."""
+
+    def __init__(self, state):
+        self.state = state  # streams.signals.Signals
+
+    def collect(self):
+        clock = self.state.clock
+        if clock is None:
+            return
+        yield GaugeMetricFamily("canyu_posts_late", "posts counted after their alerting windows closed", clock.late)
+        yield GaugeMetricFamily("canyu_posts_too_old", "posts older than the counts keep, not counted", clock.too_old)
+        if clock.watermark is not None:
+            yield GaugeMetricFamily("canyu_watermark_seconds", "event time the stream has reached", clock.watermark)

@@ -75,6 +75,8 @@ class SignalConfig:
     centre_weight: float = 10.0  # posts that the training-text mean of a language counts for in its centre
     viral_velocity: int = 10
     retention_s: int = 8 * 24 * 3600
+    inputs: int = 1  # partitions of posts.raw, each an input of the clock
+    idle_input_s: float = 60.0  # an input silent this long holds the watermark back no more
     releases: ReleaseRules = ReleaseRules()
 
 
@@ -99,7 +101,7 @@ Message = tuple[str, str, str]  # (topic, as agents.Topics names it: counts, ite
 class Outputs:
     post: EnrichedPost | None  # None for what a sync record (not a post) made
     redelivery: bool = False  # the same fetch of a post again, from a replay: nothing to do at all
-    late: bool = False
+    late: bool = False  # it came after its alerting windows closed (counted, unless too old)
     counts: dict[str, int] = field(default_factory=dict)  # "1m|<key>|<minute start>" → posts in that minute
     alerts: list[Alert] = field(default_factory=list)
     items: list[FeedbackItem] = field(default_factory=list)
@@ -170,6 +172,8 @@ class Signals:
                 items_per_group=self.config.items_per_group,
                 centres=recent.Centres(_language_means(), self.config.centre_weight),
                 vector_items=self.config.vector_items,
+                inputs=self.config.inputs,
+                idle_s=self.config.idle_input_s,
             )
         return self._recent
 
@@ -194,9 +198,17 @@ class Signals:
         of ``posts.raw``, and the one-partition stateful step only reads it."""
         return fingerprint_of(post.full_text, self.config.near_dup_min_features)
 
-    def process(self, post: EnrichedPost, offset: int, fp: int | None, vector: np.ndarray | None = None) -> Outputs:
+    def process(
+        self,
+        post: EnrichedPost,
+        offset: int,
+        fp: int | None,
+        vector: np.ndarray | None = None,
+        partition: int | None = None,
+    ) -> Outputs:
         """Every table write for ``post``, read at ``offset`` of ``posts.classified``, and what to
-        send; ``fp`` is the post's :meth:`fingerprint_of`, ``vector`` the classifier's sentence vector."""
+        send; ``fp`` is the post's :meth:`fingerprint_of`, ``vector`` the classifier's sentence vector,
+        ``partition`` the partition of posts.raw it came in on (its input, for the clock)."""
         entry = self.c.posts.get(post.id)
         fetched = post.fetched_at.timestamp()
         if entry is not None and entry["o"] != offset:
@@ -208,11 +220,13 @@ class Signals:
             return Outputs(post.model_copy(update={"duplicate_of": entry["d"], "item_id": entry.get("item")}))
         first_time = entry is None
         if first_time:
-            entry = self._entry(post, fp, offset)
-        out = Outputs(post.model_copy(update={"duplicate_of": entry["d"]}), late=entry["late"])
+            entry = self._entry(post, fp, offset, "-" if partition is None else str(partition))
+        out = Outputs(
+            post.model_copy(update={"duplicate_of": entry["d"]}), late=entry["late"] or entry.get("old", False)
+        )
         self._cascade(post, entry, offset, out)
         if entry["d"] is None:  # a near-duplicate is indexed but counted once, as its original
-            if not entry["late"]:
+            if not entry.get("old"):
                 self._count(post, entry, offset, out)
             self.watch.count_product_days(post, entry["t"], offset)
             self.watch.sight(post, entry["t"], offset, out)
@@ -232,15 +246,23 @@ class Signals:
         if entry is not None and entry.get("al"):
             self.c.posts[post_id] = {**entry, "al": []}
 
-    def _entry(self, post: EnrichedPost, fp: int | None, offset: int) -> dict:
-        """What is decided once per post and kept with it: its time, original, fingerprint and place."""
+    def _entry(self, post: EnrichedPost, fp: int | None, offset: int, source: str) -> dict:
+        """What is decided once per post and kept with it: its time, original, fingerprint, place, and
+        the input (partition of posts.raw) it came in on, ``source``."""
         now = event_time(post)
-        # Late: too late for every alerting window it falls in (the newest one has closed), so
-        # it can change no spike. Counting it in its minute and hour then would only move the past.
+        # Late: too late for every alerting window it falls in (the newest one has closed), so it
+        # can change no spike; it is still counted in its minute and hour, which the baselines of
+        # later windows sum. Too old: its hour is past what the counts keep.
         clock, alerting = self.recent.clock, self.config.alerting
-        late = clock.watermark is not None and alerting.is_late(alerting.starts(now)[-1], clock.watermark)
-        clock.advance(now)
-        clock.late += late
+        late = (
+            clock.watermark is not None
+            and clock.settled
+            and alerting.is_late(alerting.starts(now)[-1], clock.watermark)
+        )
+        old = late and _hour(now) + HOUR <= clock.watermark - self.config.retention_s
+        clock.advance(now, source)
+        clock.late += late and not old
+        clock.too_old += old
         duplicate_of = None
         if fp is not None:
             horizon = now - self.config.near_dup_window_s
@@ -249,7 +271,8 @@ class Signals:
         parent = self.c.posts.get(post.repost_of) if post.repost_of else None
         root, depth = place(post, (parent["r"], parent["dp"]) if parent else None)
         return {"o": offset, "t": now, "f": post.fetched_at.timestamp(), "d": duplicate_of, "fp": fp,
-                "r": root, "dp": depth, "a": post.author.id, "late": late, "al": []}  # fmt: skip
+                "r": root, "dp": depth, "a": post.author.id, "late": late and not old, "old": old, "in": source,
+                "al": []}  # fmt: skip
 
     def _stamped(self, table: Table, key: str, offset: int) -> tuple[dict | None, bool]:
         """(the stored value, whether this offset's change is in it already)."""
@@ -275,7 +298,8 @@ class Signals:
             self._keep_sample(f"{name}|{hour}", post, minute, offset)
             self.c.counts[f"{name}|{hour}"] = value
             out.counts[f"{self.config.live.name}|{name}|{minute}"] = value["m"][slot]
-            self._check_spike(dims, entry, offset, out)
+            if not entry["late"]:  # a late post's windows have closed: it can fire or change no alert
+                self._check_spike(dims, entry, offset, out)
 
     def _keep_sample(self, key: str, post: EnrichedPost, minute: int, offset: int) -> None:
         """The first posts of a key's hour, for the alert to show; a table apart, so that the

@@ -41,6 +41,7 @@ from streams.releases import (
     release_of_fix,
 )
 
+
 class Registries(Protocol):
     """What people said, as the worker follows it: releases by key, item lifecycles by item id."""
 
@@ -118,9 +119,7 @@ class ReleaseWatch:
         if day != self._day:  # a new day: every window around it moves on
             self._day = day
             now = self._now()
-            self.dirty.update(
-                r.key for r in self.s.registries.releases().values() if self.rules.active(r, now - DAY)
-            )
+            self.dirty.update(r.key for r in self.s.registries.releases().values() if self.rules.active(r, now - DAY))
 
     # --- per post ------------------------------------------------------------------------
 
@@ -149,6 +148,10 @@ class ReleaseWatch:
                     out.releases.append(self._seen(product, mention.version, stored))
                 continue
             if stored is not None and stored.seen is not None:
+                if t < stored.first_seen:  # named earlier than the posts read so far said: its date moves back
+                    sighting = Sighting(offset, t, stored.authors, stored.seen)
+                    self.s.c.sightings[key] = sighting.encode()
+                    self._announce(product, mention.version, sighting, out)
                 continue  # a release already: nothing more to count
             first_seen = min(stored.first_seen, t) if stored else t
             named = {a: at for a, at in (stored.authors if stored else ())}
@@ -159,8 +162,14 @@ class ReleaseWatch:
             seen = t if len(authors) >= self.rules.seen_authors else None
             sighting = Sighting(offset, first_seen, authors, seen)
             self.s.c.sightings[key] = sighting.encode()
-            if seen is not None and key not in self.s.registries.releases():
-                out.releases.append(self._seen(product, mention.version, sighting))
+            if seen is not None:
+                self._announce(product, mention.version, sighting, out)
+
+    def _announce(self, product: str, version: str, sighting: Sighting, out) -> None:
+        """Send the release seen in posts, unless a team registered it (theirs wins)."""
+        known = self.s.registries.releases().get(Release.key_of(product, version))
+        if known is None or known.source == "seen":
+            out.releases.append(self._seen(product, version, sighting))
 
     def _seen(self, product: str, version: str, sighting: Sighting) -> Release:
         return Release(product=product, version=version, date=_at(sighting.first_seen), source="seen",
@@ -206,7 +215,17 @@ class ReleaseWatch:
             del self.watching[item_id]
             stored = self.s.c.items.get(item_id)
             if stored is not None:
-                out.items.append(self.item_record(ItemState(**{k: v for k, v in stored.items() if k != "o"})))
+                item = ItemState(**{k: v for k, v in stored.items() if k != "o"})
+                out.items.append(self.item_record(item))
+                self._restate(item)
+
+    def _restate(self, item: ItemState) -> None:
+        """The item's status changed: the impacts that list it show it, also of releases whose window
+        has closed (their impact is kept as long as it can be computed)."""
+        now = self._now()
+        for release in self.releases_of(item_products(item)):
+            if self.rules.computable(release, now, self.s.config.retention_s):
+                self.dirty.add(release.key)
 
     def _fixed_release(self, item: ItemState) -> tuple[Release, str] | None:
         """(the release its fix shipped in, the version) once that has shipped; None otherwise."""
@@ -353,6 +372,7 @@ class ReleaseWatch:
             self.check_item(item, self._now(), offset, out)
             self.s.c.items[item_id] = {"o": max(stored["o"], offset), **vars(item)}
             out.items.append(self.item_record(item))
+            self._restate(item)
         self.verify_due(out)
 
     # --- release impacts -------------------------------------------------------------------

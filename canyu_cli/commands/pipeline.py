@@ -16,14 +16,17 @@ app = typer.Typer()
 
 @app.command()
 def init() -> None:
-    """Create the Kafka topics and the Elasticsearch templates, indices and aliases (idempotent)."""
+    """Create the Kafka topics and the Elasticsearch templates, indices and aliases, and store a webhook secret
+    when the webhook_secret setting is unset, so that webhooks are signed by default (idempotent)."""
     from canyu_cli.commands.index import migrate
     from canyu_runtime.kafka_clients import ensure_topics
+    from canyu_runtime.private import ensure_webhook_secret
 
     settings = get_settings()
     created = ensure_topics(settings)
     typer.echo(f"topics: {', '.join(settings.all_topics)} ({len(created)} created)")
     migrate()
+    typer.echo(ensure_webhook_secret(settings))
 
 
 @app.command()
@@ -66,6 +69,7 @@ def sink(metrics_port: MetricsPort = None) -> None:
     Offsets are committed only after Elasticsearch has acknowledged each batch.
     """
     from canyu_runtime.metrics import METRICS
+    from canyu_runtime.private import without_credentials
     from canyu_runtime.process import configure_logging, stop_on_signals
     from sinks.elasticsearch import ElasticsearchSink
 
@@ -74,7 +78,7 @@ def sink(metrics_port: MetricsPort = None) -> None:
     METRICS.start("sink", settings, settings.sink_group, metrics_port)
     try:
         es_sink = ElasticsearchSink(settings)
-        typer.echo(f"sink: {', '.join(es_sink.topics)} → Elasticsearch {settings.es_url}")
+        typer.echo(f"sink: {', '.join(es_sink.topics)} → Elasticsearch {without_credentials(settings.es_url)}")
         es_sink.run(stop_on_signals())
     except ValueError as e:  # a setting no retry can fix
         fail(str(e))
@@ -91,7 +95,10 @@ def deliver(metrics_port: MetricsPort = None) -> None:
     METRICS.start("deliver", get_settings(), get_settings().delivery_group, metrics_port)
     delivery = DeliverySink(get_settings())
     typer.echo(f"deliver: {', '.join(delivery.topics)} → subscribers' channels")
-    delivery.run(stop_on_signals())
+    try:
+        delivery.run(stop_on_signals())
+    except ValueError as e:  # a setting no retry can fix: no webhook secret
+        fail(str(e))
 
 
 @app.command()

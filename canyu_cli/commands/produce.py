@@ -32,7 +32,7 @@ def _run(configs: list, once: bool, metrics_port: int | None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    sources = [build(c) for c in configs]
+    sources = [build(c, settings) for c in configs]
     stats = [SourceStats(s.name, s.kind) for s in sources]
     if metrics_port is not None:
         serve_metrics(stats, metrics_port)
@@ -88,9 +88,9 @@ def _options(pairs: list[str]) -> dict[str, str]:
 
 
 def _from_file(source, path: Path, dry_run: bool) -> None:
-    """Map a saved response; print the posts (--dry-run) or publish them once."""
+    """Map a saved response; print the posts (--dry-run), exactly those a poll would publish, or publish them once."""
     from producers.base import BadPayload
-    from producers.runner import mapped
+    from producers.runner import first_of_each, mapped
 
     if not path.is_file():
         fail(f"{path} is not a file")
@@ -111,13 +111,14 @@ def _from_file(source, path: Path, dry_run: bool) -> None:
         typer.echo(f"{path}: published {result.published}, duplicates {result.duplicates}, failed {result.failed}")
         return
     failed = 0
-    for _, post, reason in mapped(source, records):
+    unique, repeated = first_of_each((post, record.raw, reason) for record, post, reason in mapped(source, records))
+    for _, (post, _, reason) in unique:
         if post is None:
             failed += 1
             typer.secho(f"{path}: skipped a record: {reason}", fg=typer.colors.YELLOW, err=True)
         else:
             typer.echo(post.model_dump_json())
-    typer.echo(f"{path}: {len(records) - failed} posts, {failed} records skipped", err=True)
+    typer.echo(f"{path}: {len(unique) - failed} posts, {failed} records skipped, {repeated} repeated", err=True)
 
 
 def _add_kind_command(kind: str) -> None:

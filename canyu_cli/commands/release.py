@@ -130,3 +130,28 @@ def rm(
     if release is None or not registry.remove(release.key):
         fail(f"no release {product} {version}; `canyu release list` shows them")
     typer.echo(f"{release.key}: removed")
+
+
+@app.command("report")
+def report(
+    product: Annotated[str, typer.Argument(help="the release's product or software line")],
+    version: Annotated[str, typer.Argument(help="its version")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the impact as JSON")] = False,
+) -> None:
+    """What a release did: regressions, quieted and persisting items, the negative share (docs/releases.md)."""
+    from canyu.versions import parse_version
+    from canyu_runtime.elastic import client
+    from queries.releases import find_impact, render
+
+    settings = get_settings()
+    try:
+        version = parse_version(version)
+    except ValueError as e:
+        fail(str(e))
+    with client(settings) as es:
+        impact = find_impact(es, settings, product, version)
+    if impact is None:
+        window = settings.release_window_days
+        fail(f"no impact of {product} {version} yet: `canyu release list` shows the releases; the worker computes "
+             f"an impact once posts about {product} come within {window} days of its date")  # fmt: skip
+    typer.echo(impact.model_dump_json(indent=2) if as_json else render(impact))

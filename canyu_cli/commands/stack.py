@@ -9,6 +9,7 @@ import typer
 
 from canyu.settings import Settings, get_settings
 from canyu_cli.commands import fail
+from canyu_runtime.private import without_credentials
 
 app = typer.Typer(help="Run a local Kafka broker and Elasticsearch node (no Docker).", no_args_is_help=True)
 
@@ -35,7 +36,8 @@ def stack_up() -> None:
             status = server.up()
         except (StackError, JavaNotFound) as e:
             fail(str(e))
-        typer.echo(f"{server.name}: healthy at {status.address} (pid {status.pid}) - {status.detail}")
+        where = without_credentials(status.address)
+        typer.echo(f"{server.name}: healthy at {where} (pid {status.pid}) - {status.detail}")
 
 
 @app.command("down")
@@ -54,7 +56,8 @@ def stack_status() -> None:
         s = server.status()
         all_healthy &= s.healthy
         state = "healthy" if s.healthy else ("running, not healthy" if s.pid else "stopped")
-        typer.echo(f"{s.name:<14} {s.version:<9} {state:<22} pid={s.pid or '-':<8} {s.address}  {s.detail}")
+        typer.echo(f"{s.name:<14} {s.version:<9} {state:<22} pid={s.pid or '-':<8} {without_credentials(s.address)}  "
+                   f"{s.detail}")  # fmt: skip
     raise typer.Exit(0 if all_healthy else 1)
 
 

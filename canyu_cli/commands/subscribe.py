@@ -29,12 +29,15 @@ def add(
     product: Many = None,
     intent: Many = None,
     sentiment: Many = None,
-    kind: Annotated[Optional[list[str]], typer.Option(help="alert kinds: spike, viral")] = None,
+    kind: Annotated[
+        Optional[list[str]], typer.Option(help="alert kinds: spike, viral, regression (after a release), fix_failed")
+    ] = None,
     query: Annotated[Optional[str], typer.Option(help="text one of the alert's sample posts must contain")] = None,
     min_observed: Annotated[Optional[float], typer.Option(help="only alerts at least this large")] = None,
 ) -> None:
     """Subscribe a channel to alerts. Repeat --topic/--product/--intent/--sentiment/--kind to allow several."""
     from canyu.schema import Channel, Subscription, SubscriptionMatch
+    from canyu_runtime.private import webhook_secret
     from canyu_runtime.subscriptions import SubscriptionStore
 
     channels = {"webhook": webhook, "slack": slack, "email": email, "kafka": kafka}
@@ -55,6 +58,13 @@ def add(
         fail(reason_of(e))
     SubscriptionStore(get_settings()).put(subscription)
     typer.echo(f"{subscription.id}: subscribed {channel_type} {target}")
+    if channel_type == "webhook" and not secret_env and not webhook_secret(get_settings()):
+        typer.secho(
+            "warning: there is no default webhook secret yet, and webhooks are never sent unsigned: run "
+            "`canyu init` (or set webhook_secret) before `canyu deliver`",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 @app.command("list")

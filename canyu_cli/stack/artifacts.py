@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import httpx
 from tqdm import tqdm
 
 LOCK_FILE = "artifacts.json"
@@ -72,11 +72,13 @@ def sha256_of(path: Path) -> str:
 def download(url: str, dest: Path, label: str) -> None:
     tmp = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with urllib.request.urlopen(url, timeout=60) as response, tmp.open("wb") as out:
+    with httpx.stream("GET", url, timeout=60, follow_redirects=True) as response:
+        response.raise_for_status()
         total = int(response.headers.get("Content-Length") or 0) or None
         small = total is not None and total < 10_000_000  # the per-file bar of fetch_all is enough
-        with tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False, disable=small) as bar:
-            for chunk in iter(lambda: response.read(1 << 16), b""):
+        bar = tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False, disable=small)
+        with bar, tmp.open("wb") as out:
+            for chunk in response.iter_bytes(1 << 16):
                 out.write(chunk)
                 bar.update(len(chunk))
     tmp.replace(dest)

@@ -12,8 +12,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
+
+import httpx
 
 from canyu_cli.stack.artifacts import LOCK_FILE, Artifact, download, sha256_of
 
@@ -51,8 +52,7 @@ def pin(coords: str, workdir: Path) -> dict[str, str]:
     url = unpinned.url(REPOSITORY)
     path = workdir / unpinned.filename
     download(url, path, unpinned.filename)
-    with urllib.request.urlopen(url + ".sha1", timeout=60) as r:
-        published = r.read().decode().split()[0]
+    published = httpx.get(url + ".sha1", timeout=60, follow_redirects=True).raise_for_status().text.split()[0]
     actual = hashlib.sha1(path.read_bytes()).hexdigest()
     if actual != published:
         sys.exit(f"{coords}: sha1 {actual} does not match Maven Central's {published}")

@@ -8,16 +8,11 @@ alive is never started twice.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 import zipfile
 from abc import ABC, abstractmethod
@@ -25,9 +20,13 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from canyu.settings import Settings
 from canyu_cli.stack.artifacts import ServerPin, fetch_all, load_pins
 from canyu_cli.stack.java import find_java
+from canyu_runtime.private import open_private, write_private
+from canyu_runtime.retry import NotReady, wait_until
 
 
 class StackError(RuntimeError):
@@ -45,8 +44,8 @@ class Status:
 
 
 def _host_port(address: str) -> tuple[str, int]:
-    parsed = urllib.parse.urlsplit(address if "//" in address else f"//{address}")
-    return parsed.hostname or "127.0.0.1", parsed.port or 0
+    parsed = httpx.URL(address if "//" in address else f"//{address}")
+    return parsed.host or "127.0.0.1", parsed.port or 0
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -137,8 +136,7 @@ class Server(ABC):
     def _start(self) -> None:
         java = find_java(self.pin.java, f"{self.name} {self.pin.version}")
         command, env = self.prepare(java)
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
+        with open_private(self.log_file) as log:
             proc = subprocess.Popen(
                 command,
                 cwd=self.dir,
@@ -148,21 +146,24 @@ class Server(ABC):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: `down` stops the whole tree
             )
-        self.pid_file.write_text(f"{proc.pid} {_start_time(proc.pid) or 0}\n")
+        write_private(self.pid_file, f"{proc.pid} {_start_time(proc.pid) or 0}\n".encode())
 
     def _wait_healthy(self) -> Status:
-        deadline = time.monotonic() + self.start_timeout_s
-        while time.monotonic() < deadline:
+        def healthy() -> Status:
             if self.pid() is None:
                 raise StackError(f"{self.name} exited during start-up; last log lines:\n{tail(self.log_file, 30)}")
             status = self.status()
-            if status.healthy:
-                return status
-            time.sleep(1)
-        raise StackError(
-            f"{self.name} did not become healthy within {self.start_timeout_s:.0f}s; "
-            f"see {self.log_file}:\n{tail(self.log_file, 30)}"
-        )
+            if not status.healthy:
+                raise NotReady("its health check does not pass yet")
+            return status
+
+        try:
+            return wait_until(healthy, timeout_s=self.start_timeout_s, what=f"{self.name} starting")
+        except NotReady:
+            raise StackError(
+                f"{self.name} did not become healthy within {self.start_timeout_s:.0f}s; "
+                f"see {self.log_file}:\n{tail(self.log_file, 30)}"
+            ) from None
 
     def down(self, timeout_s: float = 60) -> bool:
         """Stop the server's process group; True when something was running."""
@@ -170,16 +171,21 @@ class Server(ABC):
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        for sig, wait in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10)):
+
+        def gone() -> None:
+            if self._group_alive(pid):
+                raise NotReady("its processes still run")
+
+        for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10)):
             try:
                 os.killpg(pid, sig)
             except ProcessLookupError:
                 break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and self._group_alive(pid):
-                time.sleep(0.2)
-            if not self._group_alive(pid):
+            try:
+                wait_until(gone, timeout_s=wait_s, what=f"{self.name} stopping", every_s=0.2)
                 break
+            except NotReady:
+                continue  # still running: the next, stronger signal
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -213,11 +219,12 @@ class Kafka(Server):
         host, port = _host_port(self.address)
         if not _port_open(host, port):
             return None
-        from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
 
+        from canyu_runtime.kafka_clients import make_admin
+
         try:
-            admin = KafkaAdminClient(bootstrap_servers=self.address, request_timeout_ms=5000)
+            admin = make_admin(self.settings, client_id="canyu-stack", request_timeout_ms=5000)
         except KafkaError:
             return None
         try:
@@ -291,14 +298,10 @@ class Elasticsearch(Server):
         return self.settings.es_url
 
     def check_health(self) -> str | None:
-        try:
-            with urllib.request.urlopen(f"{self.address}/_cluster/health", timeout=5) as r:
-                health = json.load(r)
-        except (OSError, urllib.error.URLError, ValueError):
-            return None
-        if health.get("status") not in ("green", "yellow"):
-            return None
-        return f"cluster {health['cluster_name']} {health['status']}, {health['number_of_nodes']} node(s)"
+        from canyu_runtime.elastic import client, health
+
+        with client(self.settings) as es:
+            return health(es)
 
     def prepare(self, java: Path) -> tuple[list[str], dict[str, str]]:
         (archive,) = fetch_all(self.pin.artifacts, self.repository, self.cache, f"elasticsearch {self.pin.version}")

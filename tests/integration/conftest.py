@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from canyu.settings import Settings
 from canyu_cli.stack.servers import servers
 from canyu_runtime.elastic import client
-from canyu_runtime.kafka_clients import ensure_topics, read_all
+from canyu_runtime.kafka_clients import ensure_topics, make_admin, read_all
 from canyu_runtime.migrations import migrate
 
 
@@ -54,7 +54,7 @@ def forget_namespace(settings: Settings) -> None:
     """Delete a test's topics (Faust's internal ones included), indices and templates, so the
     shared stack does not grow with every run."""
     prefix = settings.namespace
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = make_admin(settings, client_id="canyu-tests")
     try:
         mine = [t for t in admin.list_topics() if t.startswith(prefix)]
         if mine:

@@ -19,6 +19,7 @@ from tests.integration.conftest import env_for, free_port, read_topic, wait_for
 from tests.unit.producers.helpers import (
     DISCOURSE_PAGES,
     FIXTURES,
+    LOCAL,
     REDDIT_PAGES,
     DiscourseForum,
     Reply,
@@ -36,7 +37,7 @@ WEIBO_IDS = {"9007199254740995", "9007199254740001", "9007199254740993", "900719
 
 @pytest.fixture
 def settings(ns, tmp_path):
-    return ns.model_copy(update={"home": tmp_path / "home"})
+    return ns.model_copy(update={"home": tmp_path / "home", "fetch_allowed_hosts": list(LOCAL)})
 
 
 def dead_letters(settings) -> list[DeadLetter]:
@@ -148,7 +149,7 @@ def test_every_kind_of_source_runs_concurrently_into_kafka(settings, tmp_path, s
 """)
     lines = []
     for _ in range(2):  # the second run finds nothing new
-        sources = [build(c) for c in load_sources_file(config)]
+        sources = [build(c, settings) for c in load_sources_file(config)]
         assert run_sources(sources, settings, threading.Event(), once=True, report=lines.append)
 
     posts = records_by_key(settings, topics.POSTS_RAW)
@@ -161,7 +162,8 @@ def test_every_kind_of_source_runs_concurrently_into_kafka(settings, tmp_path, s
     assert all(Post.model_validate_json(copies[0].value).id.encode() == key for key, copies in posts.items())
     letters = dead_letters(settings)
     assert sorted(d.source for d in letters) == ["bbs", "forum", "reddit"]  # the feed's bad item only once
-    assert any(line.startswith("sample: fetched 342, published 342") for line in lines)
+    n = len(sample_ids)
+    assert any(line.startswith(f"sample: fetched {n}, published {n}") for line in lines)
 
 
 def test_importing_a_saved_response_publishes_it_once(settings):

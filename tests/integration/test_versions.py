@@ -6,7 +6,7 @@ import json
 
 from canyu.schema import EnrichedPost
 from models import VersionFinder, load_classifier
-from streams.enrich import RawRecord, enrich_batch
+from streams.enrich import Enriched, RawRecord, enrich_batch
 from streams.products import Catalogue
 from tests.integration.conftest import count_docs
 from tests.integration.test_index import NOW, canyu, index_posts, ns, sink  # noqa: F401 (fixtures)
@@ -28,19 +28,19 @@ def enriched_posts(settings) -> list[EnrichedPost]:
                               "created_at": NOW.isoformat()}).encode())
         for post_id, text in TEXTS.items()
     ]  # fmt: skip
-    posts = enrich_batch(records, load_classifier("lexicon"), settings, mentions=Catalogue.load().mentions,
-                         versions=VersionFinder.load().find)  # fmt: skip
-    assert all(isinstance(p, EnrichedPost) for p in posts), posts
-    return posts
+    results = enrich_batch(records, load_classifier("lexicon"), settings, mentions=Catalogue.load().mentions,
+                           versions=VersionFinder.load().find)  # fmt: skip
+    assert all(isinstance(r, Enriched) for r in results), results
+    return [r.post for r in results]
 
 
-def found(ns, command: str, *versions: str) -> set[str]:
+def found(settings, command: str, *versions: str) -> set[str]:
     args = [a for v in versions for a in ("--version", v)]
     if command == "search":
-        result = canyu(ns, "search", "*", *args, "--limit", "50", "--json")
+        result = canyu(settings, "search", "*", *args, "--limit", "50", "--json")
         assert result.returncode == 0, result.stderr
         return {hit["id"] for hit in json.loads(result.stdout)["hits"]}
-    result = canyu(ns, "export", "*", *args, "--format", "jsonl")
+    result = canyu(settings, "export", "*", *args, "--format", "jsonl")
     assert result.returncode == 0, result.stderr
     return {json.loads(line)["id"] for line in result.stdout.splitlines()}
 

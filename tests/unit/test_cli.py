@@ -1,8 +1,13 @@
+import os
+import stat
+
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from canyu_cli.cli import app
+from canyu.settings import Settings, get_settings
+from canyu_cli.cli import _unreachable_service, app
+from canyu_cli.main_job import _start
 
 
 def all_commands(group, prefix: tuple[str, ...] = ()) -> list[list[str]]:
@@ -60,3 +65,44 @@ def test_subscribe_refuses_a_bad_target_with_a_clear_error(option, target, why):
     result = CliRunner().invoke(app, ["subscribe", "add", "--name", "battery", option, target])
     assert result.exit_code == 1
     assert why in result.output
+
+
+@pytest.fixture
+def fresh_settings(monkeypatch, tmp_path):
+    """``get_settings()`` read again from this test's environment, with CANYU_HOME in tmp_path."""
+    monkeypatch.setenv("CANYU_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_the_dashboard_prints_where_its_tokens_are_never_a_token(fresh_settings, monkeypatch, tmp_path):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    result = CliRunner().invoke(app, ["dashboard"])
+    assert result.exit_code == 0, result.output
+    secrets = tmp_path / "home" / "secrets"
+    tokens = {path.read_text().strip() for path in secrets.iterdir()}
+    assert len(tokens) == 2 and not any(token in result.output for token in tokens)
+    assert f"?token=$(cat {secrets / 'dashboard_token'})" in result.output
+    assert f"the token is in {secrets / 'dashboard_admin_token'}" in result.output
+
+
+def test_an_elasticsearch_password_is_never_printed(fresh_settings, monkeypatch):
+    from elasticsearch import ConnectionError as EsConnectionError
+
+    monkeypatch.setenv("CANYU_ES_URL", "http://elastic:s3cret@127.0.0.1:9")
+    said = _unreachable_service(EsConnectionError("refused"))
+    assert "http://127.0.0.1:9" in said and "s3cret" not in said
+
+
+def test_the_logs_of_canyu_up_are_0600_in_a_0700_folder(tmp_path):
+    old = os.umask(0o022)  # the usual umask, which would make them 0644 in 0755
+    try:
+        proc, log = _start("--help", Settings(home=tmp_path / "home"))
+        proc.wait(60)
+    finally:
+        os.umask(old)
+    assert b"Usage" in log.read_bytes()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600 and stat.S_IMODE(log.parent.stat().st_mode) == 0o700

@@ -12,7 +12,11 @@ from types import SimpleNamespace
 import pytest
 
 from canyu.schema import Channel, DeadLetter
-from sinks.delivery import DUE_HEADER, TRIES_HEADER
+from canyu_runtime.errors import RetryLater
+from canyu_runtime.outbound import Refused
+from canyu_runtime.retry import RetryPolicy
+from sinks.delivery.retry_topic import DUE_HEADER, TRIES_HEADER, GiveUp, TryAgain, verdict
+from sinks.delivery.scheduler import Job
 from tests.local_servers import webhook_receiver
 from tests.unit.test_delivery import notice, sink
 
@@ -274,3 +278,49 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline(delivery, r
     assert elapsed < 2 + 2 + 1  # the deadline and its grace, though every read got a byte within its timeout
     (retried,) = retries(delivery)
     assert tries(retried) == 1
+
+
+@pytest.mark.parametrize("asked", ["-5", "nan", "-inf"])
+def test_a_negative_or_nan_retry_after_does_not_skip_the_backoff(delivery, receiver, asked):
+    receiver.statuses, receiver.headers = [429], {"Retry-After": asked}
+    before = time.time()
+    delivery.write([record(receiver)])
+    (retried,) = retries(delivery)
+    assert float(dict(retried.headers)[DUE_HEADER]) > before  # the backoff's wait, not one in the past (or NaN)
+
+
+def test_a_kafka_channel_is_delivered_once_the_broker_acknowledged_it(delivery, receiver):
+    delivery.write([record(receiver, notice(Channel(type="kafka", target="team.battery")).model_dump_json().encode())])
+    (sent,) = delivery.dead_letters.producer.sent
+    assert sent.topic == "team.battery" and sent.key == b"n-1" and b"spike|topic=battery|1" in sent.value
+    assert delivery.dead_letters.sent == []
+
+
+# --- What becomes of a served job: the retry topic's bookkeeping, without a receiver ---------------------------------
+
+POLICY = RetryPolicy(first_s=10, max_s=60, attempts=3)
+
+
+def served(tries: int = 0, started: bool = True, outcome: BaseException | None = None, done: bool = True) -> Job:
+    channel = Channel(type="webhook", target="https://hooks.example.com/x")
+    return Job(SimpleNamespace(value=b"{}"), notice(channel), "https://hooks.example.com:", tries, 0.0, started,
+               outcome, done)  # fmt: skip
+
+
+def test_a_job_never_started_goes_back_due_now_without_spending_a_try():
+    assert verdict(served(tries=2, started=False, done=False), POLICY, 1000.0, 5) == TryAgain(2, 1000.0, None)
+
+
+def test_a_failure_is_due_after_the_backoff_and_a_retry_after_is_capped_by_the_longest_wait():
+    step = verdict(served(outcome=OSError("reset")), POLICY, 1000.0, 5)
+    assert isinstance(step, TryAgain) and step.tries == 1 and 1005.0 <= step.due <= 1010.0  # 10 s, jitter in [0.5, 1]
+    asked = verdict(served(outcome=RetryLater("429", retry_after_s=3600)), POLICY, 1000.0, 5)
+    assert asked == TryAgain(1, 1060.0, asked.error)
+
+
+def test_the_last_try_a_refusal_and_a_cut_off_request_each_read_clearly():
+    assert verdict(served(tries=2, outcome=OSError("reset")), POLICY, 0, 5) == GiveUp(
+        "gave up after 3 attempts: reset")  # fmt: skip
+    assert verdict(served(outcome=Refused("410")), POLICY, 0, 5) == GiveUp("refused: 410")
+    cut_off = verdict(served(done=False), POLICY, 0, 5)  # started, and the deadline came first
+    assert isinstance(cut_off, TryAgain) and str(cut_off.error) == "no answer within 5s"

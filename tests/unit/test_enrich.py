@@ -87,10 +87,10 @@ def test_the_classifier_s_sentence_vector_travels_beside_the_post_not_in_it():
 
             return [replace(c, embedding=vector) for c in load_classifier("lexicon").classify(texts)]
 
-    (post, embedding), = enrich_batch([RawRecord(json.dumps(GOOD).encode())], WithVectors(), Settings())
+    ((post, embedding),) = enrich_batch([RawRecord(json.dumps(GOOD).encode())], WithVectors(), Settings())
     assert embedding == vector
     assert "embedding" not in post.model_dump()
-    (_, none), = enrich_batch([RawRecord(json.dumps(GOOD).encode())], load_classifier("lexicon"), Settings())
+    ((_, none),) = enrich_batch([RawRecord(json.dumps(GOOD).encode())], load_classifier("lexicon"), Settings())
     assert none is None
 
 
@@ -100,8 +100,10 @@ def test_posts_carry_the_versions_they_name_with_the_product_they_name():
 
     texts = ["小米14 升级 HyperOS 1.0.7.0 后待机耗电", "电池续航不错，只要1.299元"]
     records = [RawRecord(json.dumps({**GOOD, "id": f"forum:{i}", "text": t}).encode()) for i, t in enumerate(texts)]
-    (named, _), (priced, _) = enrich_batch(records, load_classifier("lexicon"), Settings(), mentions=Catalogue.load().mentions,
-                                 versions=VersionFinder.load().find)  # fmt: skip
+    (named, _), (priced, _) = enrich_batch(
+        records, load_classifier("lexicon"), Settings(), mentions=Catalogue.load().mentions,
+        versions=VersionFinder.load().find,
+    )  # fmt: skip
     assert [m.model_dump() for m in named.versions] == [
         {"line": "hyperos", "version": "1.0.7.0", "product": "xiaomi-14", "tag": "hyperos 1.0.7.0"}
     ]

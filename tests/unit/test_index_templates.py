@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from canyu import topics
 from canyu.indices import analysis_choices, kinds, load_analysis, load_template
-from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem
+from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem, ReleaseImpact
 from canyu.settings import Settings
 from canyu_runtime.errors import RetryLater
 from sinks.base import offsets_after
@@ -107,8 +107,16 @@ def test_each_topic_routes_to_its_index_with_a_version_from_its_timestamp():
     cascade = Cascade(root_id="weibo:1", reposts=3, depth=1, reach=10, velocity=1.0, first_seen="2026-11-20T10:00:00Z")
     action = route["t1." + topics.CASCADES].action(cascade)["index"]
     assert (action["_index"], action["_id"]) == ("t1.cascades", "weibo:1")
+    impact = ReleaseImpact(
+        id="hyperos|1.0.7.0", product="hyperos", version="1.0.7.0", date="2026-11-20T00:00:00Z", source="registered",
+        window_days=7, observed_until="2026-11-22T00:00:00Z", negative_before={"count": 1, "total": 2},
+        negative_after={"count": 0, "total": 0},
+    )  # fmt: skip
+    action = route["t1." + topics.RELEASE_IMPACTS].action(impact)["index"]
+    assert (action["_index"], action["_id"]) == ("t1.release-impacts", "hyperos|1.0.7.0")
+    assert action["version"] == version_of(impact.updated_at)
     assert set(route) == {"t1." + t for t in (topics.POSTS_ENRICHED, topics.ALERTS, topics.FEEDBACK_ITEMS,
-                                              topics.CASCADES)}  # fmt: skip
+                                              topics.CASCADES, topics.RELEASE_IMPACTS)}  # fmt: skip
 
 
 def _item(status: int, error: str | None = None) -> dict:

@@ -71,7 +71,8 @@ def test_every_reference_resolves_to_an_object_in_the_file(objects) -> None:
 
 def test_data_views_name_a_mapped_time_field_of_their_template(objects) -> None:
     views = [o for o in objects if o["type"] == "index-pattern"]
-    assert {v["attributes"]["title"] for v in views} == {"posts", "alerts", "feedback-items", "cascades"}
+    assert {v["attributes"]["title"] for v in views} == {"posts", "alerts", "feedback-items", "cascades",
+                                                         "release-impacts"}  # fmt: skip
     for view in views:
         assert view["attributes"]["timeFieldName"] in fields_of(view["attributes"]["title"])
 

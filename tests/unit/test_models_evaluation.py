@@ -88,6 +88,7 @@ def test_canyu_eval_prints_the_report(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "classifier: lexicon-1" in result.output and "accuracy 1.0000" in result.output
+    assert "threads: 1 (" in result.output  # the classifier_threads setting, and what each library runs
     unmapped = ["eval", "--data", str(data), "--format", "jsonl", "--label-col", "y", "--classifier", "lexicon"]
     bad = CliRunner().invoke(app, unmapped)
     assert bad.exit_code == 1 and "--map" in bad.output

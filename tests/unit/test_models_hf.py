@@ -5,7 +5,12 @@ loaded by path, as a user's fine-tuned model would be. Needs the ``transformers`
 extra (``make test`` installs it).
 """
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +19,9 @@ pytest.importorskip("transformers")
 
 from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS  # noqa: E402
 from models.hf import ModelUnavailable, TransformersClassifier, TransformersOptions, sentiment_label  # noqa: E402
+from models.threads import VARIABLES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "camera", "is", "great", "battery", "bad", "a", "bug",
          "电", "池", "差", "카", "메", "라", "좋", "아", "요", "##s", "."]  # fmt: skip
@@ -98,3 +106,21 @@ def test_a_missing_hub_model_fails_fast_naming_it_and_the_offline_default():
     with pytest.raises(ModelUnavailable, match=r"canyu-tests/no-such-model.*classifier='offline'"):
         TransformersClassifier(TransformersOptions(sentiment_model="canyu-tests/no-such-model", zero_shot_model=None))
     assert time.monotonic() - began < 30
+
+
+def test_torch_and_the_pools_it_loads_run_the_threads_load_classifier_was_given(folders):
+    """In a process of its own that imported torch first, at its defaults: ``load_classifier`` still
+    limits torch's threads and every BLAS and OpenMP pool (``models/threads.py``)."""
+    env = {k: v for k, v in os.environ.items() if k not in VARIABLES and not k.startswith("CANYU_")}
+    env.update(CANYU_HF_SENTIMENT_MODEL=folders["sentiment"], CANYU_HF_ZERO_SHOT_MODEL=folders["nli"])
+    script = (
+        "import json, torch; from threadpoolctl import threadpool_info; from models import load_classifier; "
+        "clf = load_classifier('transformers', threads=1); clf.classify(['the camera is great', 'a bug']); "
+        "print(json.dumps([torch.get_num_threads(), threadpool_info()]))"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    torch_threads, pools = json.loads(run.stdout.splitlines()[-1])
+    assert torch_threads == 1
+    assert {"openmp", "openblas"} <= {p["internal_api"] for p in pools}, pools  # torch's OpenMP, numpy's BLAS
+    assert [(p["internal_api"], p["num_threads"]) for p in pools] == [(p["internal_api"], 1) for p in pools]

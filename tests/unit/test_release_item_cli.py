@@ -158,8 +158,10 @@ def test_list_shows_registered_and_seen_releases_oldest_first(kafka):
     assert first.startswith("2026-11-20 00:00Z") and "1.0.7.0" in first and "seen" in first and "6 authors" in first
     assert "1.0.8.0" in second and "registered" in second and "https://n.example" in second
     as_json = json.loads(canyu("release", "list", "--json").output)
-    assert [(r["version"], r["source"], r["authors"]) for r in as_json] == [("1.0.7.0", "seen", 6),
-                                                                             ("1.0.8.0", "registered", None)]
+    assert [(r["version"], r["source"], r["authors"]) for r in as_json] == [
+        ("1.0.7.0", "seen", 6),
+        ("1.0.8.0", "registered", None),
+    ]
 
 
 def test_list_says_so_when_there_are_none(kafka):

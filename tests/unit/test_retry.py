@@ -1,11 +1,12 @@
 """The one retry policy: backoff with jitter, a bound, Retry-After, and shutdown."""
 
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
 from canyu_runtime.errors import Misconfigured, RetryLater
-from canyu_runtime.retry import RetryPolicy, Stopped
+from canyu_runtime.retry import NotReady, RetryPolicy, Stopped, retry_after_s, wait_until
 
 
 class Flaky:
@@ -66,3 +67,71 @@ def test_shutdown_interrupts_the_wait_at_once():
     with pytest.raises(Stopped):
         RetryPolicy(first_s=60.0, max_s=60.0).call(step, what="writing", stop=stop)
     assert step.calls == 1
+
+
+def test_retry_after_is_delta_seconds_or_a_date_and_never_a_negative_or_nan_wait():
+    now = datetime(2026, 11, 27, 12, 0, 0, tzinfo=timezone.utc)
+    assert retry_after_s("7", now) == 7.0 and retry_after_s(" 1.5 ", now) == 1.5
+    assert retry_after_s("Fri, 27 Nov 2026 12:00:30 GMT", now) == 30
+    assert retry_after_s("Fri, 27 Nov 2026 12:00:30 -0000", now) == 30
+    assert retry_after_s("Fri, 27 Nov 2026 11:00:00 GMT", now) == 0.0  # a date past: no wait, not a negative one
+    for nonsense in ("-5", "nan", "NaN", "inf", "-inf", "1e400", "soon", "", None):
+        assert retry_after_s(nonsense, now) is None, nonsense
+
+
+# --- Waiting for something to come up: a retry under the same policy, bounded in time -------------------------------
+
+
+class Clock:
+    """The time, moved only by the waits that are asked for."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def answers(*replies):
+    """A readiness check that gives each reply in turn, raising those that are errors."""
+    left = list(replies)
+
+    def ready():
+        reply = left.pop(0)
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+    return ready
+
+
+def test_waiting_asks_again_until_ready_and_returns_what_it_found():
+    clock = Clock()
+    ready = answers(NotReady("starting"), NotReady("yellow, 0 nodes"), "green")
+    assert wait_until(ready, timeout_s=60, what="es", every_s=2, sleep=clock.sleep, clock=clock) == "green"
+    assert len(clock.waits) == 2 and all(1.0 <= wait <= 2.0 for wait in clock.waits)  # every 2 s, with jitter
+
+
+def test_waiting_gives_up_in_time_naming_what_and_the_last_thing_seen():
+    clock = Clock()
+    seen = iter(range(100))
+
+    def ready():
+        raise NotReady(f"{next(seen)} of 10 posts indexed")
+
+    with pytest.raises(NotReady, match=r"^indexing: not ready after 5s: [0-9]+ of 10 posts indexed$"):
+        wait_until(ready, timeout_s=5, what="indexing", every_s=1, sleep=clock.sleep, clock=clock)
+    assert 4 <= clock.now <= 5 and len(clock.waits) >= 4  # no try starts after the time is up
+
+
+def test_waiting_ends_at_once_when_what_it_waits_for_failed():
+    clock = Clock()
+    ready = answers(NotReady("starting"), RuntimeError("kafka exited during start-up"), "never asked")
+    with pytest.raises(RuntimeError, match="exited"):
+        wait_until(ready, timeout_s=60, what="kafka", sleep=clock.sleep, clock=clock)
+    assert len(clock.waits) == 1

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from canyu.schema import Post
+from canyu.settings import Settings
+from canyu.versions import at_least
 
 HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -183,7 +185,7 @@ def test_keyword_coverage(posts, langs, topic, lg):
 
 def test_times_are_aware_in_range_and_fetched_later(posts):
     start = datetime(2026, 11, 9, 16, 0, tzinfo=timezone.utc)  # 2026-11-10 00:00 +08:00
-    end = datetime(2026, 11, 24, 5, 0, tzinfo=timezone.utc)  # 2026-11-23 24:00 -05:00
+    end = datetime(2026, 11, 26, 5, 0, tzinfo=timezone.utc)  # 2026-11-25 24:00 -05:00
     offsets = set()
     for p in posts:
         assert start <= p.created_at < end, p.id
@@ -237,3 +239,105 @@ def test_urls_use_example_domains(posts):
         if p.url is not None:
             host = re.match(r"https://([^/]+)/", p.url).group(1)
             assert host == "example" or host.endswith(".example"), p.url
+
+
+# --- The release story (canyu/sample/releases.jsonl, item-changes.jsonl; docs/releases.md) ---------------------
+# Its ingredients, as data. tests/unit/test_sample_story.py replays it through the worker's own steps.
+
+WIFI = {"zh": ("wifi",), "ko": ("와이파이",), "en": ("wifi",)}
+BACKGROUND = {"zh": ("后台",), "ko": ("백그라운드",), "en": ("background",)}
+DAY = timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def story():
+    from canyu_cli.sample_story import Story
+
+    return Story.load()
+
+
+@pytest.fixture(scope="module")
+def named(posts) -> dict[str, list[str]]:
+    """Post id → the versions it names, as enrich finds them."""
+    from models import VersionFinder
+    from streams.products import Catalogue
+
+    finder, mentions = VersionFinder.load(), Catalogue.load().mentions
+    return {p.id: [m.version for m in finder.find(p.full_text, mentions(p.full_text))] for p in posts}
+
+
+def about(post: Post, lang: str, words: dict[str, tuple[str, ...]]) -> bool:
+    return any(w in f"{post.title or ''} {post.text}".lower() for w in words[lang])
+
+
+def test_the_story_names_posts_of_the_corpus(story, posts):
+    ids = {p.id for p in posts}
+    assert story.releases and story.changes
+    assert all(r.source == "registered" for r in story.releases)
+    assert [c.post for c in story.changes if c.post not in ids] == []
+    assert all(c.version for c in story.changes if c.action == "fix")
+
+
+def test_the_registered_release_brings_wifi_reports_in_three_languages(story, posts, langs, named):
+    release = story.releases[0]
+    reports = Counter(
+        langs[p.id] for p in posts
+        if p.created_at >= release.date and release.version in named[p.id] and about(p, langs[p.id], WIFI)
+    )  # fmt: skip
+    assert min(reports[lg] for lg in ("zh", "ko", "en")) >= 3, reports
+
+
+def first_seen(posts, named, version: str, authors: int) -> tuple[datetime, datetime]:
+    """When ``version`` is first named, and when ``authors`` distinct authors have named it within a day."""
+    naming = sorted((p.created_at, p.author.id) for p in posts if version in named[p.id])
+    for at, _ in naming:
+        within = {a for t, a in naming if at - DAY <= t <= at}
+        if len(within) >= authors:
+            return naming[0][0], at
+    raise AssertionError(f"no {authors} distinct authors name {version} within a day: {naming}")
+
+
+def test_the_fix_ships_in_a_version_the_worker_sees_in_posts(story, posts, named):
+    settings = Settings()
+    (version,) = story.fix_versions()
+    assert version not in {r.version for r in story.releases}  # nobody registers it: the worker finds it
+    first, seen = first_seen(posts, named, version, settings.release_seen_authors)
+    assert seen - first < DAY
+
+
+def test_no_wifi_report_names_the_old_release_after_the_fix_and_the_corpus_runs_past_its_quiet_period(
+    story, posts, langs, named
+):
+    settings = Settings()
+    (version,) = story.fix_versions()
+    first, _ = first_seen(posts, named, version, settings.release_seen_authors)
+    old = story.releases[0].version
+    late = [p.id for p in posts if p.created_at > first and old in named[p.id] and about(p, langs[p.id], WIFI)]
+    assert late == []
+    # Whichever post the worker reads first, it dates the release within its first day; the WiFi fix is
+    # verified once the grace and the quiet period have passed after that, in the worker's event time.
+    quiet = timedelta(days=settings.fix_grace_days + settings.fix_quiet_days)
+    assert watermark(posts, settings.topic_partitions) > first + DAY + quiet
+
+
+def watermark(posts, partitions: int) -> datetime:
+    """The worker's event time once it read the sample: the lowest of each partition's newest post
+    (docs/streams.md). posts.raw is keyed by post id, partitioned as Kafka's default partitioner does."""
+    from kafka.partitioner.default import murmur2
+
+    newest: dict[int, datetime] = {}
+    for p in posts:
+        partition = (murmur2(p.id.encode()) & 0x7FFFFFFF) % partitions
+        newest[partition] = max(newest.get(partition, p.created_at), p.created_at)
+    assert len(newest) == partitions
+    return min(newest.values())
+
+
+def test_background_kills_are_still_reported_on_the_fixed_version(story, posts, langs, named):
+    settings = Settings()
+    (version,) = story.fix_versions()
+    first, _ = first_seen(posts, named, version, settings.release_seen_authors)
+    updated = first + timedelta(days=settings.fix_grace_days)  # past the release's own announcement
+    still = [p.id for p in posts if p.created_at > updated and about(p, langs[p.id], BACKGROUND)
+             and any(at_least(v, version) for v in named[p.id])]  # fmt: skip
+    assert len(still) >= settings.fix_failed_reports, still

@@ -109,3 +109,26 @@ def test_a_label_carries_its_confidence_and_older_records_get_it_from_their_scor
     assert LabelScores(label="praise", scores={"praise": 0.6}).model_dump()["confidence"] == 0.6
     with pytest.raises(ValidationError):
         LabelScores(label="praise", scores={}, confidence=1.5)
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("javascript:alert(document.cookie)", "not an http"),
+    ("JavaScript:alert(1)", "not an http"),
+    ("data:text/html,<script>alert(1)</script>", "not an http"),
+    ("https://forum.example.com@evil.example/t/x/7/4", "user information"),
+    ("https://user:pass@forum.example.com/t/x/7/4", "user information"),
+    ("//evil.example/t/x", "not an http"),
+    ("/\\evil.example/t/x", "not an http"),
+    ("https:///t/x", "no host"),
+    ("https://forum.example.com/t/x\n/7", "control character"),
+    ("https://forum.example.comjavascript:alert(1)", "port"),
+])  # fmt: skip
+def test_a_post_link_must_lead_where_it_says(url, why):
+    with pytest.raises(ValidationError, match=why):
+        Post.model_validate({**BASE, "url": url})
+
+
+@pytest.mark.parametrize("url", ["https://weibo.com/1/4901", "http://bbs.example.cn/thread-7-1-1.html?x=1#top",
+                                 "/t/wifi-drops/7/4", None])  # fmt: skip
+def test_http_links_and_paths_on_the_sources_site_are_kept(url):
+    assert Post.model_validate({**BASE, "url": url}).url == url

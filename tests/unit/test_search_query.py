@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from canyu.filters import Filters, parse_time, read_time
+from canyu.filters import Filters, count_by, counts, parse_time, read_time
 from queries.search import Agg, build_query, search
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
@@ -206,3 +206,23 @@ def test_a_version_filter_that_does_not_parse_is_refused_with_a_sentence(value, 
 
 def test_versions_are_counted_by_line_and_version():
     assert Agg.parse("terms:version").body(5) == {"terms": {"field": "versions.tag", "size": 5}}
+
+
+def test_the_time_window_alone_applies_to_another_time_field():
+    until = datetime(2026, 11, 8, tzinfo=timezone.utc)
+    assert Filters(since="7d", until=until, source=["forum"], version=["1.0.7"]).time_clauses("date") == [
+        {"range": {"date": {"gte": "now-7d", "lte": until.isoformat()}}}
+    ]
+    assert Filters(source=["forum"]).time_clauses("date") == []
+
+
+def test_one_reading_of_counts_serves_terms_date_histograms_and_label_splits():
+    terms = {"buckets": [{"key": "weibo", "doc_count": 3}, {"key": "forum", "doc_count": 1}]}
+    days = {"buckets": [{"key": 1795996800000, "key_as_string": "2026-11-30T00:00:00.000Z", "doc_count": 2}]}
+    split = {"buckets": {"sure": {"doc_count": 3, "label": {"buckets": [{"key": "negative", "doc_count": 1},
+                                                                       {"key": "positive", "doc_count": 2}]}},
+                         "unsure": {"doc_count": 4}}}  # fmt: skip
+    assert counts(terms) == {"weibo": 3, "forum": 1}
+    assert counts(days) == {"2026-11-30T00:00:00.000Z": 2}
+    assert list(counts(split).items()) == [("unsure", 4), ("positive", 2), ("negative", 1)]  # most first
+    assert count_by("lang", 5) == {"terms": {"field": "language", "size": 5}}

@@ -49,6 +49,7 @@ class FakeES:
 
     def bulk(self, operations):
         self.requests += 1
+        operations = [json.loads(line) for line in operations]  # the sink encodes each line itself
         docs = operations[1::2]
         if any("refuse me" in d["text"] for d in docs):
             raise api_error(self.refuse, BadRequestError if self.refuse == 400 else ApiError)

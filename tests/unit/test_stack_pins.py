@@ -5,11 +5,13 @@ import tomllib
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from canyu_cli.stack.artifacts import Artifact, ChecksumMismatch, fetch, load_pins
 from canyu_cli.stack.java import JavaNotFound, find_java
 from canyu_cli.stack.servers import cluster_id
+from tests.local_servers import file_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,30 +33,38 @@ def test_kafka_is_pinned_to_a_4x_release_with_its_dependencies():
     assert all(re.fullmatch(r"[0-9a-f]{64}", a.sha256) for a in kafka.artifacts)
 
 
-def _repo_with(tmp_path: Path, artifact: Artifact, content: bytes) -> str:
+def _repo_with(tmp_path: Path, artifact: Artifact, content: bytes) -> Path:
     group, name, version, _ = artifact.parts
     folder = tmp_path / "repo" / group.replace(".", "/") / name / version
     folder.mkdir(parents=True)
     (folder / artifact.filename).write_bytes(content)
-    return (tmp_path / "repo").as_uri()
+    return tmp_path / "repo"
 
 
 def test_fetch_downloads_once_and_verifies(tmp_path):
     content = b"jar bytes"
     artifact = Artifact("org.example:thing:1.0", hashlib.sha256(content).hexdigest())
-    repo = _repo_with(tmp_path, artifact, content)
-    path = fetch(artifact, repo, tmp_path / "cache")
-    assert path.read_bytes() == content
-    (tmp_path / "repo" / "org").rename(tmp_path / "gone")  # a second fetch must use the cache
-    assert fetch(artifact, repo, tmp_path / "cache") == path
+    with file_server(_repo_with(tmp_path, artifact, content)) as repo:
+        path = fetch(artifact, repo, tmp_path / "cache")
+        assert path.read_bytes() == content
+        (tmp_path / "repo" / "org").rename(tmp_path / "gone")  # a second fetch must use the cache
+        assert fetch(artifact, repo, tmp_path / "cache") == path
 
 
 def test_a_tampered_download_is_rejected_and_deleted(tmp_path):
     artifact = Artifact("org.example:thing:1.0", hashlib.sha256(b"the real thing").hexdigest())
-    repo = _repo_with(tmp_path, artifact, b"something else")
-    with pytest.raises(ChecksumMismatch, match="expected"):
-        fetch(artifact, repo, tmp_path / "cache")
+    with file_server(_repo_with(tmp_path, artifact, b"something else")) as repo:
+        with pytest.raises(ChecksumMismatch, match="expected"):
+            fetch(artifact, repo, tmp_path / "cache")
     assert not (tmp_path / "cache" / artifact.filename).exists()
+
+
+def test_a_missing_artifact_is_an_error_and_leaves_nothing_in_the_cache(tmp_path):
+    artifact = Artifact("org.example:thing:1.0", hashlib.sha256(b"jar bytes").hexdigest())
+    (tmp_path / "repo").mkdir()
+    with file_server(tmp_path / "repo") as repo, pytest.raises(httpx.HTTPStatusError, match="404"):
+        fetch(artifact, repo, tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []  # not even a partial download
 
 
 def _fake_java(tmp_path: Path, version: str) -> Path:

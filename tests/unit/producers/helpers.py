@@ -23,6 +23,7 @@ from producers.sources import build, source_config
 from producers.state import CursorStore
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "producers"
+LOCAL = ("localhost", "127.0.0.1")  # where the test servers listen: private, so allowed by name (fetch_allowed_hosts)
 
 
 def fixture(name: str) -> bytes:
@@ -214,7 +215,7 @@ def make_source(kind: str, url: str, sleeps: list | None = None, **options):
     defaults = {"name": kind, "url": url, "backoff_s": 0.01, "max_backoff_s": 0.02, "interval_s": 0.01, "retries": 2}
     source = build(source_config(kind, {**defaults, **options}))
     sleep = sleeps.append if sleeps is not None else lambda seconds: None
-    return type(source)(source.config, http=source.make_http(sleep=sleep))
+    return type(source)(source.config, http=source.make_http(sleep=sleep, allowed_hosts=LOCAL))
 
 
 def run_once(source, settings, producer) -> tuple[bool, SourceStats]:

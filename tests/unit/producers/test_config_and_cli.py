@@ -13,7 +13,7 @@ from canyu.settings import Settings, get_settings
 from canyu_cli.cli import app
 from producers.metrics import SourceStats, StatsCollector, saved_stats
 from producers.sources import ConfigError, load_sources_file
-from tests.unit.producers.helpers import FIXTURES
+from tests.unit.producers.helpers import FIXTURES, FakeProducer, Reply, make_source, run_once
 
 YAML = """
 sources:
@@ -167,3 +167,23 @@ def test_one_source_from_the_command_line_runs_with_its_options(home, monkeypatc
     ((config,), once, port) = runs[0]
     assert (config.kind, config.name, config.interval_s, config.api_username) == ("discourse", "forum", 30, "system")
     assert once and port is None
+
+
+def test_dry_run_prints_exactly_what_a_poll_publishes_a_reposted_status_once(home, settings, serve, tmp_path):
+    """A home timeline lists a status, and again inside another's retweeted_status: one post, printed once."""
+    page = json.loads((FIXTURES / "weibo/page1.json").read_text())
+    repost = page["statuses"][0]
+    page["statuses"].insert(1, repost["retweeted_status"])  # the original, on the timeline too
+    path = tmp_path / "home_timeline.json"
+    path.write_text(json.dumps(page, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["produce", "weibo", "--file", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    printed = [Post.model_validate_json(line).id for line in result.stdout.splitlines()]
+
+    server = serve(lambda request: Reply(200, json.dumps({"statuses": [] if request.params.get("max_id") else
+                                                          page["statuses"]}).encode()))  # fmt: skip
+    producer = FakeProducer()
+    assert run_once(make_source("weibo", server.url), settings, producer)[0]
+    assert printed == [post.id for post in producer.posts()]
+    assert printed.count(f"weibo:{repost['retweeted_status']['idstr']}") == 1
+    assert "1 repeated" in result.stderr

@@ -140,3 +140,28 @@ def test_the_log_names_no_token(settings, monkeypatch, caplog, serve):
     run_once(topics_source(server.url, token_env="DISCOURSE_TEST_KEY"), settings, FakeProducer())
     assert all(r.headers["api-key"] == "key-1a2b3c4d" for r in server.requests)
     assert "key-1a2b3c4d" not in caplog.text
+
+
+@pytest.mark.parametrize("bogus", [10**12, 2**60], ids=["far-ahead", "past-the-id-shape"])
+def test_a_bogus_post_id_in_a_topic_is_published_but_never_becomes_the_topics_mark(bogus):
+    source = topics_source("https://forum.example.com")
+    posts = [{"id": i, "topic_id": 7, "post_number": n, "created_at": "2026-11-27T12:41:09Z", "cooked": "<p>x</p>",
+              "username": "mina"} for n, i in enumerate([120, 121, bogus], start=1)]  # fmt: skip
+    topic = {"title": "X5", "post_stream": {"posts": posts, "stream": [120, 121, bogus]}}
+    records, last_id = source.new_posts("7", topic, {"bumped_at": "x", "posts_count": 2, "last_id": 119}, None)
+    assert [record.item["id"] for record in records] == [120, 121, bogus]
+    assert last_id == 121  # so post 122, when it comes, is read
+
+
+@pytest.mark.parametrize("path", ["/t/9.json", "/t/9/posts.json", "/latest.json?page=1"])
+def test_a_304_to_a_request_that_was_not_conditional_is_a_clear_error(settings, serve, path):
+    forum = DiscourseForum()
+
+    def route(request):
+        asked = request.path + (f"?page={request.params['page']}" if "page" in request.params else "")
+        return Reply(304) if asked == path else forum(request)
+
+    server = serve(route)
+    ok, stats = run_once(topics_source(server.url, retries=0), settings, FakeProducer())
+    assert not ok and f"{path.split('?')[0]}" in stats.last_error
+    assert "HTTP 304 to a request that was not conditional" in stats.last_error  # not an AttributeError

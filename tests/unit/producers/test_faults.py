@@ -15,9 +15,10 @@ from canyu_runtime.kafka_clients import MAX_RECORD_BYTES
 from producers.http import FetchError, Http
 from producers.rss import RssConfig, RssSource
 from producers.runner import Publisher
+from producers.sources import build, source_config
 from producers.state import CursorStore
 from producers.weibo import WeiboConfig, WeiboSource
-from tests.unit.producers.helpers import FakeProducer, Reply, fixture, make_source, run_once
+from tests.unit.producers.helpers import LOCAL, FakeProducer, Reply, fixture, make_source, run_once
 
 pytestmark = pytest.mark.timeout(60)
 NOW = datetime.now(timezone.utc)
@@ -162,10 +163,11 @@ def test_an_unreadable_response_too_big_for_one_record_is_kept_in_part_and_the_s
 
 def test_a_response_over_the_cap_is_refused_with_a_clear_error(serve):
     server = serve_once(serve, b"x" * 5000)
-    http = Http(user_agent="t", max_response_bytes=1024, retries=0)
+    http = Http(user_agent="t", max_response_bytes=1024, retries=0, allowed_hosts=LOCAL)
     with pytest.raises(FetchError, match="over 1024 bytes.*max_response_bytes"):
         http.get(f"{server.url}/big")
-    assert len(Http(user_agent="t", max_response_bytes=5000).get(f"{server.url}/big").content) == 5000
+    http = Http(user_agent="t", max_response_bytes=5000, allowed_hosts=LOCAL)
+    assert len(http.get(f"{server.url}/big").content) == 5000
 
 
 def test_a_big_response_stops_the_page_not_the_source(settings, serve):
@@ -214,3 +216,122 @@ def test_credentials_follow_a_same_origin_redirect(serve, httpserver, monkeypatc
     source = make_source("discourse", server.url, token_env="FORUM_KEY", api_username="system")
     source.fetch({})
     assert server.requests[1].headers["api-key"] == "k3y"
+
+
+# --- The outbound guard: a feed on a private address ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("allowed", [[], ["localhost"]])
+def test_a_source_on_a_private_address_is_refused_unless_fetch_allowed_hosts_names_it(settings, serve, allowed):
+    server = serve(lambda request: Reply(200, fixture("reddit/new-page3.json"), {"Content-Type": "application/json"}))
+    settings = settings.model_copy(update={"fetch_allowed_hosts": allowed})
+    config = source_config("reddit", {"name": "reddit", "url": f"{server.url}/new.json", "retries": 0})
+    ok, stats = run_once(build(config, settings), settings, FakeProducer())
+    if allowed:
+        assert ok and stats.published > 0
+    else:
+        assert not ok and server.requests == []
+        assert "non-public" in stats.last_error and "fetch_allowed_hosts" in stats.last_error
+
+
+# --- Ids: one bogus id never becomes the high-water mark ------------------------------------------------------------
+
+
+def weibo_status(status_id: int) -> dict:
+    return {"id": status_id, "idstr": str(status_id), "created_at": "Fri Nov 27 20:41:09 +0800 2026",
+            "text": f"电池 {status_id}", "user": {"id": 7, "screen_name": "u"}}  # fmt: skip
+
+
+def weibo_timeline(statuses: list[dict]):
+    """statuses/home_timeline.json as Weibo answers it: newer than since_id, at most max_id, newest first."""
+
+    def route(request):
+        since, top = int(request.params.get("since_id", 0)), int(request.params.get("max_id", 10**30))
+        page = [s for s in statuses if since < s["id"] <= top]
+        return Reply(200, json.dumps({"statuses": sorted(page, key=lambda s: -s["id"])}).encode())
+
+    return route
+
+
+def discourse_post(post_id: int) -> dict:
+    return {"id": post_id, "topic_id": 7, "post_number": post_id, "created_at": "2026-11-27T12:41:09.512Z",
+            "cooked": f"<p>battery {post_id}</p>", "username": "mina", "user_id": 3}  # fmt: skip
+
+
+def discourse_latest(posts: list[dict]):
+    """/posts.json as Discourse answers it: older than before=, newest first."""
+
+    def route(request):
+        before = int(request.params.get("before", 10**30))
+        page = sorted((p for p in posts if p["id"] < before), key=lambda p: -p["id"])
+        return Reply(200, json.dumps({"latest_posts": page}).encode())
+
+    return route
+
+
+REAL_WEIBO = 4_901_234_567_890_100
+BOGUS = {"weibo": [2**63 - 7, 10**20], "discourse": [10**12, 2**60]}  # far ahead of real ids; past the id's shape
+
+
+@pytest.mark.parametrize(("kind", "bogus"), [(kind, bogus) for kind, ids in BOGUS.items() for bogus in ids])
+def test_one_bogus_id_never_becomes_the_mark_and_later_posts_are_published(settings, serve, kind, bogus):
+    real = [REAL_WEIBO, REAL_WEIBO + 10] if kind == "weibo" else [120, 121]
+    make = weibo_status if kind == "weibo" else discourse_post
+    items = [make(real[0]), make(real[1]), make(bogus)]
+    server = serve((weibo_timeline if kind == "weibo" else discourse_latest)(items))
+    producer = FakeProducer()
+    assert run_once(make_source(kind, server.url), settings, producer)[0]
+    items.append(make(real[1] + 1))  # a real post, written after the first poll
+    assert run_once(make_source(kind, server.url), settings, producer)[0]
+    published = {post.id.rsplit(":", 1)[1].rsplit("/", 1)[-1] for post in producer.posts()}
+    assert published == {str(i) for i in [*real, real[1] + 1, bogus]}  # the bogus one too, like any post
+    assert int(CursorStore.for_source(settings, kind).load().position["high"]) == real[1] + 1
+
+
+# --- Depth: JSON nested past what a parser can take -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [200, 1_000, 100_000])
+def test_a_page_nested_too_deep_is_one_dead_letter_not_a_page_retried_forever(settings, serve, depth):
+    deep = "[" * depth + "]" * depth
+    status = json.dumps(weibo_status(REAL_WEIBO)).replace('"text": ', f'"text": {deep}, "x": ')
+    server = serve_once(serve, f'{{"statuses": [{status}]}}'.encode())
+    producer = FakeProducer()
+    run_once(make_source("weibo", server.url, retries=0), settings, producer)
+    (letter,) = producer.dead_letters()
+    assert letter.reason.startswith("unreadable response: JSON nested deeper than 128 levels")
+    assert letter.raw().startswith(b'{"statuses": [{"id": ')
+    run_once(make_source("weibo", server.url, retries=0), settings, producer)  # the feed keeps serving it
+    assert len(producer.dead_letters()) == 1 and producer.posts() == []  # set aside once, as the runner promises
+
+
+@pytest.mark.parametrize(("written", "year"), [("Mon, 01 Jan 0001 00:00:00 +0000", 1),
+                                               ("Sat, 01 Jan 0100 00:00:00 GMT", 100),
+                                               ("Mon, 17 Sep 2018 15:51:23 +0800", 2018),
+                                               ("Mon, 17 Sep 18 15:51:23 +0800", 2018)])  # fmt: skip
+def test_an_rss_date_keeps_the_year_it_was_written_with(written, year):
+    source = RssSource(RssConfig(name="bbs", url="https://bbs.example.cn/rss"))
+    post = source.map_item({"id": "1", "title": "t", "published": written})
+    assert post.created_at.year == year  # year 1 is then outside the sane window: a dead letter, never 2001
+    assert not in_window(post.created_at, NOW, Settings()) or year == 2018
+
+
+def test_an_rss_date_in_year_0_is_a_clear_error():
+    source = RssSource(RssConfig(name="bbs", url="https://bbs.example.cn/rss"))
+    with pytest.raises(ValueError, match="has no valid year"):
+        source.map_item({"id": "1", "title": "t", "published": "Mon, 01 Jan 0000 00:00:00 +0000"})
+
+
+# --- XML: entities ----------------------------------------------------------------------------------------------------
+
+
+def test_a_feeds_entities_are_never_expanded_nor_external_ones_read():
+    source = RssSource(RssConfig(name="bbs", url="https://bbs.example.cn/rss"))
+    item = "<item><guid>1</guid><title>{}</title><pubDate>Mon, 17 Sep 2018 15:51:23 +0800</pubDate></item>"
+    laughs = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)).replace("&lol0;", "lol")
+    bomb = f'<?xml version="1.0"?><!DOCTYPE r [{laughs}]><rss version="2.0"><channel>{item.format("&lol9;")}'
+    (record,) = source.records((bomb + "</channel></rss>").encode())
+    assert len(record.item["title"]) < 100  # a billion laughs stays one word
+    xxe = '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss version="2.0"><channel>'
+    (record,) = source.records((xxe + item.format("&x;") + "</channel></rss>").encode())
+    assert "root:" not in json.dumps(record.item)  # an external entity is never read

@@ -1,15 +1,23 @@
-"""10,000 generated bad payloads through every producer's mapping: none crashes; each is a post or a dead letter.
+"""10,900 generated bad payloads through every producer: none crashes; each is a post or a dead letter.
 
 Each source gets records made from one of its real recorded items with fields dropped or
 replaced by arbitrary JSON (nulls, huge and non-finite numbers, calendar edges, control
 characters, nested junk), and some that are arbitrary JSON altogether. Each one goes the
 way the runner sends it: ``mapped`` (then a dead letter as the runner would encode it),
 and, for the paged sources, the order key that the high-water mark is made of.
+
+Then (issue 24), 300 each: pages nested up to 3,000 deep (a post, a dead letter, or one
+unreadable response); bodies in any stack of content codings, cut short or not (decoded
+within the limit, or refused); and pages of real posts among junk ids and dates, where
+every item is a post or a dead letter and the mark never passes the newest real post.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
+from datetime import datetime, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +26,8 @@ from hypothesis import strategies as st
 from canyu.schema import DeadLetter, Post
 from canyu.settings import Settings
 from canyu_runtime.dead_letters import message
-from producers.base import BadPayload, Record
+from canyu_runtime.decoding import BodyRefused, TooLarge, read_decoded
+from producers.base import MAX_DEPTH, BadPayload, Record
 from producers.discourse import DiscourseSource
 from producers.discourse_common import DiscourseConfig
 from producers.reddit import RedditConfig, RedditSource
@@ -168,3 +177,145 @@ SAMPLE_POST = json.loads(sample_corpus().read_text().splitlines()[0])
 )
 def test_replay_lines(line):
     check(REPLAY, REPLAY.records(line.replace(b"\n", b" ") + b"\n"))
+
+
+# --- Nesting depth, content codings and ids (issue 24) ----------------------------------------------------------------
+
+SMALL_FUZZ = settings(max_examples=300, deadline=None, database=None,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+PAGES = {  # a source, and a page of its holding one item
+    "weibo": (WEIBO, lambda item: {"statuses": [item]}, WEIBO_STATUS),
+    "reddit": (REDDIT, lambda item: {"kind": "Listing", "data": {"after": None, "children": [item]}}, REDDIT_CHILD),
+    "discourse": (DISCOURSE, lambda item: {"latest_posts": [item]}, DISCOURSE_POST),
+}
+HOLE = "\x00hole\x00"  # where the nested value goes, in the page's JSON text
+
+
+@st.composite
+def deeply_nested(draw) -> tuple[str, bytes, int]:
+    """A real page with one value (or the whole page) nested 1 to 3,000 arrays and objects deep."""
+    kind = draw(st.sampled_from(sorted(PAGES)))
+    _, page_of, item = PAGES[kind]
+    levels = draw(st.lists(st.booleans(), min_size=1, max_size=8))  # a pattern of [ and {, repeated to the depth
+    depth = draw(st.integers(1, 3_000))
+    opening = "".join("[" if levels[i % len(levels)] else '{"k": ' for i in range(depth))
+    closing = "".join("]" if levels[i % len(levels)] else "}" for i in reversed(range(depth)))
+    nested = opening + draw(st.sampled_from(["1", '"x"', "null", "[]", "{}"])) + closing
+    if draw(st.booleans()):
+        return kind, (opening + json.dumps(page_of(item)) + closing).encode(), depth
+    field = draw(st.sampled_from(sorted(item)))
+    text = json.dumps(page_of({**item, field: HOLE}), ensure_ascii=False)
+    return kind, text.replace(json.dumps(HOLE), nested).encode(), depth
+
+
+@SMALL_FUZZ
+@given(deeply_nested())
+def test_any_nesting_depth_is_a_post_a_dead_letter_or_one_unreadable_response(payload):
+    kind, body, depth = payload
+    source = PAGES[kind][0]
+    try:
+        records = source.records(body)
+    except BadPayload as e:  # the runner dead-letters the response whole, once, and polls on
+        assert e.raw == body and ("nested deeper than 128" in str(e) or depth <= MAX_DEPTH)
+        return
+    assert depth <= MAX_DEPTH
+    check(source, records)
+
+
+CODINGS = ["gzip", "x-gzip", "deflate", "identity", "br", "zstd", "compress", "GZIP", " gzip ", ""]
+
+
+def encoded(body: bytes, coding: str, raw_deflate: bool) -> bytes:
+    name = coding.strip().lower()
+    if name in ("gzip", "x-gzip"):
+        return gzip.compress(body, mtime=0)
+    if name == "deflate":
+        packer = zlib.compressobj(wbits=-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
+        return packer.compress(body) + packer.flush()
+    return body  # identity, or a coding canyu never asked for (the bytes are left as they are)
+
+
+@SMALL_FUZZ
+@given(
+    body=st.one_of(st.binary(max_size=3_000), st.sampled_from([fixture("weibo/page1.json"), bytes(200_000)])),
+    codings=st.lists(st.sampled_from(CODINGS), max_size=3),
+    raw_deflate=st.booleans(),
+    cut=st.one_of(st.none(), st.integers(0, 64)),
+    limit=st.integers(1, 300_000),
+    chunk=st.integers(1, 70_000),
+)
+def test_any_content_coding_is_decoded_within_the_limit_or_refused(body, codings, raw_deflate, cut, limit, chunk):
+    wire = body
+    for coding in codings:
+        wire = encoded(wire, coding, raw_deflate)
+    if cut is not None:
+        wire = wire[: max(0, len(wire) - cut)]  # a body cut short on the way
+    chunks = [wire[i : i + chunk] for i in range(0, len(wire), chunk)]
+    header = ", ".join(codings) or None
+    layers = [c for c in (c.strip().lower() for c in codings) if c not in ("", "identity")]
+    try:
+        decoded = read_decoded(chunks, header, limit)
+    except TooLarge:
+        assert len(body) > limit or cut is not None  # counted decoded: only a body over the limit is too large
+        return
+    except BodyRefused as e:
+        assert len(layers) > 1 or layers[0] not in ("gzip", "x-gzip", "deflate") or cut is not None, e
+        return
+    assert len(decoded) <= limit and len(layers) <= 1
+    if cut is None or not layers:
+        assert decoded == (body if cut is None else wire)
+    if decoded == fixture("weibo/page1.json"):
+        check(WEIBO, WEIBO.records(decoded))  # decoded, a real page maps as ever
+
+
+# Ids and dates that must never become a high-water mark: far ahead, out of the source's shape, not a number. (An
+# id behind the mark is no junk: it is an old post, skipped as such.)
+JUNK_IDS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=0),
+    st.integers(min_value=2**63, max_value=2**80),
+    st.sampled_from(["", "x", "1e30", "NaN", None, [], {}, float("nan"), float("inf"), -1.5, 1e300]),
+)
+FAR_AHEAD = st.integers(min_value=10**15 + 1, max_value=2**62)  # past the real ids by more than max_id_ahead
+
+
+@st.composite
+def timeline_with_junk(draw) -> tuple[object, dict, list[dict], list[int]]:
+    """A source, a previous mark (or none), and a page of real items newer than it, with junk ids among them."""
+    kind = draw(st.sampled_from(["weibo", "discourse", "reddit"]))
+    now = int(datetime.now(timezone.utc).timestamp())
+    base = {"weibo": 4_900_000_000_000_000, "discourse": 1_000, "reddit": now - 86_400}[kind]
+    real = sorted(base + step for step in draw(st.sets(st.integers(1, 80_000), min_size=1, max_size=6)))
+    with_mark = draw(st.booleans())
+    most_junk = 6 if with_mark else len(real) - 1  # on a first run, real items must outnumber junk: the median rule
+    if kind == "reddit":
+        junk = draw(st.lists(st.sampled_from([float("inf"), 1e300, -1.0, 0, now + 86_400 * 365, 32_503_680_000]),
+                             max_size=most_junk))  # fmt: skip
+    else:
+        ahead = FAR_AHEAD.map(lambda n: real[-1] + n if kind == "weibo" else real[-1] + n % 2**40 + 10**7 + 1)
+        junk = draw(st.lists(st.one_of(JUNK_IDS, ahead), max_size=most_junk))
+    make = {
+        "weibo": lambda i: {**WEIBO_STATUS, "id": i, "idstr": str(i), "mid": str(i), "retweeted_status": None},
+        "discourse": lambda i: {**DISCOURSE_POST, "id": i},
+        "reddit": lambda t: {"kind": "t3", "data": {**REDDIT_CHILD["data"], "name": f"t3_{t}", "created_utc": t}},
+    }
+    items = [make[kind](key) for key in [*real, *junk]]
+    if kind == "weibo":
+        for item in items[len(real) :]:  # a junk id in every place the id is read from
+            item.update(id=item["id"], idstr=item["id"], mid=item["id"])
+    order = draw(st.permutations(items))
+    return kind, ({"high": str(base)} if with_mark else {}), order, real
+
+
+@SMALL_FUZZ
+@given(timeline_with_junk())
+def test_every_item_is_a_post_or_a_dead_letter_and_the_mark_never_passes_a_real_post(case):
+    kind, position, items, real = case
+    source, page_of, _ = PAGES[kind]
+    body = json.dumps(page_of(None)).replace("[null]", json.dumps(items)).encode()
+    paged = type(source)(source.config.model_copy(update={"backfill_pages": 1}), settings=SETTINGS)
+    paged.request = lambda token, high: body  # the page, as the source's server would answer
+    page = paged.fetch(position)
+    check(paged, page.records)  # every item: a post, or a dead letter with a reason
+    assert len(page.records) == len(items)  # none skipped as old: all are newer than the mark, or junk
+    marks = [int(page.position[name]) for name in ("high", "top") if page.position.get(name)]
+    assert marks and max(marks) <= real[-1]  # a later real post is always above the mark, so it will be read

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
 from canyu.schema import Post
+from producers.base import BadPayload, Record
 from producers.discourse import DiscourseSource
 from producers.discourse_common import DiscourseConfig
 from producers.html import html_text
@@ -207,3 +209,51 @@ def test_text_over_the_size_limit_is_refused_with_its_length():
 
 def test_html_text_drops_scripts_and_keeps_preformatted_lines():
     assert html_text("<p>a&nbsp;b</p><script>x()</script><pre>  one\n  two</pre>") == "a b\n\n  one\n  two"
+
+
+@pytest.mark.parametrize("post_url", ["@evil.example/t/x/7/4", "javascript:alert(1)"])
+def test_a_discourse_post_url_that_leads_elsewhere_makes_the_post_a_dead_letter(post_url):
+    post = {**json.loads(fixture("discourse/posts-page1.json"))["latest_posts"][0], "post_url": post_url}
+    source = DiscourseSource(DiscourseConfig(name="forum", url="https://forum.example.com/"))
+    ((_, mapped_post, reason),) = mapped(source, [Record.of(post)])
+    assert mapped_post is None and ("link" in reason or "not a path on the forum" in reason)
+
+
+GARBLE_PRONE = """<?xml version="1.0" encoding="gb2312"?><rss version="2.0"><channel><title>bbs</title>
+<item><guid>1</guid><title>电池</title><description>电池续航</description>
+<pubDate>Mon, 17 Sep 2018 15:51:23 +0800</pubDate></item>
+</channel></rss>"""  # UTF-8 bytes of these words are also valid GB18030, of other words: "鐢垫睜"
+
+
+@pytest.mark.parametrize("content_type", [None, "application/rss+xml", "text/xml; charset=gb2312"])
+def test_utf8_bytes_under_a_gb2312_declaration_are_read_as_the_utf8_they_are(rss, content_type):
+    (record,) = rss.records(GARBLE_PRONE.encode("utf-8"), content_type)
+    post = rss.map_item(record.item)
+    assert (post.title, post.text) == ("电池", "电池续航")
+
+
+def test_real_gb2312_bytes_still_read_as_gb2312(rss):
+    records = rss.records(GARBLE_PRONE.encode("gb2312"))
+    assert rss.map_item(records[0].item).title == "电池"
+
+
+def test_bytes_that_no_declared_encoding_reads_are_set_aside_not_published_garbled(rss):
+    broken = GARBLE_PRONE.encode("utf-8").replace("续航".encode(), b"\xff\xfe\x81")  # valid in neither
+    with pytest.raises(BadPayload, match="none of the encodings it declares"):
+        rss.records(broken)
+
+
+@pytest.mark.parametrize(("entry", "url"), [
+    ({"link": "thread-7-1-1.html"}, "https://bbs.example.cn/thread-7-1-1.html"),
+    ({"link": "52013", "guidislink": True}, None),  # feedparser's link from a guid that is no URL
+    ({"link": "https://bbs.example.cn/t-9.html", "guidislink": True}, "https://bbs.example.cn/t-9.html"),
+])  # fmt: skip
+def test_an_rss_link_is_made_absolute_on_the_feeds_address_or_left_out(rss, entry, url):
+    post = rss.map_item({"id": "1", "title": "t", "published": "Mon, 17 Sep 2018 15:51:23 +0800", **entry})
+    assert post.url == url
+
+
+def test_an_rss_javascript_link_makes_the_entry_a_dead_letter(rss):
+    entry = {"id": "1", "title": "t", "published": "Mon, 17 Sep 2018 15:51:23 +0800", "link": "javascript:alert(1)"}
+    ((_, post, reason),) = mapped(rss, [Record.of(entry)])
+    assert post is None and "link" in reason

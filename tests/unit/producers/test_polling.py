@@ -87,6 +87,13 @@ def test_5xx_and_429_are_retried_honouring_retry_after(kind, settings, serve):
     assert sorted(native_ids(producer, kind)) == sorted(EXPECTED[kind][0])
 
 
+def test_a_server_that_keeps_failing_is_retried_by_the_http_client_alone(settings, serve):
+    server = serve(lambda request: Reply(503))
+    died, stats = run_once(make_source("weibo", server.url, retries=2), settings, FakeProducer())
+    assert not died and stats.poll_errors == 1 and "503" in stats.last_error
+    assert len(server.requests) == 3  # a request and its two retries; not, again, for each of three polls
+
+
 def test_the_first_run_reads_only_backfill_pages_then_follows_new_posts(settings, serve):
     server = serve(weibo_route)
     producer = FakeProducer()
@@ -159,13 +166,15 @@ def test_the_token_goes_in_a_header_and_never_into_logs(settings, monkeypatch, c
     server = serve(lambda request: replies.pop(0) if replies else weibo_route(request))
     producer = FakeProducer()
     caplog.set_level(logging.DEBUG)
-    ok, stats = run_once(make_source("weibo", server.url, token_env="WEIBO_TEST_TOKEN"), settings, producer)
-    assert ok and stats.poll_errors == 1  # the 401 failed one poll; the next one went through
+    died, stats = run_once(make_source("weibo", server.url, token_env="WEIBO_TEST_TOKEN"), settings, producer)
+    assert not died and stats.poll_errors == 1  # the client retried the 500; the 401 failed the poll
+    status = (settings.home / "producers" / "t.weibo" / "status.json").read_text()
+    assert "HTTP 401" in status and "tok-9f8e7d6c5b4a" not in status
+    ok, _ = run_once(make_source("weibo", server.url, token_env="WEIBO_TEST_TOKEN"), settings, producer)
+    assert ok  # the next poll went through
     assert all(r.headers["authorization"] == "OAuth2 tok-9f8e7d6c5b4a" for r in server.requests)
     assert all("tok-9f8e7d6c5b4a" not in str(r.params) for r in server.requests)
     assert "HTTP 401" in caplog.text and "tok-9f8e7d6c5b4a" not in caplog.text
-    status = (settings.home / "producers" / "t.weibo" / "status.json").read_text()
-    assert "tok-9f8e7d6c5b4a" not in status
 
 
 def test_a_replay_source_resumes_at_its_offset_and_picks_up_appended_lines(settings, tmp_path):

@@ -66,8 +66,9 @@ def test_a_long_status_gets_its_full_text_through_the_same_client(settings, toke
 @pytest.mark.parametrize(
     "reply",
     [Reply(503), Reply(404, b'{"error":"target weibo does not exist!","error_code":20101}'),
-     Reply(200, b'{"error":"permission denied, need a high level appkey","error_code":10014}'), Reply(200, b"<html>")],
-    ids=["5xx", "404", "an error in JSON", "not JSON"],
+     Reply(200, b'{"error":"permission denied, need a high level appkey","error_code":10014}'), Reply(200, b"<html>"),
+     Reply(304)],
+    ids=["5xx", "404", "an error in JSON", "not JSON", "304 to a request that was not conditional"],
 )  # fmt: skip
 def test_when_the_long_text_cannot_be_read_the_post_keeps_its_short_text(reply, settings, token, caplog, serve):
     server = serve(weibo_long_text_route(show=lambda request: reply))

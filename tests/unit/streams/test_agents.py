@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
-from faust.topics import Topic
-from faust.transport.drivers.aiokafka import Consumer
+from faust.transport.drivers.aiokafka import Consumer, Producer
 
-from canyu.schema import Alert, Channel, Subscription, SubscriptionMatch
+from canyu.schema import Alert, Channel, ItemLifecycle, Release, Subscription, SubscriptionMatch
 from canyu.settings import Settings
 from canyu_runtime.retry import RetryPolicy
 from streams.agents import FINGERPRINT_HEADER
@@ -35,14 +34,14 @@ class Sent(list):
 def sent(monkeypatch) -> Sent:
     records = Sent()
 
-    async def capture(self, *, key=None, value=None, headers=None, **_):
-        records.append((self.get_topic_name(), key, value))
-        records.headers[(self.get_topic_name(), key)] = headers
+    async def capture(self, topic, key, value, partition, timestamp, headers, **_):
+        records.append((topic, key, value))
+        records.headers[(topic, key)] = headers
         acked = asyncio.get_running_loop().create_future()  # as if Kafka acknowledged it at once
         acked.set_result(None)
         return acked
 
-    monkeypatch.setattr(Topic, "send", capture)
+    monkeypatch.setattr(Producer, "send", capture)  # the agents send on the app's producer
     return records
 
 
@@ -272,20 +271,20 @@ def test_notify_dead_letters_a_bad_alert_and_one_a_broken_subscription_missed(se
 
 def test_a_post_whose_sends_died_midway_is_sent_in_full_when_redelivered_and_counted_once(sent, monkeypatch, tmp_path):
     value = post(1).model_dump_json().encode()
-    capture = Topic.send
+    capture = Producer.send
 
-    async def dying(self, **kwargs):
-        if self.get_topic_name() == "tc.counts":
+    async def dying(self, topic, *args, **kwargs):
+        if topic == "tc.counts":
             raise ConnectionError("the worker died here")
-        return await capture(self, **kwargs)
+        return await capture(self, topic, *args, **kwargs)
 
     async def drive():
         app = create_app(Settings(namespace="tc.", classifier="lexicon", home=tmp_path))
-        monkeypatch.setattr(Topic, "send", dying)
+        monkeypatch.setattr(Producer, "send", dying)
         with pytest.raises(ConnectionError):
             async with app.agents["signals"].test_context() as agent:
                 await agent.put(value)
-        monkeypatch.setattr(Topic, "send", capture)
+        monkeypatch.setattr(Producer, "send", capture)
         async with app.agents["signals"].test_context() as agent:
             await agent.put(value)  # the redelivery: the same post, the same fetch
             await agent.put(value)  # and again, once it was all sent: nothing
@@ -304,3 +303,25 @@ def test_table_writes_need_no_metadata_for_the_changelogs(sent, monkeypatch, tmp
     run_agent("signals", [p.model_dump_json().encode() for p in battery_spike()], settings)
     assert on(sent, "dead-letters") == []
     assert len(on(sent, "posts.enriched")) == 42 and len(on(sent, "alerts")) == 1  # the cooldowns table was written
+
+
+@pytest.mark.parametrize(
+    ("agent", "good", "bad"),
+    [
+        ("releases", Release(product="hyperos", version="1.0.7.0", date=T0), b'{"product": "hyperos"}'),
+        ("lifecycles", ItemLifecycle(item_id="item-1", state="acknowledged"), b'{"item_id": "i", "state": "gone"}'),
+    ],
+)
+def test_a_record_on_a_registry_topic_that_is_none_becomes_a_dead_letter(sent, tmp_path, agent, good, bad):
+    settings = Settings(namespace="tc.", classifier="lexicon", home=tmp_path)
+
+    async def drive():
+        app = create_app(settings)
+        async with app.agents[agent].test_context() as checker:
+            await checker.put(good.model_dump_json().encode(), key=b"good")
+            await checker.put(None, key=b"removed")  # a tombstone: nothing wrong with it
+            await checker.put(bad, key=b"bad")
+
+    asyncio.run(drive())
+    (letter,) = letters(sent)
+    assert letter["stage"] == agent and letter["key"] == "bad" and letter["reason"]

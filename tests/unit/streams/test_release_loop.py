@@ -186,6 +186,10 @@ def test_a_fix_that_ships_and_stays_quiet_is_verified_and_one_that_did_not_hold_
     assert [(c.action, c.by) for c in wifi.history] == [("fix", "cli"), ("verified", "canyu")]
     assert wifi.history[-1].at == shipped + 4 * DAY  # the grace day, then three quiet days
     assert bluetooth.status == "fix_failed" and bluetooth.history[-1].action == "fix_failed"
+    # 1.0.7.0's window closed before the fix was verified: its impact shows the item's status all the same.
+    impacts = {impact.id: impact for impact in replay.signals.watch.impacts()}
+    shown = {i.item_id: i.status for i in impacts["hyperos|1.0.7.0"].regressions}
+    assert shown == {wifi.id: "verified", bluetooth.id: "fix_failed"}  # both opened after 1.0.7.0
 
 
 def test_a_version_named_by_enough_authors_in_a_day_is_a_release_seen_in_posts():
@@ -205,6 +209,18 @@ def test_a_version_named_by_enough_authors_in_a_day_is_a_release_seen_in_posts()
     assert seen.date == first  # first named, not when it became a release
     replay.report("battery", first + 38 * H, versions=mention, author="a6")
     assert len([r for out in replay.outs for r in out.releases]) == 1
+
+
+def test_a_seen_release_is_dated_by_its_earliest_mention_whatever_order_the_posts_come_in():
+    replay = Replay()
+    mention = [{"line": "miui", "version": "15.0.8"}]
+    for k in range(5):
+        replay.report("battery", D + (10 + k) * H, versions=mention, author=f"a{k}")
+    replay.report("battery", D + 3 * H, versions=mention, author="early")  # read last, written first
+    first, moved = [r for out in replay.outs for r in out.releases]
+    assert (first.date, moved.date) == (D + 10 * H, D + 3 * H) and moved.key == first.key
+    replay.report("battery", D + 5 * H, versions=mention, author="a9")  # not earlier than what is known
+    assert len([r for out in replay.outs for r in out.releases]) == 2
 
 
 def test_a_version_a_team_registered_is_not_announced_again_as_seen():

@@ -151,16 +151,46 @@ def test_counts_per_minute_and_key_and_the_hour_up_to_the_watermark(signals):
     assert observed == 3  # the hour up to 00:50 holds all three
 
 
-def test_a_post_is_counted_until_its_newest_alerting_window_closes_then_only_reported():
-    signals = Signals(Tables(), SignalConfig(alerting=hopping("1h", 3600, 300, grace=120)))
+def test_a_post_after_its_windows_closed_is_still_counted_and_one_older_than_the_counts_keep_is_not():
+    signals = Signals(Tables(), SignalConfig(alerting=hopping("1h", 3600, 300, grace=120), retention_s=24 * 3600))
     start = int(T0.timestamp())
     process(signals, post(1, at=2 * H))  # watermark 02:00
     # Its newest window, 01:00–02:00, closed at 02:00 and has two minutes of grace.
     in_grace = process(signals, post(2, at=H + timedelta(seconds=30)))
-    assert in_grace.counts == {f"1m|topic=battery|sentiment=negative|{start + 3600}": 1}
-    too_late = process(signals, post(3, at=H - 5 * M))  # newest window 00:55–01:55, closed 5 minutes ago
-    assert too_late.late and too_late.counts == {}
-    assert signals.clock.late == 1
+    assert not in_grace.late and in_grace.counts == {f"1m|topic=battery|sentiment=negative|{start + 3600}": 1}
+    late = process(signals, post(3, at=H - 5 * M))  # newest window 00:55–01:55, closed 5 minutes ago
+    assert late.late and late.counts == {f"1m|topic=battery|sentiment=negative|{start + 3300}": 1}
+    assert signals.clock.late == 1 and signals.clock.too_old == 0
+    process(signals, post(4, at=30 * H))  # watermark 30:00; the counts keep 24 hours
+    too_old = process(signals, post(5, at=4 * H))
+    assert too_old.late and too_old.counts == {}
+    assert (signals.clock.late, signals.clock.too_old) == (1, 1)
+
+
+def test_a_late_post_fires_no_spike_but_feeds_the_baselines_of_later_windows():
+    signals = Signals(Tables(), burst_config())
+    feed_history(signals, 30, [1])
+    base = signals.current_window("topic=battery|sentiment=negative", signals.clock.watermark)[2]
+    outs = [process(signals, post(1000 + i, f"a late burst {i} of battery words", at=5 * H + i * M))
+            for i in range(12)]  # fmt: skip
+    assert all(o.late and o.counts for o in outs) and not [a for o in outs for a in o.alerts]
+    later = signals.current_window("topic=battery|sentiment=negative", signals.clock.watermark + 3600)[2]
+    assert later.mean > base.mean  # the hour they filled is in the next windows' baselines
+
+
+def test_a_partition_that_runs_ahead_makes_no_other_late_and_one_gone_quiet_holds_none_back():
+    wall = [0.0]
+    signals = Signals(Tables(), SignalConfig(inputs=2, idle_input_s=60))
+    signals.recent.clock.now = lambda: wall[0]
+    ahead = [signals.process(post(1 + i, at=10 * H + i * M), i, None, partition=0) for i in range(3)]
+    behind = [signals.process(post(10 + i, at=i * M), 10 + i, None, partition=1) for i in range(30)]
+    assert not any(o.late for o in ahead + behind)  # partition 0 caught up first: nobody is late
+    assert signals.clock.watermark == (T0 + 29 * M).timestamp()
+    assert signals.clock.marks == {"0": (T0 + 10 * H + 2 * M).timestamp(), "1": (T0 + 29 * M).timestamp()}
+    wall[0] = 61.0  # partition 1 went quiet: partition 0 alone moves the watermark
+    signals.process(post(100, at=10 * H + 3 * M), 100, None, partition=0)
+    assert signals.clock.watermark == (T0 + 10 * H + 3 * M).timestamp()
+    assert signals.process(post(101, at=2 * H), 101, None, partition=1).late  # behind the watermark now
 
 
 def burst_config(**kw) -> SignalConfig:
