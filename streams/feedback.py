@@ -96,15 +96,27 @@ class ItemState:
     fix_failed: list | None = None  # [fixed_in, event time, offset]: when the stream saw the fix fail
     intents: dict[str, int] = field(default_factory=dict)  # its posts' intents → posts
     topics: dict[str, int] = field(default_factory=dict)  # its posts' first topics → posts
+    # What the fix watch counts as reports: the posts that do not read positive. "1.0.7.0 fixed it!"
+    # joins the item it is about (and the classifier may call it a bug report), but says the fix
+    # held. Version tags as in ``versions``, and the newest such post's time (None: none yet).
+    # An item stored before these were kept has None for both, and every post counts.
+    reported_versions: dict[str, int] | None = None
+    last_report: str | None = None
 
     @classmethod
     def open(cls, post: EnrichedPost, group: str) -> ItemState:
         digest = hashlib.sha1(f"{group}|{post.id}".encode()).hexdigest()[:12]
         created = post.created_at.isoformat()
-        return cls(f"item-{digest}", group, {}, [], "", 0, [], 0, created, created, {})
+        return cls(f"item-{digest}", group, {}, [], "", 0, [], 0, created, created, {}, reported_versions={})
 
     def mean_vector(self) -> np.ndarray | None:
         return unpack_vector(base64.b64decode(self.vector)) if self.vector else None
+
+    def reports(self) -> tuple[dict[str, int], str | None]:
+        """(the version tags its reports name, when the newest report came): see ``reported_versions``."""
+        if self.reported_versions is None:  # stored before they were kept
+            return self.versions, self.last_seen
+        return self.reported_versions, self.last_report
 
     def labels(self) -> tuple[str, str | None, str | None]:
         """(intent, product, topic): its group's, which its posts all share, or, in the group of
@@ -138,6 +150,10 @@ class ItemState:
         _tally(self.topics, [post.topics[0].id] if post.topics else [], TOPICS)
         tags = [m.tag for m in post.versions]
         _tally(self.versions, tags, VERSIONS)
+        if post.sentiment.label != "positive":
+            if self.reported_versions is not None:
+                _tally(self.reported_versions, tags, VERSIONS)
+            self.last_report = max(self.last_report or created, created, key=datetime.fromisoformat)
         _tally(self.products, named_products(post), PRODUCTS)
         self.recent = [*self.recent, [post.id, post.full_text[:SAMPLE_CHARS], at, post.language, tags]][-RECENT:]
         if vector is not None:

@@ -234,11 +234,12 @@ def release_of_fix(version: str, products: set[str], releases: Iterable[Release]
 
 
 def reports_on_or_after(item: ItemState, release: Release) -> int:
-    """Posts of the item that name the fix's version, or a later one of the same line."""
-    lines = {release.product} | {tag.split(" ", 1)[0] for tag in item.versions if naming({tag: 1}, release.version)}
+    """Reports of the item (``ItemState.reports``) that name the fix's version, or a later one of the same line."""
+    versions = item.reports()[0]
+    lines = {release.product} | {tag.split(" ", 1)[0] for tag in versions if naming({tag: 1}, release.version)}
     return sum(
         n
-        for tag, n in item.versions.items()
+        for tag, n in versions.items()
         if tag.split(" ", 1)[0] in lines and at_least(tag.split(" ", 1)[1], release.version)
     )
 
@@ -261,6 +262,7 @@ def check_fix(item: ItemState, release: Release, now: float, rules: ReleaseRules
     rate = posts_after / elapsed if elapsed >= 1 else 0.0
     reports = reports_on_or_after(item, release)
     failed = reports >= rules.failed_reports or rate >= rules.failed_rate
-    last_seen = datetime.fromisoformat(item.last_seen).timestamp()
+    last = item.reports()[1]
+    quiet = last is None or datetime.fromisoformat(last).timestamp() <= grace_end  # no report since the grace
     verified_at = grace_end + rules.quiet_days * DAY
-    return FixCheck(failed, not failed and now >= verified_at and last_seen <= grace_end, reports, rate, verified_at)
+    return FixCheck(failed, not failed and now >= verified_at and quiet, reports, rate, verified_at)
