@@ -1,15 +1,21 @@
 """Cross-language grouping: how well feedback items gather the reports of one bug.
 
-    python -m bench.grouping [--threads 1] [--classifier offline] [--json]
+    python -m bench.grouping [--fixture main|held_out] [--threshold T] [--centre-weight W] [--sweep]
+                             [--threads 1] [--classifier offline] [--json]
 
-The fixture, ``tests/fixtures/grouping/bug_reports.jsonl``, holds user bug reports written for
-the tests: 20 bugs, each reported in zh, ko and en, some twice in one language (a forum post
-with device, version and steps, and a short micro-blog post). Some bugs are near-misses of
-each other: the same component, a different bug (``bugs.json`` beside it names them).
+The fixtures, in ``tests/fixtures/grouping/``, hold user bug reports written for the tests,
+each bug reported in zh, ko and en, some twice in one language (a forum post with device,
+version and steps, and a short micro-blog post). Some bugs are near-misses of each other: the
+same component, a different bug (the bugs file beside the reports names them).
 
-The reports take the worker's own path: ``enrich_batch`` with the classifier and the product
-catalogue, then ``Signals.process`` over the posts in time order, on in-memory tables, with
-the worker's ``signal_config``. Each report's item is the one the stateful step says it joined.
+- ``main`` (``bug_reports.jsonl``, ``bugs.json``): 20 bugs, 86 reports; what grouping was tuned on.
+- ``held_out`` (``held_out.jsonl``, ``held_out_bugs.json``): 12 other bugs, 49 reports, written
+  before any tuning and never tuned on: the figures that say whether the tuning generalises.
+
+The reports take the worker's own path: ``enrich_batch`` with the classifier, the product
+catalogue and the version rules, then ``Signals.process`` with each post's sentence vector, over
+the posts in time order, on in-memory tables, with the worker's ``signal_config``. Each
+report's item is the one the stateful step says it joined (``item_id``).
 
 Pairwise figures, over every pair of reports: two reports are *together* when they joined the
 same item. precision = pairs together that share a bug / pairs together; recall = pairs
@@ -26,22 +32,29 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
+
 from canyu.schema import EnrichedPost, Post
 from canyu.settings import Settings
-from models import DEFAULT, describe_threads, load_classifier, thread_counts
+from models import DEFAULT, VersionFinder, describe_threads, load_classifier, thread_counts
 from streams.app import signal_config
-from streams.enrich import RawRecord, enrich_batch
+from streams.enrich import Enriched, RawRecord, enrich_batch
 from streams.products import Catalogue
-from streams.signals import Signals, Tables
+from streams.recent import pack_vector, unpack_vector
+from streams.signals import SignalConfig, Signals, Tables
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "grouping"
 REPORTS = FIXTURES / "bug_reports.jsonl"
 BUGS = FIXTURES / "bugs.json"
+# fixture name → (reports, bugs)
+FIXTURE_FILES = {"main": (REPORTS, BUGS), "held_out": (FIXTURES / "held_out.jsonl", FIXTURES / "held_out_bugs.json")}
 LANGUAGES = ("zh", "ko", "en")
+SWEEP = [round(0.30 + 0.02 * i, 2) for i in range(16)]  # item_vector_similarity from 0.30 to 0.60
+Vector = np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,8 @@ class Placed:
     item: str | None
 
     def labels(self) -> tuple[str, str | None, str | None]:
-        """(intent, first product, first topic): what today's items are grouped by."""
+        """(intent, first product, first topic): the classifier's labels, which items with a
+        sentence vector are no longer grouped by, shown beside each report."""
         product = self.post.products[0] if self.post.products else None
         return self.post.intent.label, product, self.post.topics[0].id if self.post.topics else None
 
@@ -92,20 +106,35 @@ def load_bugs(path: Path = BUGS) -> dict[str, Bug]:
     return {bug: Bug(b["component"], b["summary"], tuple(b["near_misses"])) for bug, b in raw.items()}
 
 
-def place(reports: list[Report], classifier, settings: Settings) -> list[Placed]:
-    """Each report through enrich and the stateful step, in time order, as the worker takes them."""
+def enrich_reports(reports: list[Report], classifier, settings: Settings) -> list[tuple[Report, EnrichedPost, Vector]]:
+    """Each report through enrich, in time order, as the worker takes them, with its sentence vector
+    as the worker sends it: half precision, in a header beside the post (streams.agents)."""
     reports = sorted(reports, key=lambda r: r.post.created_at)
     records = [RawRecord(r.post.model_dump_json().encode(), offset=i) for i, r in enumerate(reports)]
-    enriched = enrich_batch(records, classifier, settings, mentions=Catalogue.load(settings.products_file).mentions)
-    signals = Signals(Tables(), signal_config(settings))
+    mentions = Catalogue.load(settings.products_file).mentions
+    enriched = enrich_batch(records, classifier, settings, mentions=mentions, versions=VersionFinder.load().find)
+    out = []
+    for report, result in zip(reports, enriched, strict=True):
+        if not isinstance(result, Enriched):
+            raise RuntimeError(f"{report.post.id} became a dead letter: {result.reason}")
+        post, vector = result
+        out.append((report, post, unpack_vector(pack_vector(vector)) if vector is not None else None))
+    return out
+
+
+def group(enriched: list[tuple[Report, EnrichedPost, Vector]], config: SignalConfig) -> list[Placed]:
+    """The enriched reports through the stateful step, on empty in-memory tables."""
+    signals = Signals(Tables(), config)
     placed = []
-    for offset, (report, post) in enumerate(zip(reports, enriched, strict=True)):
-        if not isinstance(post, EnrichedPost):
-            raise RuntimeError(f"{report.post.id} became a dead letter: {post.reason}")
-        out = signals.process(post, offset, signals.fingerprint_of(post))
-        item = out.post.item_id or (out.items[0].id if out.items else None)
-        placed.append(Placed(report, out.post, item))
+    for offset, (report, post, vector) in enumerate(enriched):
+        out = signals.process(post, offset, signals.fingerprint_of(post), vector)
+        placed.append(Placed(report, out.post, out.post.item_id))
     return placed
+
+
+def place(reports: list[Report], classifier, settings: Settings, config: SignalConfig | None = None) -> list[Placed]:
+    """Each report through enrich and the stateful step (with the worker's ``signal_config`` unless given)."""
+    return group(enrich_reports(reports, classifier, settings), config or signal_config(settings))
 
 
 @dataclass(frozen=True)
@@ -151,17 +180,8 @@ def pairwise(placed: list[Placed]) -> dict[str, Score]:
 
 
 def why_apart(a: Placed, b: Placed) -> str:
-    """Why two reports of one bug did not join one item, read from their labels."""
-    if a.item is None or b.item is None:
-        return "no item"
-    (ia, pa, ta), (ib, pb, tb) = a.labels(), b.labels()
-    if ia != ib:
-        return "intent differs"
-    if pa != pb:
-        return "first product differs"
-    if ta != tb:
-        return "first topic differs"
-    return "same labels, still apart"
+    """Why two reports of one bug did not join one item."""
+    return "no item" if a.item is None or b.item is None else "different items"
 
 
 def missed(placed: list[Placed]) -> dict[str, Counter]:
@@ -210,12 +230,27 @@ def per_bug(placed: list[Placed], bugs: dict[str, Bug]) -> dict[str, dict]:
     return rows
 
 
-def run(classifier_name: str = DEFAULT, threads: int = 1, settings: Settings | None = None) -> dict:
+def config_of(settings: Settings, threshold: float | None = None, centre_weight: float | None = None) -> SignalConfig:
+    """The worker's configuration, with the vector threshold and the centres' prior weight as given."""
+    config = signal_config(settings)
+    changes = {"item_vector_threshold": threshold, "centre_weight": centre_weight}
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})
+
+
+def run(
+    classifier_name: str = DEFAULT,
+    threads: int = 1,
+    settings: Settings | None = None,
+    fixture: str = "main",
+    config: SignalConfig | None = None,
+) -> dict:
     settings = settings or Settings()
-    reports, bugs = load_reports(), load_bugs()
-    placed = place(reports, load_classifier(classifier_name, threads=threads), settings)
+    reports_file, bugs_file = FIXTURE_FILES[fixture]
+    reports, bugs = load_reports(reports_file), load_bugs(bugs_file)
+    placed = place(reports, load_classifier(classifier_name, threads=threads), settings, config)
     scores = pairwise(placed)
     return {
+        "fixture": fixture,
         "classifier": placed[0].post.classifier if placed else classifier_name,
         "threads": thread_counts(),  # what the numeric libraries ran: the --threads limit
         "reports": len(placed),
@@ -264,8 +299,8 @@ def _fmt(x: float | None) -> str:
 
 
 def report(figures: dict) -> Iterable[str]:
-    yield (f"{figures['reports']} reports of {figures['bugs']} bugs ({figures['classifier']} classifier, "
-           f"threads: {describe_threads(figures['threads'])}) "
+    yield (f"{figures['fixture']}: {figures['reports']} reports of {figures['bugs']} bugs "
+           f"({figures['classifier']} classifier, threads: {describe_threads(figures['threads'])}) "
            f"-> {figures['items']} items; {figures['no_item']} reports in no item "
            f"{figures['no_item_why']}, {figures['near_duplicates']} near-duplicates")  # fmt: skip
     yield ""
@@ -294,13 +329,36 @@ def report(figures: dict) -> Iterable[str]:
         yield f"{bug:<34}{counts}  {labels}{shared}"
 
 
+def sweep(classifier_name: str, threads: int, fixture: str, config: SignalConfig) -> Iterable[str]:
+    """Pairwise precision and recall across and within languages, at each threshold of ``SWEEP``."""
+    settings = Settings()
+    enriched = enrich_reports(
+        load_reports(FIXTURE_FILES[fixture][0]), load_classifier(classifier_name, threads=threads), settings
+    )
+    yield f"{fixture}, centre weight {config.centre_weight:g}: pairs across languages, and within one"
+    yield f"{'threshold':<10}{'precision':>10}{'recall':>8}{'precision':>11}{'recall':>8}"
+    for threshold in SWEEP:
+        scores = pairwise(group(enriched, replace(config, item_vector_threshold=threshold)))
+        across, within = scores["across"], scores["within"]
+        yield (f"{threshold:<10.2f}{_fmt(across.precision):>10}{_fmt(across.recall):>8}"
+               f"{_fmt(within.precision):>11}{_fmt(within.recall):>8}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fixture", choices=FIXTURE_FILES, default="main", help="which reports to group")
     parser.add_argument("--classifier", default=DEFAULT, help="a load_classifier name")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads the classifier may use")
     parser.add_argument("--json", action="store_true", help="every figure, per bug and per report, as JSON")
+    parser.add_argument("--threshold", type=float, help="item_vector_similarity (default: the setting's)")
+    parser.add_argument("--centre-weight", type=float, help="posts a language's prior centre counts for")
+    parser.add_argument("--sweep", action="store_true", help="precision and recall at thresholds 0.30 to 0.60")
     args = parser.parse_args(argv)
-    figures = run(args.classifier, args.threads)
+    config = config_of(Settings(), args.threshold, args.centre_weight)
+    if args.sweep:
+        print("\n".join(sweep(args.classifier, args.threads, args.fixture, config)))
+        return
+    figures = run(args.classifier, args.threads, fixture=args.fixture, config=config)
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
     else:

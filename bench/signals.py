@@ -1,6 +1,6 @@
 """The stateful step alone: posts/s with empty state and after ``--state-posts`` posts of state.
 
-    .venv-runtime/bin/python -m bench.signals [--posts 10000] [--state-posts 100000]
+    .venv-runtime/bin/python -m bench.signals [--posts 10000] [--state-posts 100000] [--vectors]
 
 It runs in an install like a user's, ``.venv-runtime`` (``make .venv-runtime/bin/.installed``:
 canyu with its runtime dependencies only). The stateful step runs on the worker's event loop, one
@@ -18,7 +18,10 @@ works it out in ``enrich``, with the classifier, in parallel over the partitions
 ``posts.raw``, and sends it with the post (``bench.pipeline`` times that end to end).
 
 Posts come from ``bench.corpus``, labelled by the lexicon classifier (labels only
-decide which keys a post is counted under), dated two a second. The same ``--posts`` posts
+decide which keys a post is counted under), dated two a second. The lexicon gives no sentence
+vector, so feedback posts are grouped by their words; with ``--vectors`` each feedback post
+gets one, as the offline classifier's would travel with it, and is compared with the open
+items of all feedback by vector (``vector_of``: a stand-in, made before the clock starts). The same ``--posts`` posts
 are timed twice: on empty tables, and on tables that ``--state-posts`` earlier posts of the
 corpus filled. The two runs take turns, ``CHUNK`` posts at a time, so that whatever else the
 machine does meanwhile slows both alike instead of the one that happens to run second.
@@ -32,11 +35,14 @@ import resource
 import shutil
 import tempfile
 import time
+import zlib
 from collections.abc import Iterable, Iterator, MutableMapping
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 from faust.serializers import codecs
 from faust.stores.rocksdb import RocksDBOptions
 from tqdm import tqdm
@@ -44,7 +50,9 @@ from tqdm import tqdm
 from bench.corpus import make_posts, read_texts
 from canyu.schema import EnrichedPost, LabelScores, Post, TopicScore
 from models import describe_threads, load_classifier, thread_counts
+from models.encoder import DIM
 from streams.app import ROCKSDB_OPTIONS, tune_gc
+from streams.feedback import GROUPED_INTENTS
 from streams.products import Catalogue
 from streams.signals import Signals, Tables
 
@@ -115,20 +123,38 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _feed(signals: Signals, posts: Iterable[EnrichedPost], first_offset: int) -> float:
-    """Seconds ``signals`` spends on ``posts`` (making them and their fingerprints is not timed)."""
+def _direction(key: str) -> np.ndarray:
+    return np.random.default_rng(zlib.crc32(key.encode())).normal(size=DIM).astype(np.float32)
+
+
+_topic_direction = lru_cache(maxsize=4096)(_direction)
+
+
+def vector_of(post: EnrichedPost) -> np.ndarray | None:
+    """A stand-in for a feedback post's sentence vector: the direction of its (first topic, first
+    product), and some of its own, so that posts both join items and open new ones."""
+    if post.intent.label not in GROUPED_INTENTS:
+        return None
+    topic = post.topics[0].id if post.topics else "-"
+    vector = _topic_direction(f"{topic}|{post.products[0] if post.products else '-'}") + 0.8 * _direction(post.id)
+    return vector / np.linalg.norm(vector)
+
+
+def _feed(signals: Signals, posts: Iterable[EnrichedPost], first_offset: int, vectors: bool = False) -> float:
+    """Seconds ``signals`` spends on ``posts`` (making them, their fingerprints and vectors is not timed)."""
     spent = 0.0
     for i, post in enumerate(posts, first_offset):
         fp = signals.fingerprint_of(post)  # enrich's work in the worker, in parallel over posts.raw
+        vector = vector_of(post) if vectors else None  # the classifier's, in enrich
         started = time.perf_counter()
-        signals.process(post, i, fp)
+        signals.process(post, i, fp, vector)
         if i % 20_000 == 19_999:
             signals.expire()  # the worker runs expiry about once a minute
         spent += time.perf_counter() - started
     return spent
 
 
-def run(texts: dict[str, list[str]], n: int, state_posts: int) -> dict:
+def run(texts: dict[str, list[str]], n: int, state_posts: int, vectors: bool = False) -> dict:
     """Figures for the stateful step: the same ``n`` posts timed on empty state, and after ``state_posts`` others."""
     start = datetime.now(timezone.utc) - timedelta(seconds=(state_posts + n) / 2)
     corpus = make_posts(texts, state_posts + n, "signals")
@@ -141,14 +167,14 @@ def run(texts: dict[str, list[str]], n: int, state_posts: int) -> dict:
         tables = {name: RocksTable(folder / name) for name in Tables.__dataclass_fields__}
         empty, signals = Signals(Tables(**empty_tables)), Signals(Tables(**tables))
         state = enriched(islice(corpus, state_posts), start)
-        _feed(signals, tqdm(state, total=state_posts, desc="state", unit="post", mininterval=2), 0)
+        _feed(signals, tqdm(state, total=state_posts, desc="state", unit="post", mininterval=2), 0, vectors)
         rss_before = _rss_mb()
         writes_before = sum(t.writes for t in tables.values())
         spent_empty = spent_full = 0.0
         for at in tqdm(range(0, n, CHUNK), desc=f"the same {n} posts on both", unit="chunk", mininterval=2):
             chunk = timed[at : at + CHUNK]
-            spent_empty += _feed(empty, chunk, at)
-            spent_full += _feed(signals, chunk, state_posts + at)
+            spent_empty += _feed(empty, chunk, at, vectors)
+            spent_full += _feed(signals, chunk, state_posts + at, vectors)
         writes_empty = sum(t.writes for t in empty_tables.values())
         writes_full = sum(t.writes for t in tables.values()) - writes_before
         started = time.perf_counter()
@@ -178,8 +204,9 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--state-posts", type=int, default=100_000)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="texts, when it is there")
+    parser.add_argument("--vectors", action="store_true", help="feedback posts with a sentence vector")
     args = parser.parse_args()
-    figures = run(read_texts(args.data)[0], args.posts, args.state_posts)
+    figures = run(read_texts(args.data)[0], args.posts, args.state_posts, args.vectors)
     for key, value in figures.items():
         print(f"{key:32} {value}")
 

@@ -121,7 +121,11 @@ class Settings(BaseSettings):
         description="how close a post's words must be to a feedback item's to join it (no sentence vector)",
     )
     item_vector_similarity: float = Field(
-        0.75, gt=0, le=1, description="how close a post's sentence vector must be to a feedback item's to join it"
+        0.4,
+        gt=0,
+        le=1,
+        description="how close a post's sentence vector must be to a feedback item's to join it, both taken around"
+        " their language's centre (docs/streams.md)",
     )
 
     # Releases and fixes (docs/releases.md).

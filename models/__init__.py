@@ -16,6 +16,9 @@ numeric library of the process (BLAS, OpenMP, torch) to ``threads`` threads
 
 ``VersionFinder.load().find(text, products)`` finds the software versions a post names, by
 the rules of ``models/versions.yaml``.
+
+``load_language_means()``: the mean of the classifier's sentence vectors in each language,
+which the worker subtracts to compare feedback across languages (``models/language_means.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable
 
 from canyu.settings import get_settings
 from models.base import Classification, Classifier, Scored
+from models.language_means import LanguageMeans, load_language_means
 from models.threads import describe_threads, limit_environment, limit_threads, thread_counts
 from models.versions import VersionFinder, VersionRulesError
 
@@ -87,6 +91,7 @@ __all__ = [
     "DEFAULT",
     "Classification",
     "Classifier",
+    "LanguageMeans",
     "Scored",
     "VersionFinder",
     "VersionRulesError",
@@ -94,5 +99,6 @@ __all__ = [
     "limit_environment",
     "limit_threads",
     "load_classifier",
+    "load_language_means",
     "thread_counts",
 ]

@@ -25,6 +25,7 @@ from canyu.settings import Settings
 from canyu_runtime.metrics import METRICS
 from canyu_runtime.registry import Follower
 from canyu_runtime.subscriptions import SubscriptionFollower
+from models import limit_threads
 from streams.agents import IMPACTS_INTERVAL_S, Agents, Topics
 from streams.classifying import Classifying
 from streams.offsets import RECOMMIT_INTERVAL_S, Mender, ledger, recommit
@@ -230,6 +231,11 @@ def run_worker(settings: Settings) -> None:
     tune_gc()
     app = create_app(settings)  # its classifier process is started by now
     if settings.classifier_process:
+        # The stateful step's own numeric work (one small matrix product per feedback post, which
+        # compares it with every open item) runs on the event loop's one thread, and so do the
+        # numeric libraries: on two, the hand-offs cost more than the product (bench.signals
+        # --vectors ran at a third of the speed). A classifier in a thread sets the process's limit.
+        limit_threads(1)
         # The classifier is the pipeline's slowest step: where it and the worker's event loop
         # want the same core, it goes first (docs/performance.md, "The classifier goes first").
         # Linux sets a thread's nice: this one's, and that of the threads it starts from now on.

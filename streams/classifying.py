@@ -30,7 +30,7 @@ from canyu.schema import DeadLetter
 from canyu.settings import Settings
 from models import VersionFinder, limit_environment, load_classifier, thread_counts
 from streams.enrich import RawRecord, enrich_batch
-from streams.feedback import group_of
+from streams.feedback import is_feedback
 from streams.products import Catalogue
 from streams.recent import pack_vector
 from streams.simhash import fingerprint_of
@@ -90,7 +90,7 @@ def _enrich(records: list[RawRecord]) -> list[Result]:
             continue
         post, vector = result
         fp = fingerprint_of(post.full_text, _loaded["min_features"])
-        grouped = vector is not None and group_of(post) is not None
+        grouped = vector is not None and is_feedback(post)
         out.append(((post.id, post.model_dump_json()), fp, pack_vector(vector) if grouped else None))
     return out
 

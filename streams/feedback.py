@@ -1,12 +1,20 @@
 """Feedback items: bug reports and feature requests about the same thing, grouped.
 
-A post joins the most similar open item of its group (same intent, product and
-topic) when the similarity reaches a threshold, or opens a new item. Similarity is the
-cosine between the post's multilingual sentence vector (the one the classifier already
-computed, carried from ``enrich``) and the mean vector of the item's posts, so the same
-bug reported in Chinese, Korean and English joins one item. The text features (the
-item's running feature profile) break near ties, and decide alone for a post or item
-without a vector (a classifier backend that has none).
+A post joins the most similar open item of its group when the similarity reaches a
+threshold, or opens a new item.
+
+- A post with a multilingual sentence vector (the one the classifier already computed,
+  carried from ``enrich``) is compared with every open item of all feedback
+  (``VECTOR_GROUP``): the cosine between its vector and the mean vector of the item's
+  posts, both taken around their language's centre (:class:`streams.recent.Centres`), so
+  the same bug reported in Chinese, Korean and English joins one item. The classifier's
+  labels do not narrow it down: across languages, a report's first product, first topic
+  and even bug-or-request often differ. The item's intent, product and topic are then the
+  most common among its posts. The text features (the item's running feature profile)
+  break near ties.
+- A post without one (a classifier backend that has none) is compared by its text
+  features alone, with the open items of its (intent, first product, first topic): words
+  cannot tell across languages anyway, and the narrow group keeps the comparisons few.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from streams.recent import OpenItem, cosine, norm, pack_vector, unpack_vector
 from streams.simhash import features
 
 GROUPED_INTENTS = ("bug_report", "feature_request")
+VECTOR_GROUP = "feedback"  # the one group of every item whose posts have a sentence vector
 PROFILE_SIZE = 200
 SAMPLES = 5
 SAMPLE_CHARS = 280
@@ -36,15 +45,23 @@ AUTHORS = 200
 TREND_DAYS = 60
 VERSIONS = 20  # version tags an item counts, the most named kept
 PRODUCTS = 10  # products and software lines its posts name, the most named kept
+TOPICS = 10  # its posts' first topics, the most common kept
 RECENT = 5  # its newest posts, kept as evidence for release impacts and fix checks
 # Two candidates whose vectors are this close to a post are a tie, which the text features break.
 TIE = 0.02
 
 
-def group_of(post: EnrichedPost) -> str | None:
+def is_feedback(post: EnrichedPost) -> bool:
+    """Whether the post joins a feedback item."""
+    return post.intent.label in GROUPED_INTENTS
+
+
+def group_of(post: EnrichedPost, has_vector: bool) -> str | None:
     """The group a post's item lives in, or None when the post is not feedback."""
-    if post.intent.label not in GROUPED_INTENTS:
+    if not is_feedback(post):
         return None
+    if has_vector:
+        return VECTOR_GROUP
     product = post.products[0] if post.products else "-"
     topic = post.topics[0].id if post.topics else "-"
     return f"{post.intent.label}|{product}|{topic}"
@@ -77,15 +94,38 @@ class ItemState:
     vectors: int = 0  # posts in that mean
     lifecycle: dict | None = None  # the ItemLifecycle (JSON fields) engineers gave it, as last applied
     fix_failed: list | None = None  # [fixed_in, event time, offset]: when the stream saw the fix fail
+    intents: dict[str, int] = field(default_factory=dict)  # its posts' intents → posts
+    topics: dict[str, int] = field(default_factory=dict)  # its posts' first topics → posts
+    # What the fix watch counts as reports: the posts that do not read positive. "1.0.7.0 fixed it!"
+    # joins the item it is about (and the classifier may call it a bug report), but says the fix
+    # held. Version tags as in ``versions``, and the newest such post's time (None: none yet).
+    # An item stored before these were kept has None for both, and every post counts.
+    reported_versions: dict[str, int] | None = None
+    last_report: str | None = None
 
     @classmethod
     def open(cls, post: EnrichedPost, group: str) -> ItemState:
         digest = hashlib.sha1(f"{group}|{post.id}".encode()).hexdigest()[:12]
         created = post.created_at.isoformat()
-        return cls(f"item-{digest}", group, {}, [], "", 0, [], 0, created, created, {})
+        return cls(f"item-{digest}", group, {}, [], "", 0, [], 0, created, created, {}, reported_versions={})
 
     def mean_vector(self) -> np.ndarray | None:
         return unpack_vector(base64.b64decode(self.vector)) if self.vector else None
+
+    def reports(self) -> tuple[dict[str, int], str | None]:
+        """(the version tags its reports name, when the newest report came): see ``reported_versions``."""
+        if self.reported_versions is None:  # stored before they were kept
+            return self.versions, self.last_seen
+        return self.reported_versions, self.last_report
+
+    def labels(self) -> tuple[str, str | None, str | None]:
+        """(intent, product, topic): its group's, which its posts all share, or, in the group of
+        all feedback with a vector, the most common among its posts (the first named wins a tie)."""
+        parts = self.group.split("|")
+        if len(parts) == 3:
+            intent, product, topic = parts
+            return intent, None if product == "-" else product, None if topic == "-" else topic
+        return _most(self.intents) or GROUPED_INTENTS[0], _most(self.products), _most(self.topics)
 
     def add(self, post: EnrichedPost, feats: Counter, at: float, vector: np.ndarray | None = None) -> None:
         """``at``: the post's event time; ``vector``: its sentence vector, when the classifier gave one."""
@@ -106,8 +146,14 @@ class ItemState:
         if len(self.trend) > TREND_DAYS:
             self.trend = dict(sorted(self.trend.items())[-TREND_DAYS:])
         self.languages[post.language] = self.languages.get(post.language, 0) + 1
+        _tally(self.intents, [post.intent.label], len(GROUPED_INTENTS))
+        _tally(self.topics, [post.topics[0].id] if post.topics else [], TOPICS)
         tags = [m.tag for m in post.versions]
         _tally(self.versions, tags, VERSIONS)
+        if post.sentiment.label != "positive":
+            if self.reported_versions is not None:
+                _tally(self.reported_versions, tags, VERSIONS)
+            self.last_report = max(self.last_report or created, created, key=datetime.fromisoformat)
         _tally(self.products, named_products(post), PRODUCTS)
         self.recent = [*self.recent, [post.id, post.full_text[:SAMPLE_CHARS], at, post.language, tags]][-RECENT:]
         if vector is not None:
@@ -145,6 +191,10 @@ def named_products(post: EnrichedPost) -> list[str]:
     return list(named)
 
 
+def _most(counts: dict[str, int]) -> str | None:
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
 def _tally(counts: dict[str, int], keys: list[str], cap: int) -> None:
     for key in keys:
         counts[key] = counts.get(key, 0) + 1
@@ -154,30 +204,21 @@ def _tally(counts: dict[str, int], keys: list[str], cap: int) -> None:
         counts.update(kept)
 
 
-def choose(
-    feats: Counter,
-    vector: np.ndarray | None,
-    candidates: list[tuple[str, OpenItem]],
-    text_threshold: float,
-    vector_threshold: float,
-) -> str | None:
-    """The id of the open item most similar to the post, when it is similar enough to join.
-
-    Where the post and an item both have a sentence vector, they must be ``vector_threshold``
-    close; the text features then only break ties. Otherwise the text features decide, at
-    ``text_threshold``.
-    """
+def choose(feats: Counter, candidates: list[tuple[str, OpenItem]], threshold: float) -> str | None:
+    """By text features alone: the id of the open item most similar to the post, when its
+    cosine reaches ``threshold``."""
     length = norm(feats)
-    by_vector, by_text = [], []
-    for item_id, item in candidates:
-        text = item.cosine(feats, length)
-        if vector is not None and item.vector is not None:
-            similarity = float(vector @ item.vector)
-            if similarity >= vector_threshold:
-                by_vector.append((similarity, text, item_id))
-        elif text >= text_threshold:
-            by_text.append((text, item_id))
-    if by_vector:
-        best = max(s for s, _, _ in by_vector)
-        return max((text, item_id) for s, text, item_id in by_vector if s >= best - TIE)[1]
-    return max(by_text)[1] if by_text else None
+    scored = [(item.cosine(feats, length), item_id) for item_id, item in candidates]
+    best = max(scored, default=None)
+    return best[1] if best and best[0] >= threshold else None
+
+
+def pick(feats: Counter, near: list[tuple[float, str, OpenItem]]) -> str | None:
+    """Of the open items close enough by sentence vector (``Recent.nearest``), the closest; the
+    text features choose among those within ``TIE`` of it."""
+    if not near:
+        return None
+    best = max(similarity for similarity, _, _ in near)
+    length = norm(feats)
+    tied = [(item.cosine(feats, length), item_id) for similarity, item_id, item in near if similarity >= best - TIE]
+    return max(tied)[1]

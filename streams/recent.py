@@ -1,10 +1,10 @@
 """What the stateful step keeps in memory only: indexes it rebuilds from its tables on start-up.
 
 None of this is written to a changelog, so none of it costs a record per post. The stream's
-clock, the near-duplicate bands and the open feedback items of each group are all functions
-of the ``posts`` and ``items`` tables, and :meth:`Recent.rebuild` derives them again after a
-restart or a rebalance. Everything here is capped, so memory stays flat however long the
-stream runs.
+clock, the near-duplicate bands, the open feedback items of each group and the centres their
+sentence vectors are compared around are all functions of the ``posts`` and ``items``
+tables, and :meth:`Recent.rebuild` derives them again after a restart or a rebalance.
+Everything here is capped, so memory stays flat however long the stream runs.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from operator import mul
 
 import numpy as np
 
+from models import LanguageMeans
 from streams.simhash import bands
 
 
@@ -130,16 +131,123 @@ class OpenItem:
     profile: dict[str, float]
     norm: float
     last_seen: float
-    vector: np.ndarray | None = None  # the unit mean sentence vector of its posts
+    vector: np.ndarray | None = None  # the mean sentence vector of its posts (not centred, not unit)
+    languages: Mapping[str, int] = field(default_factory=dict)  # its posts per language
 
     @classmethod
-    def of(cls, profile: dict[str, float], last_seen: float, vector: np.ndarray | None = None) -> OpenItem:
-        return cls(profile, norm(profile), last_seen, vector)
+    def of(
+        cls,
+        profile: dict[str, float],
+        last_seen: float,
+        vector: np.ndarray | None = None,
+        languages: Mapping[str, int] | None = None,
+    ) -> OpenItem:
+        return cls(profile, norm(profile), last_seen, vector, dict(languages or {}))
 
     def cosine(self, feats: dict[str, float], feats_norm: float) -> float:
         if not self.norm or not feats_norm:
             return 0.0
         return dot(feats, self.profile) / (self.norm * feats_norm)
+
+
+@dataclass
+class Centres:
+    """The centre of each language's sentence vectors, which posts and items are compared around.
+
+    The vectors of one language share a direction whatever they say, and so do the vectors of
+    one product's feedback: compared as they are, a Chinese and a Korean report of one bug
+    are less alike than two Chinese reports of two bugs. Compared after each language's centre
+    is taken away, they are not (docs/streams.md, "Grouping across languages").
+
+    A language's centre starts at the encoder's mean over training text
+    (``models.load_language_means``), worth ``weight`` posts, and moves towards the mean of
+    the feedback that the open items hold in that language: each item counts its mean vector
+    once for each of its posts in the language. So the centres are a function of the open
+    items, kept up to date as they change and rebuilt with them.
+    """
+
+    prior: LanguageMeans
+    weight: float
+    sums: np.ndarray = field(init=False)  # (languages, dim): the open items' mean vectors, times their posts in each
+    posts: np.ndarray = field(init=False)  # (languages,): the open items' posts in each
+    _centres: np.ndarray | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.sums = np.zeros(self.prior.means.shape, dtype=np.float64)
+        self.posts = np.zeros(len(self.prior.languages), dtype=np.float64)
+
+    def row(self, language: str) -> int:
+        return self.prior.row(language)
+
+    def tally(self, languages: Mapping[str, int]) -> np.ndarray:
+        """Posts per row of the centres (every language without a row of its own in the last)."""
+        counts = np.zeros(len(self.prior.languages), dtype=np.float64)
+        for language, n in languages.items():
+            counts[self.row(language)] += n
+        return counts
+
+    def add(self, vector: np.ndarray, counts: np.ndarray, sign: int = 1) -> None:
+        """An item's mean ``vector`` and its posts per row come (``sign`` 1) or go (-1)."""
+        self.sums += sign * np.outer(counts, vector)
+        self.posts += sign * counts
+        self._centres = None
+
+    def centres(self) -> np.ndarray:
+        """(languages, dim): each language's centre now."""
+        if self._centres is None:
+            w = self.weight
+            self._centres = ((w * self.prior.means + self.sums) / (w + self.posts)[:, None]).astype(np.float32)
+        return self._centres
+
+
+class VectorItems:
+    """A group's open items that have a sentence vector, as rows of arrays, so that one matrix
+    product compares a post with all of them (a loop over items in Python would cost more than
+    the rest of the post as the group grows)."""
+
+    def __init__(self, capacity: int, dim: int, languages: int):
+        self.ids: list[str] = []  # row → item id
+        self.rows: dict[str, int] = {}
+        self.vectors = np.zeros((capacity, dim), dtype=np.float32)  # each item's mean vector
+        self.shares = np.zeros((capacity, languages), dtype=np.float32)  # its posts' shares per row of the centres
+        self.squares = np.zeros(capacity, dtype=np.float32)  # |vector|²
+        self.last_seen = np.zeros(capacity, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def put(self, item_id: str, vector: np.ndarray, counts: np.ndarray, last_seen: float) -> None:
+        row = self.rows.get(item_id)
+        if row is None:
+            row = self.rows[item_id] = len(self.ids)
+            self.ids.append(item_id)
+        self.vectors[row] = vector
+        self.shares[row] = counts / counts.sum() if counts.sum() else 0
+        self.squares[row] = float(vector @ vector)
+        self.last_seen[row] = last_seen
+
+    def remove(self, item_id: str) -> None:
+        """The last row takes the removed one's place, so that the rows in use stay the first ones."""
+        row, last = self.rows.pop(item_id), len(self.ids) - 1
+        moved = self.ids.pop()
+        if row != last:
+            self.ids[row], self.rows[moved] = moved, row
+            for column in (self.vectors, self.shares, self.squares, self.last_seen):
+                column[row] = column[last]
+
+    def similarities(self, post: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        """Cosines between ``post`` (already centred, unit) and each item's vector once centred:
+        ``vector - shares @ centres``, worked out without making that (rows, dim) matrix."""
+        n = len(self.ids)
+        vectors, shares = self.vectors[:n], self.shares[:n]
+        products = vectors @ np.column_stack([post, centres.T])  # (rows, 1 + languages): one product
+        dots = products[:, 0] - shares @ (centres @ post)
+        squares = (
+            self.squares[:n]
+            - 2 * np.einsum("ij,ij->i", shares, products[:, 1:])
+            + np.einsum("ij,ij->i", shares @ (centres @ centres.T), shares)
+        )
+        return dots / np.sqrt(np.maximum(squares, 1e-12))
 
 
 class Generation:
@@ -231,7 +339,10 @@ class Recent:
     clock: Clock
     near_duplicates: NearDuplicates
     groups: dict[str, OrderedDict[str, OpenItem]]  # item group → open items, least recently joined first
-    items_per_group: int
+    items_per_group: int  # in a group of items without a sentence vector
+    centres: Centres
+    vector_items: int = 256  # in a group of items with a sentence vector
+    vectors: dict[str, VectorItems] = field(default_factory=dict)  # item group → its items with a vector
     baselines: OrderedDict = field(default_factory=OrderedDict)  # (key, window start) → Baseline
     baselines_cap: int = 10_000
     # product or software line → the items that concern it (as many as the items table holds)
@@ -241,13 +352,45 @@ class Recent:
         items = self.groups.get(group, {})
         return [(i, item) for i, item in items.items() if item.last_seen >= idle_since]
 
+    def nearest(
+        self, group: str, vector: np.ndarray, language: str, idle_since: float, threshold: float
+    ) -> list[tuple[float, str, OpenItem]]:
+        """The group's open items whose vector is at least ``threshold`` close to the post's
+        ``vector`` (in ``language``), both taken around their language's centre: (cosine, id, item)."""
+        index = self.vectors.get(group)
+        if not index:
+            return []
+        centres = self.centres.centres()
+        post = unit(vector - centres[self.centres.row(language)])
+        if post is None:
+            return []
+        similarities = index.similarities(post, centres)
+        rows = np.flatnonzero((similarities >= threshold) & (index.last_seen[: len(index)] >= idle_since))
+        items = self.groups[group]
+        return [(float(similarities[r]), index.ids[r], items[index.ids[r]]) for r in rows]
+
     def keep_item(self, group: str, item_id: str, item: OpenItem) -> None:
         """The item just joined; past the cap, the group's least recently joined item closes."""
         items = self.groups.setdefault(group, OrderedDict())
+        self._unindex(group, item_id, items.get(item_id))
         items[item_id] = item
         items.move_to_end(item_id)
-        while len(items) > self.items_per_group:
-            items.popitem(last=False)
+        if item.vector is not None:
+            if group not in self.vectors:
+                self.vectors[group] = VectorItems(self.vector_items + 1, item.vector.shape[0], len(self.centres.posts))
+            counts = self.centres.tally(item.languages)
+            self.vectors[group].put(item_id, item.vector, counts, item.last_seen)
+            self.centres.add(item.vector, counts)
+        cap = self.vector_items if group in self.vectors else self.items_per_group
+        while len(items) > cap:
+            closed_id, closed = items.popitem(last=False)
+            self._unindex(group, closed_id, closed)
+
+    def _unindex(self, group: str, item_id: str, item: OpenItem | None) -> None:
+        """What ``item`` (as it was kept) added to the group's vectors and the centres goes."""
+        if item is not None and item.vector is not None:
+            self.vectors[group].remove(item_id)
+            self.centres.add(item.vector, self.centres.tally(item.languages), sign=-1)
 
     def forget_item(self, item_id: str) -> None:
         """The item is gone from the table (it closed)."""
@@ -278,10 +421,13 @@ def rebuild(
     band_count: int,
     near_dup_capacity: int,
     items_per_group: int,
+    centres: Centres,
+    vector_items: int = 256,
     inputs: int = 1,
     idle_s: float = 60.0,
 ) -> Recent:
-    """The in-memory indexes again, from the tables (``posts`` and ``items`` iterated once each)."""
+    """The in-memory indexes again, from the tables (``posts`` and ``items`` iterated once each);
+    ``centres`` as they start, before any item."""
     clock = Clock(expected=inputs, idle_s=idle_s)
     with_fingerprints = []
     for post_id, entry in posts:
@@ -293,12 +439,15 @@ def rebuild(
     near = NearDuplicates(band_count, near_dup_capacity)
     for _, original_id, fp, at in sorted(with_fingerprints)[-near_dup_capacity:]:  # in stream order
         near.add(original_id, fp, at)
-    recent = Recent(clock, near, {}, items_per_group)
+    recent = Recent(clock, near, {}, items_per_group, centres, vector_items)
     open_items = [(datetime.fromisoformat(item["last_seen"]).timestamp(), i, item) for i, item in items]
     for last_seen, item_id, item in sorted(open_items, key=lambda entry: entry[0]):
-        vector = unit(unpack_vector(base64.b64decode(item["vector"]))) if item.get("vector") else None
-        recent.keep_item(item["group"], item_id, OpenItem.of(item["profile"], last_seen, vector))
-        product = item["group"].split("|")[1]
+        vector = unpack_vector(base64.b64decode(item["vector"])) if item.get("vector") else None
+        open_item = OpenItem.of(item["profile"], last_seen, vector, item.get("languages"))
+        recent.keep_item(item["group"], item_id, open_item)
+        # A group of items without vectors is (intent, product, topic); one with vectors is not.
+        labels = item["group"].split("|")
+        product = labels[1] if len(labels) == 3 else "-"
         for named in {*item.get("products", ()), *([product] if product != "-" else [])}:
             recent.items_by_product.setdefault(named, set()).add(item_id)
     return recent

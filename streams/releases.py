@@ -111,9 +111,9 @@ def judge(before: int, after: int, opened_after: bool, elapsed_days: float, rule
 
 
 def item_products(item: ItemState) -> set[str]:
-    """The products and software lines an item is about: its group's, and those its posts name."""
-    product = item.group.split("|")[1]
-    return {*item.products, *([product] if product != "-" else [])}
+    """The products and software lines an item is about: its own, and those its posts name."""
+    product = item.labels()[1]
+    return {*item.products, *([product] if product is not None else [])}
 
 
 def naming(versions: dict[str, int], version: str) -> int:
@@ -180,14 +180,14 @@ def impact(
         verdict = judge(before, after, opened_after, window.elapsed_days, rules)
         if verdict is None:
             continue
-        intent, product, topic = item.group.split("|")
+        intent, product, topic = item.labels()
         lists[verdict].append(
             ImpactItem(
                 item_id=item.id,
                 title=item.title,
                 intent=intent,
-                product=None if product == "-" else product,
-                topic=None if topic == "-" else topic,
+                product=product,
+                topic=topic,
                 before=before,
                 after=after,
                 first_seen=item.first_seen,
@@ -234,11 +234,12 @@ def release_of_fix(version: str, products: set[str], releases: Iterable[Release]
 
 
 def reports_on_or_after(item: ItemState, release: Release) -> int:
-    """Posts of the item that name the fix's version, or a later one of the same line."""
-    lines = {release.product} | {tag.split(" ", 1)[0] for tag in item.versions if naming({tag: 1}, release.version)}
+    """Reports of the item (``ItemState.reports``) that name the fix's version, or a later one of the same line."""
+    versions = item.reports()[0]
+    lines = {release.product} | {tag.split(" ", 1)[0] for tag in versions if naming({tag: 1}, release.version)}
     return sum(
         n
-        for tag, n in item.versions.items()
+        for tag, n in versions.items()
         if tag.split(" ", 1)[0] in lines and at_least(tag.split(" ", 1)[1], release.version)
     )
 
@@ -261,6 +262,7 @@ def check_fix(item: ItemState, release: Release, now: float, rules: ReleaseRules
     rate = posts_after / elapsed if elapsed >= 1 else 0.0
     reports = reports_on_or_after(item, release)
     failed = reports >= rules.failed_reports or rate >= rules.failed_rate
-    last_seen = datetime.fromisoformat(item.last_seen).timestamp()
+    last = item.reports()[1]
+    quiet = last is None or datetime.fromisoformat(last).timestamp() <= grace_end  # no report since the grace
     verified_at = grace_end + rules.quiet_days * DAY
-    return FixCheck(failed, not failed and now >= verified_at and last_seen <= grace_end, reports, rate, verified_at)
+    return FixCheck(failed, not failed and now >= verified_at and quiet, reports, rate, verified_at)

@@ -35,11 +35,13 @@ from collections import Counter
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from itertools import islice
 
 import numpy as np
 
 from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem, Release, ReleaseImpact
+from models import load_language_means
 from streams import feedback, recent
 from streams.cascades import VELOCITY_WINDOW, CascadeState, place
 from streams.releases import ReleaseRules
@@ -65,10 +67,12 @@ class SignalConfig:
     near_dup_window_s: int = 24 * 3600
     near_dup_min_features: int = 4  # "+1" and "转发微博" are not evidence of copying
     near_dup_capacity: int = 50_000  # posts whose fingerprints are kept in memory: the newest half to all of them
-    item_threshold: float = 0.3  # text features' cosine, where a post or an item has no sentence vector
-    item_vector_threshold: float = 0.75  # sentence vectors' cosine
+    item_threshold: float = 0.3  # text features' cosine, for a post without a sentence vector
+    item_vector_threshold: float = 0.4  # sentence vectors' cosine, around their languages' centres
     item_idle_s: int = 14 * 24 * 3600  # an item with no new post for this long is closed
-    items_per_group: int = 16  # open items compared per post; past it the least recent closes
+    items_per_group: int = 16  # open items compared per post by text; past it the least recent closes
+    vector_items: int = 256  # open items compared per post by vector (all feedback is one group)
+    centre_weight: float = 10.0  # posts that the training-text mean of a language counts for in its centre
     viral_velocity: int = 10
     retention_s: int = 8 * 24 * 3600
     inputs: int = 1  # partitions of posts.raw, each an input of the clock
@@ -142,6 +146,12 @@ def _hour(t: float) -> int:
     return int(t // HOUR) * HOUR
 
 
+@lru_cache(maxsize=1)
+def _language_means():
+    """Read once per process: every rebuild of the in-memory indexes starts its centres from them."""
+    return load_language_means()
+
+
 class Signals:
     def __init__(self, tables: Tables, config: SignalConfig = SignalConfig(), registries: Registries | None = None):
         self.t = tables  # as given: what tests and the worker's pages read
@@ -160,6 +170,8 @@ class Signals:
                 band_count=self.config.near_dup_distance + 1,
                 near_dup_capacity=self.config.near_dup_capacity,
                 items_per_group=self.config.items_per_group,
+                centres=recent.Centres(_language_means(), self.config.centre_weight),
+                vector_items=self.config.vector_items,
                 inputs=self.config.inputs,
                 idle_s=self.config.idle_input_s,
             )
@@ -375,16 +387,17 @@ class Signals:
     # --- feedback items ---------------------------------------------------------------------
 
     def _feedback(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs, vector) -> None:
-        group = feedback.group_of(post)
+        vector = np.asarray(vector, dtype=np.float32) if vector is not None else None
+        group = feedback.group_of(post, vector is not None)
         if group is None:
             return
         feats = Counter(features(post.full_text))
-        vector = recent.unit(np.asarray(vector, dtype=np.float32)) if vector is not None else None
         idle_since = entry["t"] - self.config.item_idle_s
-        candidates = self.recent.open_items(group, idle_since)
-        item_id = feedback.choose(
-            feats, vector, candidates, self.config.item_threshold, self.config.item_vector_threshold
-        )
+        if vector is not None:
+            threshold = self.config.item_vector_threshold
+            item_id = feedback.pick(feats, self.recent.nearest(group, vector, post.language, idle_since, threshold))
+        else:
+            item_id = feedback.choose(feats, self.recent.open_items(group, idle_since), self.config.item_threshold)
         if item_id is None:
             item_id = feedback.ItemState.open(post, group).id  # the same id when the post comes again
         stored, applied = self._stamped(self.c.items, item_id, offset)
@@ -397,9 +410,8 @@ class Signals:
         self.c.items[item_id] = {"o": offset if not applied else stored["o"], **vars(item)}
         entry["item"] = item_id
         last_seen = datetime.fromisoformat(item.last_seen).timestamp()
-        self.recent.keep_item(
-            group, item_id, recent.OpenItem.of(item.profile, last_seen, recent.unit(item.mean_vector()))
-        )
+        kept = recent.OpenItem.of(item.profile, last_seen, item.mean_vector(), item.languages)
+        self.recent.keep_item(item.group, item_id, kept)
         self.watch.item_changed(item)
         out.post = out.post.model_copy(update={"item_id": item_id})
         out.items.append(self.watch.item_record(item))

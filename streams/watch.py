@@ -284,13 +284,13 @@ class ReleaseWatch:
     def item_record(self, item: ItemState, status: str | None = None) -> FeedbackItem:
         """The item as the index shows it, with its status and history as of now."""
         derived, history = self._status(item)
-        intent, product, topic = item.group.split("|")
+        intent, product, topic = item.labels()
         return FeedbackItem(
             id=item.id,
             title=item.title[:SAMPLE_CHARS],
             intent=intent,
-            product=None if product == "-" else product,
-            topic=None if topic == "-" else topic,
+            product=product,
+            topic=topic,
             count=item.count,
             unique_authors=item.unique_authors,
             first_seen=item.first_seen,
@@ -327,12 +327,12 @@ class ReleaseWatch:
         return "fixed", history
 
     def _alert_base(self, item: ItemState, release: Release) -> dict:
-        intent, product, topic = item.group.split("|")
+        intent, product, topic = item.labels()
         dims = {"product": release.product, "version": release.version, "release": release.key, "item": item.id,
                 "intent": intent}  # fmt: skip
-        if topic != "-":
+        if topic is not None:
             dims["topic"] = topic
-        if product != "-" and product != release.product:
+        if product is not None and product != release.product:
             dims["item_product"] = product
         posts = [p for p in reversed(item.recent) if p[2] >= release.date.timestamp()][:5]
         return {"dimensions": dims, "sample_post_ids": [p[0] for p in posts], "samples": [p[1] for p in posts]}

@@ -24,7 +24,7 @@ from models import VersionFinder, load_classifier
 from producers.replay import sample_corpus
 from streams.app import signal_config
 from streams.enrich import RawRecord, enrich_batch
-from streams.feedback import group_of
+from streams.feedback import is_feedback
 from streams.products import Catalogue
 from streams.signals import Outputs, Signals, Tables
 from streams.watch import StaticRegistries
@@ -58,7 +58,7 @@ class Told:
             post, vector = result
             # enrich sends the sentence vector with the posts that feedback items group, as the worker does
             self._took(self.signals.process(post, self._next(), self.signals.fingerprint_of(post),
-                                            vector if group_of(post) is not None else None))  # fmt: skip
+                                            vector if is_feedback(post) else None))  # fmt: skip
         self.item_of = {out.post.id: out.post.item_id for out in self.outs if out.post is not None}
         for change in story.changes:
             item_id = self.item_of[change.post]

@@ -10,14 +10,17 @@ import subprocess
 import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from canyu.schema import DeadLetter
 from canyu.settings import Settings
+from models import load_classifier
 from streams.classifying import Classifying
 from streams.enrich import RawRecord
+from streams.recent import unpack_vector
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = Settings(classifier="lexicon")
@@ -121,6 +124,25 @@ def test_a_classifier_process_started_again_keeps_the_priority_the_worker_steppe
     )  # fmt: skip
     first = os.getpriority(os.PRIO_PROCESS, 0)
     assert [int(n) for n in worker.stdout.split()] == [first + 4, first]
+
+
+class WithVectors:
+    """The lexicon's labels, and one sentence vector for every text."""
+
+    name = "vectors"
+    vector = [0.6, 0.8]
+
+    def classify(self, texts):
+        return [replace(c, embedding=self.vector) for c in load_classifier("lexicon").classify(texts)]
+
+
+def test_a_feedback_post_carries_its_sentence_vector_and_no_other_post_does(monkeypatch):
+    monkeypatch.setattr("streams.classifying.load_classifier", lambda name, threads: WithVectors())
+    results = enrich(Classifying(SETTINGS, 3, in_process=False))
+    posts = [json.loads(result[1]) for result, _, _ in results if not isinstance(result, DeadLetter)]
+    assert [p["intent"]["label"] for p in posts] == ["bug_report", "praise"]
+    assert unpack_vector(results[0][2]).tolist() == pytest.approx(WithVectors.vector, abs=1e-3)
+    assert results[1][2] is None and results[2][2] is None  # a dead letter, and praise: no item to group
 
 
 def test_a_batch_the_process_dies_on_twice_becomes_dead_letters(monkeypatch):

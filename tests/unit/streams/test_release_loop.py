@@ -192,6 +192,24 @@ def test_a_fix_that_ships_and_stays_quiet_is_verified_and_one_that_did_not_hold_
     assert shown == {wifi.id: "verified", bluetooth.id: "fix_failed"}  # both opened after 1.0.7.0
 
 
+def test_posts_that_say_the_fix_works_join_its_item_but_do_not_count_against_the_fix():
+    """ "1.0.8.0 fixed my WiFi!" is about the WiFi item, and names the fixed version: it reads positive,
+    so it is no report that the fix did not hold, nor one that keeps the fix from being verified."""
+    replay = Replay()
+    the_week_around_1_0_7_0(replay)
+    fixed_in(replay, "wifi", "1.0.8.0")
+    shipped = D + 5 * DAY
+    replay.registries.add_release(Release(product="hyperos", version="1.0.8.0", date=shipped))
+    replay.sync()
+    for k, hours in enumerate((20, 30, 50)):  # in the grace and after it
+        replay.report("wifi", shipped + hours * H, versions=V108, sentiment="positive", author=f"happy{k}")
+    for day in range(6, 11):
+        replay.praise(D + day * DAY)
+    wifi = replay.latest_items()[replay.item_of("wifi")]
+    assert wifi.count == 9 and replay.alerts("fix_failed") == []
+    assert wifi.status == "verified" and wifi.history[-1].at == shipped + 4 * DAY
+
+
 def test_a_version_named_by_enough_authors_in_a_day_is_a_release_seen_in_posts():
     replay = Replay()
     mention = [{"line": "miui", "version": "15.0.8"}]

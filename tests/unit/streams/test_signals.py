@@ -3,6 +3,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from itertools import combinations, count
 
+import numpy as np
 import pytest
 
 from streams.signals import SignalConfig, Signals, Tables
@@ -270,6 +271,48 @@ def test_similar_bug_reports_join_one_item_and_a_different_one_opens_another(sig
     assert other.items[0].id != items[0].id and other.items[0].count == 1
     praise = process(signals, post(10, "love it", intent="praise", at=5 * H))
     assert praise.items == []
+
+
+def noisy(direction: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A report's sentence vector: its bug's direction, a little apart in each report."""
+    v = direction + rng.normal(scale=0.02, size=direction.shape)
+    return v / np.linalg.norm(v)
+
+
+def test_one_bug_reported_in_three_languages_joins_one_item_whatever_its_reports_labels(signals):
+    """By sentence vector: the classifier's product, topic and even intent differ across languages."""
+    rng = np.random.default_rng(5)
+    wifi, camera = rng.normal(size=(2, 512))
+    reports = [("zh", "bug_report", "connectivity", ["xiaomi-14"]), ("ko", "feature_request", "os_update", []),
+               ("en", "bug_report", "connectivity", ["redmi-note-13", "xiaomi-14"])]  # fmt: skip
+    outs = [signals.process(post(i, f"report {i}", intent=intent, topic=topic, products=products, language=language,
+                                 at=i * H), i, None, noisy(wifi, rng))
+            for i, (language, intent, topic, products) in enumerate(reports)]  # fmt: skip
+    assert len({o.post.item_id for o in outs}) == 1 and outs[0].post.item_id == outs[-1].items[0].id
+    item = outs[-1].items[0]
+    assert item.languages == {"zh": 1, "ko": 1, "en": 1} and item.count == 3
+    # The most common among its posts (the first named wins a tie).
+    assert (item.intent, item.product, item.topic) == ("bug_report", "xiaomi-14", "connectivity")
+    other = signals.process(post(9, "report 9", intent="bug_report", language="zh", at=4 * H), 9, None,
+                            noisy(camera, rng))  # fmt: skip
+    assert other.post.item_id != item.id and other.items[0].count == 1
+
+
+def test_a_restarted_worker_places_a_post_as_before_from_the_items_it_reads_back():
+    """The centres and the items' vectors are rebuilt from the items table, so the choice is the same."""
+    rng = np.random.default_rng(6)
+    bugs = rng.normal(size=(3, 512))
+    languages = ["zh", "ko", "en"]
+    posts = [(post(i, f"report {i}", intent="bug_report", language=languages[i % 3], at=i * M), noisy(bugs[i % 2], rng))
+             for i in range(12)]  # fmt: skip
+    last, last_vector = post(12, "report 12", intent="bug_report", language="ko", at=12 * M), noisy(bugs[1], rng)
+    kept = Signals(Tables(), SignalConfig())
+    for i, (p, v) in enumerate(posts):
+        kept.process(p, i, None, v)
+    restarted = Signals(Tables(**tables_of(kept)), SignalConfig())
+    np.testing.assert_allclose(restarted.recent.centres.centres(), kept.recent.centres.centres(), atol=1e-4)
+    again = restarted.process(last, 12, None, last_vector)
+    assert again.post.item_id == kept.process(last, 12, None, last_vector).post.item_id
 
 
 def test_a_cascade_follows_reposts_to_the_root_with_depth_and_reach(signals):
