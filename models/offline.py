@@ -163,12 +163,7 @@ class OfflineClassifier:
             head[picked] = _columns(self.e5_intent, self.e5_intent.proba(ev, sub), HEAD_INTENTS)
         sentiment = _nudge(sentiment, cues, SENTIMENTS, self._sentiment_weights())
         head = _nudge(head, cues, HEAD_INTENTS, self.cue_weight)
-        other = head[:, 3:4]
-        # complaint, praise and other share what is left by the sentiment's negative, positive, neutral
-        intent = np.hstack(
-            [head[:, :3], other * sentiment[:, 0:1], other * sentiment[:, 2:3], other * sentiment[:, 1:2]]
-        )
-        return sentiment, intent, languages, rows
+        return sentiment, split_other(head, sentiment), languages, rows
 
     def _sentiment_weights(self) -> np.ndarray:
         return np.array([self.cue_weight, self.neutral_cue_weight, self.cue_weight])
@@ -191,6 +186,13 @@ class OfflineClassifier:
                 p[:, 1:2] = neutral
             out[rows] = p
         return out
+
+
+def split_other(head: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
+    """(n, 4) over HEAD_INTENTS -> (n, 6) over INTENTS: complaint, praise and other share what the
+    head calls other by the sentiment's negative, positive and neutral."""
+    other = head[:, 3:4]
+    return np.hstack([head[:, :3], other * sentiment[:, 0:1], other * sentiment[:, 2:3], other * sentiment[:, 1:2]])
 
 
 def _load_heads(folder: Path) -> tuple[dict[str, LinearHead], LinearHead]:
