@@ -20,7 +20,8 @@ COMMANDS = all_commands(typer.main.get_command(app))
 
 
 def test_the_walk_finds_the_commands_users_rely_on():
-    for command in (["stack", "up"], ["replay"], ["worker"], ["sink"], ["search"], ["up"], ["subscribe", "add"]):
+    for command in (["stack", "up"], ["replay"], ["worker"], ["sink"], ["search"], ["up"], ["subscribe", "add"],
+                    ["models", "build"]):  # fmt: skip
         assert command in COMMANDS
 
 
@@ -60,3 +61,13 @@ def test_subscribe_refuses_a_bad_target_with_a_clear_error(option, target, why):
     result = CliRunner().invoke(app, ["subscribe", "add", "--name", "battery", option, target])
     assert result.exit_code == 1
     assert why in result.output
+
+
+def test_models_build_without_the_dev_sets_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["models", "build", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no dev sets" in result.output and "--data" in result.output
+    result = CliRunner().invoke(app, ["models", "build", "--data", str(tmp_path), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert "no labelled sets" in result.output or "needs" in result.output  # an empty folder; or no torch here
+    assert not (tmp_path / "m" / "model.int8.onnx").exists()
