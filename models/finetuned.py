@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS
-from models.base import Classification, Scored, clean_texts, empty_classification, is_blank
+from canyu.schema import SENTIMENT_LABELS
+from models.base import Classification, clean_texts
 from models.encoder import Encoder
 from models.heads import softmax
 from models.hf import ModelUnavailable
 from models.langid import LanguageIdentifier
-from models.offline import HEAD_INTENTS, _intent_label, _rounded, _scored, split_other
+from models.offline import HEAD_INTENTS, classifications, split_other
 from models.taxonomy import TopicMatcher, load_taxonomy
 
 VERSION = "1"
@@ -123,19 +123,4 @@ class FinetunedClassifier:
         texts = clean_texts(texts)
         vectors = self.encoder.encode(texts)
         sentiment, intent, languages, _ = self.scores(texts)
-        topics = self.topics.match(texts, vectors)
-        out = []
-        for i, text in enumerate(texts):
-            if is_blank(text):
-                out.append(empty_classification())
-                continue
-            out.append(
-                Classification(
-                    language=languages[i],
-                    sentiment=_scored(SENTIMENT_LABELS, sentiment[i]),
-                    intent=Scored(_intent_label(intent[i]), _rounded(INTENT_LABELS, intent[i])),
-                    topics=topics[i],
-                    embedding=vectors[i],
-                )
-            )
-        return out
+        return classifications(texts, sentiment, intent, languages, self.topics.match(texts, vectors), vectors)

@@ -125,22 +125,7 @@ class OfflineClassifier:
     ) -> list[Classification]:
         """``classify`` with the USE vectors given (and, for the e5 tiers, optionally the e5 vectors)."""
         sentiment, intent, languages, _ = self.scores(texts, vectors, e5_vectors)
-        topics = self.topics.match(texts, vectors)
-        out = []
-        for i, text in enumerate(texts):
-            if is_blank(text):
-                out.append(empty_classification())
-                continue
-            out.append(
-                Classification(
-                    language=languages[i],
-                    sentiment=_scored(SENTIMENTS, sentiment[i]),
-                    intent=Scored(_intent_label(intent[i]), _rounded(INTENTS, intent[i])),
-                    topics=topics[i],
-                    embedding=vectors[i],
-                )
-            )
-        return out
+        return classifications(texts, sentiment, intent, languages, self.topics.match(texts, vectors), vectors)
 
     def scores(self, texts: list[str], vectors: np.ndarray, e5_vectors: np.ndarray | None = None):
         """(sentiment (n, 3), intent (n, 6), languages, the rows the e5 heads decided)."""
@@ -186,6 +171,26 @@ class OfflineClassifier:
                 p[:, 1:2] = neutral
             out[rows] = p
         return out
+
+
+def classifications(texts, sentiment, intent, languages, topics, vectors) -> list[Classification]:
+    """One ``Classification`` per text from (n, 3) sentiment and (n, 6) intent probabilities; blank text
+    gets the empty one."""
+    out = []
+    for i, text in enumerate(texts):
+        if is_blank(text):
+            out.append(empty_classification())
+            continue
+        out.append(
+            Classification(
+                language=languages[i],
+                sentiment=_scored(SENTIMENTS, sentiment[i]),
+                intent=Scored(_intent_label(intent[i]), _rounded(INTENTS, intent[i])),
+                topics=topics[i],
+                embedding=vectors[i],
+            )
+        )
+    return out
 
 
 def split_other(head: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
