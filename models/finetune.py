@@ -499,7 +499,7 @@ def export(out: Path, threads: int = 2) -> Path:
 
 
 def write_tier(out: Path, model, tokenizer, tier: dict) -> Path:
-    """``out/model.int8.onnx`` (ONNX Runtime, int8 weights: dynamic quantisation), ``out/tokenizer/`` and
+    """``out/model.int8.onnx`` (ONNX Runtime, int8 weights per channel: dynamic quantisation), ``out/tokenizer/`` and
     ``out/finetuned.json`` (``tier``: labels, temperatures, token limit): what ``models.finetuned`` reads."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -523,7 +523,9 @@ def write_tier(out: Path, model, tokenizer, tier: dict) -> Path:
         )
     _log("quantising to int8")
     target = out / "model.int8.onnx"
-    quantize_dynamic(str(full), str(target), weight_type=QuantType.QInt8)
+    # Per-channel weight scales: on validation texts the int8 model then gives the float32 model's
+    # sentiment 0.94 of the time instead of 0.92, at the same size and speed (bench.finetuned_runtime --quantisations).
+    quantize_dynamic(str(full), str(target), weight_type=QuantType.QInt8, per_channel=True)
     full.unlink()
     tokenizer.save(out / "tokenizer")
     (out / "finetuned.json").write_text(json.dumps(tier, indent=2, ensure_ascii=False) + "\n")
