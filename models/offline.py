@@ -125,22 +125,7 @@ class OfflineClassifier:
     ) -> list[Classification]:
         """``classify`` with the USE vectors given (and, for the e5 tiers, optionally the e5 vectors)."""
         sentiment, intent, languages, _ = self.scores(texts, vectors, e5_vectors)
-        topics = self.topics.match(texts, vectors)
-        out = []
-        for i, text in enumerate(texts):
-            if is_blank(text):
-                out.append(empty_classification())
-                continue
-            out.append(
-                Classification(
-                    language=languages[i],
-                    sentiment=_scored(SENTIMENTS, sentiment[i]),
-                    intent=Scored(_intent_label(intent[i]), _rounded(INTENTS, intent[i])),
-                    topics=topics[i],
-                    embedding=vectors[i],
-                )
-            )
-        return out
+        return classifications(texts, sentiment, intent, languages, self.topics.match(texts, vectors), vectors)
 
     def scores(self, texts: list[str], vectors: np.ndarray, e5_vectors: np.ndarray | None = None):
         """(sentiment (n, 3), intent (n, 6), languages, the rows the e5 heads decided)."""
@@ -163,12 +148,7 @@ class OfflineClassifier:
             head[picked] = _columns(self.e5_intent, self.e5_intent.proba(ev, sub), HEAD_INTENTS)
         sentiment = _nudge(sentiment, cues, SENTIMENTS, self._sentiment_weights())
         head = _nudge(head, cues, HEAD_INTENTS, self.cue_weight)
-        other = head[:, 3:4]
-        # complaint, praise and other share what is left by the sentiment's negative, positive, neutral
-        intent = np.hstack(
-            [head[:, :3], other * sentiment[:, 0:1], other * sentiment[:, 2:3], other * sentiment[:, 1:2]]
-        )
-        return sentiment, intent, languages, rows
+        return sentiment, split_other(head, sentiment), languages, rows
 
     def _sentiment_weights(self) -> np.ndarray:
         return np.array([self.cue_weight, self.neutral_cue_weight, self.cue_weight])
@@ -191,6 +171,33 @@ class OfflineClassifier:
                 p[:, 1:2] = neutral
             out[rows] = p
         return out
+
+
+def classifications(texts, sentiment, intent, languages, topics, vectors) -> list[Classification]:
+    """One ``Classification`` per text from (n, 3) sentiment and (n, 6) intent probabilities; blank text
+    gets the empty one."""
+    out = []
+    for i, text in enumerate(texts):
+        if is_blank(text):
+            out.append(empty_classification())
+            continue
+        out.append(
+            Classification(
+                language=languages[i],
+                sentiment=_scored(SENTIMENTS, sentiment[i]),
+                intent=Scored(_intent_label(intent[i]), _rounded(INTENTS, intent[i])),
+                topics=topics[i],
+                embedding=vectors[i],
+            )
+        )
+    return out
+
+
+def split_other(head: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
+    """(n, 4) over HEAD_INTENTS -> (n, 6) over INTENTS: complaint, praise and other share what the
+    head calls other by the sentiment's negative, positive and neutral."""
+    other = head[:, 3:4]
+    return np.hstack([head[:, :3], other * sentiment[:, 0:1], other * sentiment[:, 2:3], other * sentiment[:, 1:2]])
 
 
 def _load_heads(folder: Path) -> tuple[dict[str, LinearHead], LinearHead]:

@@ -25,7 +25,8 @@ COMMANDS = all_commands(typer.main.get_command(app))
 
 
 def test_the_walk_finds_the_commands_users_rely_on():
-    for command in (["stack", "up"], ["replay"], ["worker"], ["sink"], ["search"], ["up"], ["subscribe", "add"]):
+    for command in (["stack", "up"], ["replay"], ["worker"], ["sink"], ["search"], ["up"], ["subscribe", "add"],
+                    ["models", "build"]):  # fmt: skip
         assert command in COMMANDS
 
 
@@ -106,3 +107,13 @@ def test_the_logs_of_canyu_up_are_0600_in_a_0700_folder(tmp_path):
         os.umask(old)
     assert b"Usage" in log.read_bytes()
     assert stat.S_IMODE(log.stat().st_mode) == 0o600 and stat.S_IMODE(log.parent.stat().st_mode) == 0o700
+
+
+def test_models_build_without_the_dev_sets_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["models", "build", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no dev sets" in result.output and "--data" in result.output
+    result = CliRunner().invoke(app, ["models", "build", "--data", str(tmp_path), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert "no labelled sets" in result.output or "needs" in result.output  # an empty folder; or no torch here
+    assert not (tmp_path / "m" / "model.int8.onnx").exists()
