@@ -23,6 +23,7 @@ from operator import mul
 import numpy as np
 
 from models import LanguageMeans
+from streams.records import PostEntry, Stamped
 from streams.simhash import bands
 
 
@@ -415,8 +416,8 @@ class Recent:
 
 
 def rebuild(
-    posts: Iterable[tuple[str, dict]],
-    items: Iterable[tuple[str, dict]],
+    posts: Iterable[tuple[str, PostEntry]],
+    items: Iterable[tuple[str, Stamped]],
     *,
     band_count: int,
     near_dup_capacity: int,
@@ -431,16 +432,16 @@ def rebuild(
     clock = Clock(expected=inputs, idle_s=idle_s)
     with_fingerprints = []
     for post_id, entry in posts:
-        clock.advance(entry["t"], entry.get("in", "-"))
-        clock.late += bool(entry.get("late"))
-        clock.too_old += bool(entry.get("old"))
-        if entry.get("fp") is not None:
-            with_fingerprints.append((entry["o"], entry["d"] or post_id, entry["fp"], entry["t"]))
+        clock.advance(entry.at, entry.input)
+        clock.late += entry.late
+        clock.too_old += entry.too_old
+        if entry.fingerprint is not None:
+            with_fingerprints.append((entry.offset, entry.duplicate_of or post_id, entry.fingerprint, entry.at))
     near = NearDuplicates(band_count, near_dup_capacity)
     for _, original_id, fp, at in sorted(with_fingerprints)[-near_dup_capacity:]:  # in stream order
         near.add(original_id, fp, at)
     recent = Recent(clock, near, {}, items_per_group, centres, vector_items)
-    open_items = [(datetime.fromisoformat(item["last_seen"]).timestamp(), i, item) for i, item in items]
+    open_items = [(datetime.fromisoformat(s.state["last_seen"]).timestamp(), i, s.state) for i, s in items]
     for last_seen, item_id, item in sorted(open_items, key=lambda entry: entry[0]):
         vector = unpack_vector(base64.b64decode(item["vector"])) if item.get("vector") else None
         open_item = OpenItem.of(item["profile"], last_seen, vector, item.get("languages"))
@@ -467,11 +468,15 @@ class Cached(MutableMapping):
 
     Only the stateful step writes its tables, and it forgets its caches whenever the tables
     may have changed under it (a rebalance, a failed post), so the copy here is never stale.
+
+    ``record`` (a ``streams.records`` type) is what the table's values are: each is decoded once,
+    when first read, and encoded on every write.
     """
 
-    def __init__(self, table: MutableMapping, cap: int):
+    def __init__(self, table: MutableMapping, cap: int, record=None):
         self.table = table
         self.cap = cap
+        self.record = record
         self.young: dict = {}
         self.old: dict = {}
 
@@ -482,6 +487,8 @@ class Cached(MutableMapping):
             if value is UNSEEN:
                 # An absent key is kept too: most keys asked for are new, and RocksDB looks deep for them.
                 value = self.table.get(key, ABSENT)
+                if value is not ABSENT and self.record is not None:
+                    value = self.record.decode(value)
             self._keep(key, value)
         return default if value is ABSENT else value
 
@@ -492,7 +499,7 @@ class Cached(MutableMapping):
         return value
 
     def __setitem__(self, key, value) -> None:
-        self.table[key] = value
+        self.table[key] = value.encode() if self.record is not None else value
         self._keep(key, value)
 
     def __delitem__(self, key) -> None:
@@ -506,7 +513,10 @@ class Cached(MutableMapping):
         return len(self.table)
 
     def items(self):
-        return self.table.items()
+        """Every entry of the table, decoded (read from the table, not the cache: a sweep's view)."""
+        if self.record is None:
+            return self.table.items()
+        return ((key, self.record.decode(value)) for key, value in self.table.items())
 
     def _keep(self, key, value) -> None:
         self.young[key] = value  # shadows whatever the old generation holds for it

@@ -7,7 +7,7 @@ one ``counts`` value per dimension it is counted under; a feedback post or a rep
 item or its cascade. What can be derived from those tables (the stream's clock, the
 near-duplicate bands, each group's open items) is kept in memory only (:mod:`streams.recent`).
 
-**Exactly-once state under at-least-once delivery.** Every aggregate value carries ``o``, the
+**Exactly-once state under at-least-once delivery.** Every aggregate value carries ``offset``, the
 offset in ``posts.classified`` of the last post applied to it. A worker killed mid-post may
 leave any subset of that post's writes in their changelogs. When the post is delivered again
 at the same offset, each change is applied only where the stamp is older, so every post
@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from itertools import islice
@@ -44,6 +44,15 @@ from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem, Release, Re
 from models import load_language_means
 from streams import feedback, recent
 from streams.cascades import VELOCITY_WINDOW, CascadeState, place
+from streams.records import (
+    Cooldown,
+    HourCounts,
+    HourSamples,
+    PostEntry,
+    ProductDay,
+    Sighting,
+    Stamped,
+)
 from streams.releases import ReleaseRules
 from streams.simhash import features, fingerprint_of
 from streams.spikes import Baseline, SpikeRule, baseline
@@ -82,17 +91,30 @@ class SignalConfig:
 
 @dataclass
 class Tables:
-    """Named state; the Faust app passes changelogged tables, tests pass dicts."""
+    """Named state; the Faust app passes changelogged tables, tests pass dicts. Keys, and the
+    record each value is (``RECORDS``), are in streams/records.py."""
 
-    posts: Table = field(default_factory=dict)  # post id → PostEntry fields, see _entry
-    counts: Table = field(default_factory=dict)  # "<key>|<hour start>" → {"o", "m": [posts per minute]}
-    samples: Table = field(default_factory=dict)  # the same key → {"o", "s": up to 5 [post id, text, minute]}
-    items: Table = field(default_factory=dict)  # item id → {"o", **ItemState}
-    cascades: Table = field(default_factory=dict)  # root id → {"o", **CascadeState}
-    cooldowns: Table = field(default_factory=dict)  # alert key → [epoch it last fired, offset that fired it]
-    product_days: Table = field(default_factory=dict)  # "<product>|<day>" → records.ProductDay
-    sightings: Table = field(default_factory=dict)  # "<product or line>|<version>" → records.Sighting
+    posts: Table = field(default_factory=dict)
+    counts: Table = field(default_factory=dict)
+    samples: Table = field(default_factory=dict)
+    items: Table = field(default_factory=dict)
+    cascades: Table = field(default_factory=dict)
+    cooldowns: Table = field(default_factory=dict)
+    product_days: Table = field(default_factory=dict)
+    sightings: Table = field(default_factory=dict)
 
+
+# What each table's values are: they are stored encoded, and read back decoded, by streams.recent.Cached.
+RECORDS = {
+    "posts": PostEntry,
+    "counts": HourCounts,
+    "samples": HourSamples,
+    "items": Stamped,
+    "cascades": Stamped,
+    "cooldowns": Cooldown,
+    "product_days": ProductDay,
+    "sightings": Sighting,
+}
 
 Message = tuple[str, str, str]  # (topic, as agents.Topics names it: counts, items, ...), key, value
 
@@ -165,8 +187,8 @@ class Signals:
     def recent(self) -> recent.Recent:
         if self._recent is None:
             self._recent = recent.rebuild(
-                self.t.posts.items(),
-                self.t.items.items(),
+                self.c.posts.items(),
+                self.c.items.items(),
                 band_count=self.config.near_dup_distance + 1,
                 near_dup_capacity=self.config.near_dup_capacity,
                 items_per_group=self.config.items_per_group,
@@ -182,7 +204,7 @@ class Signals:
         self._recent = None
         self._sweeps = {}
         # Every read and write of process() goes through these; the tables' values stay decoded here.
-        self.c = Tables(**{name: recent.Cached(getattr(self.t, name), CACHED) for name in Tables.__dataclass_fields__})
+        self.c = Tables(**{name: recent.Cached(table, CACHED, RECORDS[name]) for name, table in vars(self.t).items()})
         self.watch = ReleaseWatch(self)
 
     @property
@@ -209,44 +231,43 @@ class Signals:
         """Every table write for ``post``, read at ``offset`` of ``posts.classified``, and what to
         send; ``fp`` is the post's :meth:`fingerprint_of`, ``vector`` the classifier's sentence vector,
         ``partition`` the partition of posts.raw it came in on (its input, for the clock)."""
-        entry = self.c.posts.get(post.id)
+        entry: PostEntry | None = self.c.posts.get(post.id)
         fetched = post.fetched_at.timestamp()
-        if entry is not None and entry["o"] != offset:
+        if entry is not None and entry.offset != offset:
             # A replay or a re-fetch: indexed again when newer (its engagement may have changed),
             # never counted again.
-            if fetched <= entry["f"]:
+            if fetched <= entry.fetched:
                 return Outputs(post, redelivery=True)
-            self.c.posts[post.id] = {**entry, "f": fetched}
-            return Outputs(post.model_copy(update={"duplicate_of": entry["d"], "item_id": entry.get("item")}))
+            self.c.posts[post.id] = replace(entry, fetched=fetched)
+            return Outputs(post.model_copy(update={"duplicate_of": entry.duplicate_of, "item_id": entry.item}))
         first_time = entry is None
         if first_time:
             entry = self._entry(post, fp, offset, "-" if partition is None else str(partition))
-        out = Outputs(
-            post.model_copy(update={"duplicate_of": entry["d"]}), late=entry["late"] or entry.get("old", False)
-        )
+        out = Outputs(post.model_copy(update={"duplicate_of": entry.duplicate_of}), late=entry.late or entry.too_old)
         self._cascade(post, entry, offset, out)
-        if entry["d"] is None:  # a near-duplicate is indexed but counted once, as its original
-            if not entry.get("old"):
+        if entry.duplicate_of is None:  # a near-duplicate is indexed but counted once, as its original
+            if not entry.too_old:
                 self._count(post, entry, offset, out)
-            self.watch.count_product_days(post, entry["t"], offset)
-            self.watch.sight(post, entry["t"], offset, out)
-            self._feedback(post, entry, offset, out, vector)
+            self.watch.count_product_days(post, entry.at, offset)
+            self.watch.sight(post, entry.at, offset, out)
+            item_id = self._feedback(post, entry, offset, out, vector)
+            entry = replace(entry, item=item_id)
         if self.watch.watching:
             self.watch.verify_due(out)
         if first_time:
-            entry["al"] = [a.model_dump_json() for a in out.alerts]
+            entry = replace(entry, alerts=[a.model_dump_json() for a in out.alerts])
         else:  # the entry knows which of its alerts are still to go out: none once they were sent
-            out.alerts = [Alert.model_validate_json(a) for a in entry["al"]]
+            out.alerts = [Alert.model_validate_json(a) for a in entry.alerts]
         self.c.posts[post.id] = entry  # also again on a redelivery: this worker may hold it, its changelog not
         return out
 
     def sent(self, post_id: str) -> None:
         """The post's alerts are in Kafka: a redelivery must not notify anyone again."""
         entry = self.c.posts.get(post_id)
-        if entry is not None and entry.get("al"):
-            self.c.posts[post_id] = {**entry, "al": []}
+        if entry is not None and entry.alerts:
+            self.c.posts[post_id] = replace(entry, alerts=[])
 
-    def _entry(self, post: EnrichedPost, fp: int | None, offset: int, source: str) -> dict:
+    def _entry(self, post: EnrichedPost, fp: int | None, offset: int, source: str) -> PostEntry:
         """What is decided once per post and kept with it: its time, original, fingerprint, place, and
         the input (partition of posts.raw) it came in on, ``source``."""
         now = event_time(post)
@@ -269,45 +290,45 @@ class Signals:
             duplicate_of = self.recent.near_duplicates.find(post.id, fp, now, self.config.near_dup_distance, horizon)
             self.recent.near_duplicates.add(duplicate_of or post.id, fp, now)
         parent = self.c.posts.get(post.repost_of) if post.repost_of else None
-        root, depth = place(post, (parent["r"], parent["dp"]) if parent else None)
-        return {"o": offset, "t": now, "f": post.fetched_at.timestamp(), "d": duplicate_of, "fp": fp,
-                "r": root, "dp": depth, "a": post.author.id, "late": late and not old, "old": old, "in": source,
-                "al": []}  # fmt: skip
+        root, depth = place(post, (parent.root, parent.depth) if parent else None)
+        return PostEntry(offset, now, post.fetched_at.timestamp(), duplicate_of, fp, root, depth, post.author.id,
+                         late=late and not old, too_old=old, input=source)  # fmt: skip
 
-    def _stamped(self, table: Table, key: str, offset: int) -> tuple[dict | None, bool]:
-        """(the stored value, whether this offset's change is in it already)."""
+    def _stamped(self, table: Table, key: str, offset: int) -> tuple:
+        """(the stored record, whether this offset's change is in it already)."""
         stored = table.get(key)
-        return stored, stored is not None and stored["o"] >= offset
+        return stored, stored is not None and stored.offset >= offset
 
     # --- windowed counts and spikes ------------------------------------------------------
 
-    def _count(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs) -> None:
-        now = entry["t"]
+    def _count(self, post: EnrichedPost, entry: PostEntry, offset: int, out: Outputs) -> None:
+        now = entry.at
         hour, minute = _hour(now), self.config.live.starts(now)[0]
         slot = (minute - hour) // 60
         recent_ = self.recent
         for dims in dimensions(post):
             name = key_of(dims)
             stored, applied = self._stamped(self.c.counts, f"{name}|{hour}", offset)
-            value = stored or {"o": offset, "m": [0] * (HOUR // 60)}
+            value = stored or HourCounts(offset, [0] * (HOUR // 60))
             if not applied:
-                value["m"][slot] += 1
-                value["o"] = offset
+                minutes = list(value.minutes)
+                minutes[slot] += 1
+                value = HourCounts(offset, minutes)
                 if minute < self.config.alerting.trailing(recent_.clock.watermark):
                     recent_.forget_baselines(name)  # a window before the current one changed
             self._keep_sample(f"{name}|{hour}", post, minute, offset)
             self.c.counts[f"{name}|{hour}"] = value
-            out.counts[f"{self.config.live.name}|{name}|{minute}"] = value["m"][slot]
-            if not entry["late"]:  # a late post's windows have closed: it can fire or change no alert
+            out.counts[f"{self.config.live.name}|{name}|{minute}"] = value.minutes[slot]
+            if not entry.late:  # a late post's windows have closed: it can fire or change no alert
                 self._check_spike(dims, entry, offset, out)
 
     def _keep_sample(self, key: str, post: EnrichedPost, minute: int, offset: int) -> None:
         """The first posts of a key's hour, for the alert to show; a table apart, so that the
         counts, written on every post, stay small."""
         stored, applied = self._stamped(self.c.samples, key, offset)
-        if stored is None or (not applied and len(stored["s"]) < SAMPLES):
-            kept = stored["s"] if stored else []
-            self.c.samples[key] = {"o": offset, "s": [*kept, [post.id, post.full_text[:SAMPLE_CHARS], minute]]}
+        if stored is None or (not applied and len(stored.samples) < SAMPLES):
+            kept = stored.samples if stored else []
+            self.c.samples[key] = HourSamples(offset, [*kept, [post.id, post.full_text[:SAMPLE_CHARS], minute]])
 
     def _window(self, name: str, start: int) -> int:
         """Posts counted for ``name`` in the alerting window from ``start``."""
@@ -316,16 +337,17 @@ class Signals:
         for hour in range(_hour(start), end, HOUR):
             value = self.c.counts.get(f"{name}|{hour}")
             if value is not None:
-                total += sum(value["m"][max(0, (start - hour) // 60) : (end - hour) // 60])
+                total += sum(value.minutes[max(0, (start - hour) // 60) : (end - hour) // 60])
         return total
 
     def _samples(self, name: str, start: int) -> list[list]:
         end = start + self.config.alerting.size
         kept = [self.c.samples.get(f"{name}|{hour}") for hour in range(_hour(start), end, HOUR)]
-        return [s for value in kept if value for s in value["s"] if start <= s[2] < end][:SAMPLES]
+        return [s for value in kept if value for s in value.samples if start <= s[2] < end][:SAMPLES]
 
     def current_window(self, name: str, watermark: float) -> tuple[int, int, Baseline]:
-        """(window start, count, baseline) of the stream's current alerting window for a key."""
+        """(window start, count, baseline) of the stream's current alerting window for a key: for
+        reading the state from outside, as docs/examples/spike_scenario.py (docs/spikes.md) does."""
         start = self.config.alerting.trailing(watermark)
         return start, self._window(name, start), self._baseline(name, start)
 
@@ -377,22 +399,23 @@ class Signals:
         """Whether this post raises the alert ``key``: the rule fires and the cooldown is over, or
         this very post raised it before the worker died."""
         stored = self.c.cooldowns.get(key)
-        if stored is not None and stored[1] >= offset:
-            return stored[1] == offset
-        if not fires or not self.config.spike.cooled_down(stored[0] if stored else None, now):
+        if stored is not None and stored.offset >= offset:
+            return stored.offset == offset
+        if not fires or not self.config.spike.cooled_down(stored.fired_at if stored else None, now):
             return False
-        self.c.cooldowns[key] = [now, offset]
+        self.c.cooldowns[key] = Cooldown(now, offset)
         return True
 
     # --- feedback items ---------------------------------------------------------------------
 
-    def _feedback(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs, vector) -> None:
+    def _feedback(self, post: EnrichedPost, entry: PostEntry, offset: int, out: Outputs, vector) -> str | None:
+        """The feedback item the post joins (None when it is no feedback), with every write for it."""
         vector = np.asarray(vector, dtype=np.float32) if vector is not None else None
         group = feedback.group_of(post, vector is not None)
         if group is None:
-            return
+            return None
         feats = Counter(features(post.full_text))
-        idle_since = entry["t"] - self.config.item_idle_s
+        idle_since = entry.at - self.config.item_idle_s
         if vector is not None:
             threshold = self.config.item_vector_threshold
             item_id = feedback.pick(feats, self.recent.nearest(group, vector, post.language, idle_since, threshold))
@@ -401,43 +424,41 @@ class Signals:
         if item_id is None:
             item_id = feedback.ItemState.open(post, group).id  # the same id when the post comes again
         stored, applied = self._stamped(self.c.items, item_id, offset)
-        item = feedback.ItemState(**{k: v for k, v in stored.items() if k != "o"}) if stored else None
-        if item is None:
-            item = feedback.ItemState.open(post, group)
+        item = feedback.ItemState(**stored.state) if stored else feedback.ItemState.open(post, group)
         if not applied:
-            item.add(post, feats, entry["t"], vector)
-        self.watch.check_item(item, entry["t"], offset, out)
-        self.c.items[item_id] = {"o": offset if not applied else stored["o"], **vars(item)}
-        entry["item"] = item_id
+            item.add(post, feats, entry.at, vector)
+        self.watch.check_item(item, entry.at, offset, out)
+        self.c.items[item_id] = Stamped(offset if not applied else stored.offset, vars(item))
         last_seen = datetime.fromisoformat(item.last_seen).timestamp()
         kept = recent.OpenItem.of(item.profile, last_seen, item.mean_vector(), item.languages)
         self.recent.keep_item(item.group, item_id, kept)
         self.watch.item_changed(item)
         out.post = out.post.model_copy(update={"item_id": item_id})
         out.items.append(self.watch.item_record(item))
+        return item_id
 
     # --- cascades -------------------------------------------------------------------------
 
-    def _cascade(self, post: EnrichedPost, entry: dict, offset: int, out: Outputs) -> None:
+    def _cascade(self, post: EnrichedPost, entry: PostEntry, offset: int, out: Outputs) -> None:
         if not post.repost_of:
             return
-        root = entry["r"]
+        root = entry.root
         stored, applied = self._stamped(self.c.cascades, root, offset)
         if stored is None:
             root_entry = self.c.posts.get(root)
             state = CascadeState(
                 root_id=root,
-                root_author_id=root_entry["a"] if root_entry else None,
-                first_seen=_iso(root_entry["t"] if root_entry else entry["t"]).isoformat(),
+                root_author_id=root_entry.author if root_entry else None,
+                first_seen=_iso(root_entry.at if root_entry else entry.at).isoformat(),
             )
         else:
-            state = CascadeState(**{k: v for k, v in stored.items() if k != "o"})
+            state = CascadeState(**stored.state)
         if not applied:
-            state.add_repost(post, entry["dp"])
-        self.c.cascades[root] = {"o": offset if not applied else stored["o"], **vars(state)}
+            state.add_repost(post, entry.depth)
+        self.c.cascades[root] = Stamped(offset if not applied else stored.offset, vars(state))
         out.cascades.append(state.to_record())
         newest = datetime.fromisoformat(state.last_repost_at)
-        if self._due(f"viral|{root}", state.velocity >= self.config.viral_velocity, entry["t"], offset):
+        if self._due(f"viral|{root}", state.velocity >= self.config.viral_velocity, entry.at, offset):
             out.alerts.append(
                 Alert(
                     id=f"viral|{root}|{int(newest.timestamp())}",
@@ -473,14 +494,14 @@ class Signals:
             return int(key.rsplit("|", 1)[1]) + HOUR <= horizon
 
         rules = {
-            "posts": lambda k, v: v["t"] < horizon,
+            "posts": lambda k, v: v.at < horizon,
             "counts": hour_past,
             "samples": hour_past,
-            "cooldowns": lambda k, v: v[0] < horizon,
+            "cooldowns": lambda k, v: v.fired_at < horizon,
             "cascades": lambda k, v: (
-                datetime.fromisoformat(v["last_repost_at"] or v["first_seen"]).timestamp() < horizon
+                datetime.fromisoformat(v.state["last_repost_at"] or v.state["first_seen"]).timestamp() < horizon
             ),
-            "items": lambda k, v: datetime.fromisoformat(v["last_seen"]).timestamp() < closed,
+            "items": lambda k, v: datetime.fromisoformat(v.state["last_seen"]).timestamp() < closed,
             **self.watch.expiry_rules(watermark),
         }
         removed = 0

@@ -29,7 +29,7 @@ from typing import Protocol
 from canyu.schema import Alert, FeedbackItem, ItemChange, ItemLifecycle, Release, ReleaseImpact
 from canyu_runtime.registry import decode
 from streams.feedback import SAMPLE_CHARS, ItemState, named_products
-from streams.records import ProductDay, Sighting
+from streams.records import Cooldown, ProductDay, Sighting, Stamped
 from streams.releases import (
     DAY,
     Window,
@@ -128,10 +128,9 @@ class ReleaseWatch:
         negative = post.sentiment.label == "negative"
         for product in products:
             key = f"{product}|{day_of(t)}"
-            stored = ProductDay.decode(self.s.c.product_days.get(key)) or ProductDay(-1)
+            stored = self.s.c.product_days.get(key) or ProductDay(-1)
             if stored.offset < offset:
-                day = ProductDay(offset, stored.negative + negative, stored.total + 1)
-                self.s.c.product_days[key] = day.encode()
+                self.s.c.product_days[key] = ProductDay(offset, stored.negative + negative, stored.total + 1)
         self._touch(products, t)
 
     def sight(self, post, t: float, offset: int, out) -> None:
@@ -142,7 +141,7 @@ class ReleaseWatch:
             if product is None:  # "v3.2.1" of an app the post does not name: which app's?
                 continue
             key = Release.key_of(product, mention.version)
-            stored = Sighting.decode(self.s.c.sightings.get(key))
+            stored = self.s.c.sightings.get(key)
             if stored is not None and stored.offset >= offset:
                 if stored.offset == offset and stored.seen is not None:  # this post made it: send again
                     out.releases.append(self._seen(product, mention.version, stored))
@@ -150,7 +149,7 @@ class ReleaseWatch:
             if stored is not None and stored.seen is not None:
                 if t < stored.first_seen:  # named earlier than the posts read so far said: its date moves back
                     sighting = Sighting(offset, t, stored.authors, stored.seen)
-                    self.s.c.sightings[key] = sighting.encode()
+                    self.s.c.sightings[key] = sighting
                     self._announce(product, mention.version, sighting, out)
                 continue  # a release already: nothing more to count
             first_seen = min(stored.first_seen, t) if stored else t
@@ -161,7 +160,7 @@ class ReleaseWatch:
             authors = tuple(recent[: self.rules.seen_authors])
             seen = t if len(authors) >= self.rules.seen_authors else None
             sighting = Sighting(offset, first_seen, authors, seen)
-            self.s.c.sightings[key] = sighting.encode()
+            self.s.c.sightings[key] = sighting
             if seen is not None:
                 self._announce(product, mention.version, sighting, out)
 
@@ -233,7 +232,7 @@ class ReleaseWatch:
             del self.watching[item_id]
             stored = self.s.c.items.get(item_id)
             if stored is not None:
-                item = ItemState(**{k: v for k, v in stored.items() if k != "o"})
+                item = ItemState(**stored.state)
                 out.items.append(self.item_record(item))
                 self._restate(item)
                 self._watch(item, now)
@@ -270,8 +269,8 @@ class ReleaseWatch:
         """True the first time ``key`` is asked for, and again only for the record that first asked."""
         stored = self.s.c.cooldowns.get(key)
         if stored is not None:
-            return stored[1] == offset
-        self.s.c.cooldowns[key] = [until, offset]
+            return stored.offset == offset
+        self.s.c.cooldowns[key] = Cooldown(until, offset)
         return True
 
     def item_changed(self, item: ItemState) -> None:
@@ -383,7 +382,7 @@ class ReleaseWatch:
             if said.fixed_in in versions:
                 touched.add(item_id)
             stored = self.s.c.items.get(item_id)
-            if stored and _newer(said, stored.get("lifecycle")):
+            if stored and _newer(said, stored.state.get("lifecycle")):
                 touched.add(item_id)
         for release in changed:
             self.dirty.add(release.key)
@@ -391,9 +390,9 @@ class ReleaseWatch:
             stored = self.s.c.items.get(item_id)
             if stored is None:
                 continue
-            item = ItemState(**{k: v for k, v in stored.items() if k != "o"})
+            item = ItemState(**stored.state)
             self.check_item(item, self._now(), offset, out)
-            self.s.c.items[item_id] = {"o": max(stored["o"], offset), **vars(item)}
+            self.s.c.items[item_id] = Stamped(max(stored.offset, offset), vars(item))
             out.items.append(self.item_record(item))
             self._restate(item)
         self.verify_due(out)
@@ -416,7 +415,7 @@ class ReleaseWatch:
             for item_id in self.s.recent.items_by_product.get(release.product, ()):
                 stored = self.s.c.items.get(item_id)
                 if stored is not None:
-                    item = ItemState(**{k: v for k, v in stored.items() if k != "o"})
+                    item = ItemState(**stored.state)
                     items.append((item, self._status(item)[0]))
             out.append(impact(release, items, self._negative(release, now), now, self.rules))
         self.dirty.clear()
@@ -427,7 +426,7 @@ class ReleaseWatch:
         first = day_of(release.date.timestamp())
         sides = []
         for days in (range(first - self.rules.window_days, first), range(first, first + len(window.after))):
-            found = [ProductDay.decode(self.s.c.product_days.get(f"{release.product}|{d}")) for d in days]
+            found = [self.s.c.product_days.get(f"{release.product}|{d}") for d in days]
             sides.append((sum(f.negative for f in found if f), sum(f.total for f in found if f)))
         return sides[0], sides[1]
 
@@ -440,13 +439,13 @@ class ReleaseWatch:
         horizon = watermark - self.s.config.retention_s
         return {
             "product_days": lambda k, v: (int(k.rsplit("|", 1)[1]) + 1) * DAY <= watermark - keep,
-            "sightings": lambda k, v: Sighting.decode(v).first_seen < horizon,
+            "sightings": lambda k, v: v.first_seen < horizon,
         }
 
-    def closed(self, item_id: str, value: dict) -> FeedbackItem:
+    def closed(self, item_id: str, value: Stamped) -> FeedbackItem:
         """An item no post joined for the idle time: the worker stops tracking it, and says so."""
         self.s.recent.forget_item(item_id)
-        return self.item_record(ItemState(**{k: v for k, v in value.items() if k != "o"}), status="closed")
+        return self.item_record(ItemState(**value.state), status="closed")
 
 
 class FollowedRegistries:
