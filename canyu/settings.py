@@ -6,10 +6,12 @@ Precedence, highest first: keyword arguments, environment, the file named by
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AwareDatetime, Field
 from pydantic_settings import (
@@ -20,6 +22,8 @@ from pydantic_settings import (
 )
 
 from canyu import topics
+
+ENV_PREFIX = "CANYU_"
 
 
 def _config_file() -> Path | None:
@@ -34,7 +38,7 @@ def _config_file() -> Path | None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CANYU_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     home: Path = Field(Path.home() / ".canyu", description="server data, logs and pid files")
     cache_dir: Path = Field(
@@ -196,6 +200,22 @@ class Settings(BaseSettings):
         if config is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
         return tuple(sources)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (``replace(batch_size=8)``), checked again."""
+        return type(self).model_validate({**self.model_dump(), **changes})
+
+    def flat(self, mode: str = "python") -> dict[str, Any]:
+        """Every setting by its name; ``mode="json"``: as JSON would hold it (paths and dates as strings)."""
+        return self.model_dump(mode=mode)
+
+    def environment(self, changed_only: bool = True) -> dict[str, str]:
+        """The ``CANYU_*`` variables that give another process these settings: those that differ from
+        their defaults (every one, without ``changed_only``). A setting that is None has none."""
+        defaults = type(self).model_construct().flat(mode="json")
+        return {ENV_PREFIX + name.upper(): value if isinstance(value, str) else json.dumps(value)
+                for name, value in self.flat(mode="json").items()
+                if value is not None and not (changed_only and value == defaults[name])}  # fmt: skip
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}{name}"

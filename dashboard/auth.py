@@ -32,8 +32,9 @@ def with_tokens(settings: Settings) -> Settings:
     The files are the operator's only (0600 in a 0700 folder); what is printed is where they are
     (``token_file``), never a token, so a log of `canyu dashboard` or `canyu up` shows none.
     """
-    missing = {name: stored_secret(settings, name, create=True) for name in TOKENS if getattr(settings, name) is None}
-    return settings.model_copy(update=missing)
+    given = settings.flat()
+    missing = {name: stored_secret(settings, name, create=True) for name in TOKENS if given[name] is None}
+    return settings.replace(**missing)
 
 
 def token_file(settings: Settings, name: str = "dashboard_token") -> Path:

@@ -52,9 +52,8 @@ class Pipeline:
         """``first_post``: where in ``bench.corpus``'s sequence the posts this pipeline makes
         begin (the ones before it are the e2e section's)."""
         namespace = f"bench-{uuid.uuid4().hex[:8]}."
-        self.settings = base.model_copy(update={"namespace": namespace, **settings})
-        self.env = {**os.environ, "CANYU_NAMESPACE": namespace}
-        self.env.update({f"CANYU_{name.upper()}": str(value) for name, value in settings.items()})
+        self.settings = base.replace(namespace=namespace, **settings)
+        self.env = {**os.environ, **self.settings.environment()}
         self.logs = logs
         self.procs: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}

@@ -23,8 +23,9 @@ def dashboard() -> None:
 
     settings = get_settings()
     ready = with_tokens(settings)
+    given = settings.flat()
     for name in TOKENS:
-        if getattr(settings, name) is None:
+        if given[name] is None:
             typer.echo(f"CANYU_{name.upper()} is not set; the token is in {token_file(settings, name)}")
     typer.echo(f"dashboard: {dashboard_url(settings)}  (API spec: /openapi.json)")
     # Open live feeds would otherwise hold a shutdown for as long as the browser stays.

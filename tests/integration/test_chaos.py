@@ -229,7 +229,7 @@ def progress(settings: Settings, at_least: int, what: str, timeout: float = 300)
 @pytest.mark.timeout(1500)
 def test_ten_thousand_posts_through_kills_a_frozen_elasticsearch_and_a_kafka_restart(stack, ns, tmp_path):
     started = time.monotonic()
-    settings = ns.model_copy(update={"classifier": "lexicon", "worker_web_port": free_port()})
+    settings = ns.replace(classifier="lexicon", worker_web_port=free_port())
     posts, old = good_posts(N_POSTS)
     good = {p.id for p in posts}
     records = [(p.id, p.model_dump_json().encode()) for p in posts[1:]]

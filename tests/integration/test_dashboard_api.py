@@ -39,7 +39,7 @@ pytestmark = pytest.mark.timeout(240)
 @pytest.fixture(scope="module")
 def seeded(stack):
     """One namespace for the module, seeded once: the tests only read it (subscriptions aside)."""
-    ns = with_tokens(stack.model_copy(update={"namespace": f"tdash{uuid.uuid4().hex[:8]}."}))
+    ns = with_tokens(stack.replace(namespace=f"tdash{uuid.uuid4().hex[:8]}."))
     ensure_topics(ns)
     with client(ns) as es:
         migrate(es, ns)

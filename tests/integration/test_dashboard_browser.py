@@ -50,11 +50,11 @@ def publish_raw(settings, post: Post) -> None:
 
 
 def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_live(ns, tmp_path, monkeypatch):
-    settings = with_tokens(ns.model_copy(update={"dashboard_port": free_port()}))
+    settings = with_tokens(ns.replace(dashboard_port=free_port()))
     with client(settings) as es:
         seed(es, settings)
-    for name in ("dashboard_port", "dashboard_token", "dashboard_admin_token"):
-        monkeypatch.setenv(f"CANYU_{name.upper()}", str(getattr(settings, name)))
+    for name, value in settings.environment().items():
+        monkeypatch.setenv(name, value)
     # The feed is under test, not the classifier: the lexicon baseline needs no trained files and starts fast.
     monkeypatch.setenv("CANYU_CLASSIFIER", "lexicon")
     base = f"http://127.0.0.1:{settings.dashboard_port}"

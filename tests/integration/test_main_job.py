@@ -25,7 +25,7 @@ BACKGROUND_POST = "forum:100992"  # the first report of background apps killed
 
 
 def test_canyu_up_indexes_the_whole_sample_and_search_finds_all_three_languages(stack):
-    settings = stack.model_copy(update={"namespace": f"main{uuid.uuid4().hex[:8]}."})
+    settings = stack.replace(namespace=f"main{uuid.uuid4().hex[:8]}.")
     env = env_for(settings, CANYU_DASHBOARD_PORT=str(free_port()))
     expected = sum(1 for line in sample_corpus().read_text(encoding="utf-8").splitlines() if line.strip())
 

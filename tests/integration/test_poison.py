@@ -69,7 +69,7 @@ def dead_letters(settings) -> dict[str, DeadLetter]:
 
 
 def test_poison_records_are_dead_lettered_or_indexed_and_the_pipeline_keeps_going(ns, tmp_path):
-    settings = ns.model_copy(update={"classifier": "lexicon", "worker_web_port": free_port()})
+    settings = ns.replace(classifier="lexicon", worker_web_port=free_port())
     producer = make_producer(settings)
     for key, value in POISON.items():
         producer.send(settings.topic(topics.POSTS_RAW), key=key.encode(), value=value).get(timeout=30)

@@ -37,8 +37,7 @@ def item_of(settings, post_id: str) -> str:
 
 
 def test_a_new_user_sees_the_release_story_after_canyu_up(stack, tmp_path):
-    settings = with_tokens(stack.model_copy(update={"namespace": f"story{uuid.uuid4().hex[:8]}.",
-                                                    "dashboard_port": free_port()}))  # fmt: skip
+    settings = with_tokens(stack.replace(namespace=f"story{uuid.uuid4().hex[:8]}.", dashboard_port=free_port()))
     story = Story.load()
     release, (fixed_in,) = story.releases[0], story.fix_versions()
     registered, fixed = f"{release.product}|{release.version}", f"{release.product}|{fixed_in}"

@@ -1,3 +1,4 @@
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,32 @@ def test_the_namespace_prefixes_topics_groups_and_the_alias():
     assert all(t.startswith("t1.") for t in settings.all_topics)
     assert settings.posts_alias == "t1.posts"
     assert settings.sink_group.startswith("t1.")
+
+
+def test_replace_changes_the_named_settings_checks_them_and_leaves_the_original_alone(tmp_path):
+    settings = Settings(home=tmp_path, batch_size=8)
+    changed = settings.replace(batch_size=16, deliver_allowed_hosts=["hooks.internal"])
+    assert (changed.batch_size, changed.deliver_allowed_hosts, changed.home) == (16, ["hooks.internal"], tmp_path)
+    assert (settings.batch_size, settings.deliver_allowed_hosts) == (8, [])
+    with pytest.raises(ValidationError, match="batch_size"):
+        settings.replace(batch_size=0)
+    with pytest.raises(ValidationError, match="batch_sise"):
+        settings.replace(batch_sise=16)
+
+
+def test_the_environment_of_some_settings_gives_another_process_the_same_settings(tmp_path, monkeypatch):
+    settings = Settings(
+        home=tmp_path,
+        namespace="t1.",
+        batch_size=8,
+        classifier_process=False,
+        deliver_allowed_hosts=["a.internal", "b.internal"],
+        date_floor=datetime(2010, 5, 1, tzinfo=timezone.utc),
+        webhook_secret="a-secret",
+    )
+    assert settings.environment()["CANYU_BATCH_SIZE"] == "8"
+    assert "CANYU_BATCH_WAIT_S" not in settings.environment()  # a default
+    assert "CANYU_DASHBOARD_TOKEN" not in settings.environment(changed_only=False)  # None: no variable
+    for name, value in settings.environment().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == settings
