@@ -55,7 +55,7 @@ def _load(settings: Settings, min_features: int, worker: int | None) -> None:
     _loaded.clear()  # a thread's are the worker's own: what an earlier app loaded, or failed on, goes
     try:
         _loaded.update(
-            classifier=load_classifier(settings.classifier, threads=settings.classifier_threads),
+            classifier=load_classifier(settings.classifier.backend, threads=settings.classifier_threads),
             catalogue=Catalogue.load(settings.products_file),
             versions=VersionFinder.load(),
             settings=settings,
@@ -119,7 +119,7 @@ class Classifying:
         failed = executor.submit(_ready).result()  # loaded before the worker takes a post
         if failed:
             executor.shutdown()
-            raise RuntimeError(f"the classifier {settings.classifier!r} did not load: {failed}")
+            raise RuntimeError(f"the classifier {settings.classifier.backend!r} did not load: {failed}")
         return executor
 
     def pid(self) -> int:

@@ -68,7 +68,7 @@ def classifier_alone(settings: Settings, records: list[tuple[bytes, bytes]]) -> 
     cpu = cpu_ended.user + cpu_ended.system - cpu_began.user - cpu_began.system
     return {
         "posts_per_s": len(records) / seconds,
-        "classifier": settings.classifier,
+        "classifier": settings.classifier.backend,
         "in_process": settings.classifier_process,
         "threads": threads,
         "cpu_ms_per_post": {"classifier": cpu * 1000 / len(records)},

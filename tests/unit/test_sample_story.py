@@ -45,7 +45,7 @@ class Told:
         settings = Settings()
         lines = [line for line in sample_corpus().read_bytes().splitlines() if line.strip()]
         records = [RawRecord(line, offset=n) for n, line in enumerate(lines)]
-        enriched = enrich_batch(records, load_classifier(settings.classifier), settings,
+        enriched = enrich_batch(records, load_classifier(settings.classifier.backend), settings,
                                 mentions=Catalogue.load().mentions, versions=VersionFinder.load().find)  # fmt: skip
         self.registries = StaticRegistries()
         for release in story.releases:
