@@ -173,7 +173,7 @@ def check(
     updated = observe(seen, lags, now)
     write_json_atomically(path, updated)
     mine = [p for p in lags if only is None or (p.topic, p.partition) in only]
-    return Verdict(service, mine, stalled(updated, mine, now, settings.worker_stall_s, not_before), first_look)
+    return Verdict(service, mine, stalled(updated, mine, now, settings.worker.stall_s, not_before), first_look)
 
 
 class LagCollector(Collector):
