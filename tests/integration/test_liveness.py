@@ -27,7 +27,7 @@ TRIES = 3  # attempts at the start-up race; each one either keeps consuming or i
 
 
 def canyu(settings: Settings, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = env_for(settings, CANYU_WORKER_WEB_PORT=str(settings.worker_web_port))
+    env = env_for(settings, CANYU_WORKER_WEB_PORT=str(settings.worker.web_port))
     return subprocess.run([sys.executable, "-m", "canyu_cli", *args], env=env, capture_output=True, text=True,
                           timeout=timeout)  # fmt: skip
 
@@ -137,7 +137,7 @@ def test_a_paused_worker_with_lag_fails_its_health_check(ns, tmp_path):
     settings = ns.replace(classifier="lexicon", worker_stall_s=STALL_S, worker_web_port=free_port())
     posts = [make_post(i, distinct_text(i), timedelta(seconds=i)) for i in range(40)]
     with running("worker", settings, tmp_path) as worker:
-        wait_for(lambda: any(t == settings.topic(topics.POSTS_RAW) for t, _ in assignment(settings.worker_web_port)),
+        wait_for(lambda: any(t == settings.topic(topics.POSTS_RAW) for t, _ in assignment(settings.worker.web_port)),
                  what="the worker holding posts.raw")  # fmt: skip
         publish_all(settings, posts[:20])
         wait_for(lambda: len(enriched_ids(settings)) == 20, timeout=120, what="the first posts through")

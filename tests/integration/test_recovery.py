@@ -45,7 +45,7 @@ def settled(settings: Settings, ids: set[str]) -> bool:
 
 
 def stored_post_ids(settings: Settings) -> set[str]:
-    folder = settings.home / "faust" / f"{settings.worker_app_id}-{settings.worker_web_port}"
+    folder = settings.home / "faust" / f"{settings.worker_app_id}-{settings.worker.web_port}"
     (db,) = folder.glob("v*/tables/state-posts-0.db")
     store = Rdict(str(db), access_type=AccessType.read_only())
     try:

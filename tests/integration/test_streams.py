@@ -206,6 +206,6 @@ def test_the_worker_steps_back_for_its_classifier_process(ns, tmp_path):
     first = os.getpriority(os.PRIO_PROCESS, 0)  # what the worker starts with: this thread's
     with running("worker", settings, tmp_path) as worker:
         (classifier,) = wait_for(lambda: classifier_processes(worker.pid), what="the classifier process")
-        wait_for(lambda: assignment(settings.worker_web_port), what="the worker at work")
+        wait_for(lambda: assignment(settings.worker.web_port), what="the worker at work")
         assert os.getpriority(os.PRIO_PROCESS, worker.pid) == first + 3
         assert os.getpriority(os.PRIO_PROCESS, classifier) == first
