@@ -134,7 +134,7 @@ class ElasticsearchSink(BatchSink):
     name = "elasticsearch-sink"
 
     def __init__(self, settings: Settings):
-        load_analysis(settings.es_analysis)  # a wrong setting fails now, not in an endless retry
+        load_analysis(settings.elasticsearch.analysis)  # a wrong setting fails now, not in an endless retry
         self.routes = routes(settings)
         super().__init__(settings, list(self.routes), settings.sink_group)
         self.es = client(settings)
