@@ -56,11 +56,11 @@ def _refuse(status: int, why: str) -> HTTPException:
 
 
 def is_reader(settings: Settings, token: str | None) -> bool:
-    return _matches(token, settings.dashboard_token) or _matches(token, settings.dashboard_admin_token)
+    return _matches(token, settings.dashboard.token) or _matches(token, settings.dashboard.admin_token)
 
 
 def is_admin(settings: Settings, token: str | None) -> bool:
-    return _matches(token, settings.dashboard_admin_token)
+    return _matches(token, settings.dashboard.admin_token)
 
 
 def reader(request: Request, token: Annotated[str | None, Depends(presented)]) -> None:
@@ -78,7 +78,7 @@ def admin(request: Request, token: Annotated[str | None, Depends(presented)]) ->
         raise _refuse(401, "the admin token is required: Authorization: Bearer <admin token>")
     if is_admin(settings, token):
         return
-    if _matches(token, settings.dashboard_token):
+    if _matches(token, settings.dashboard.token):
         raise HTTPException(403, "the read-only token cannot do this: it needs the admin token")
     raise _refuse(401, "the token is not valid")
 
