@@ -59,7 +59,7 @@ def statuses(settings: Settings, service: str) -> list[dict]:
 
 def worker_liveness(settings: Settings, now: float | None = None) -> Liveness:
     result = Liveness()
-    port = settings.worker_web_port
+    port = settings.worker.web_port
     saved = read_status(status_path(settings, settings.worker_app_id, str(port))) or {}
     assigned = None
     try:

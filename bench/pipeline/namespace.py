@@ -97,7 +97,7 @@ class Pipeline:
     def wait_assigned(self, workers: list[str], timeout: float = 300) -> None:
         """Until every worker owns something and together they own every partition of posts.raw."""
         raw = self.settings.topic(topics.POSTS_RAW)
-        wanted = {(raw, p) for p in range(self.settings.topic_partitions)}
+        wanted = {(raw, p) for p in range(self.settings.kafka.topic_partitions)}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()

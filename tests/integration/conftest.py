@@ -125,7 +125,7 @@ def read_topic(settings: Settings, topic: str) -> list:
 def committed_everything(settings: Settings, group: str, topic: str) -> bool:
     """True when ``group`` has committed up to the end of every partition of ``topic``."""
     # A consumer that never subscribes only reads the group's offsets; it does not join it.
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, group_id=group, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         end = consumer.end_offsets(partitions)
