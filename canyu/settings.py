@@ -424,13 +424,6 @@ class Settings(BaseSettings):
                 for name, value in self.flat(mode="json").items()
                 if value is not None and not (changed_only and value == defaults[name])}  # fmt: skip
 
-    def __getattr__(self, name: str) -> Any:
-        # For the move to sections only: a flat read (settings.batch_size) until every room reads its own.
-        if name in FLAT_NAMES:
-            section, field = FLAT_NAMES[name]
-            return getattr(getattr(self, section), field)
-        return super().__getattr__(name)
-
     def topic(self, name: str) -> str:
         return f"{self.namespace}{name}"
 
