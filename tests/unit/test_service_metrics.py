@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import configparser
 import logging
+from pathlib import Path
 
 from kafka import TopicPartition
 from prometheus_client import CollectorRegistry, generate_latest
@@ -11,7 +13,7 @@ from canyu.schema import DeadLetter
 from canyu_runtime import lag
 from canyu_runtime.dead_letters import message
 from canyu_runtime.lag import LagCollector, PartitionLag, compute_lag, observe, stalled
-from canyu_runtime.metrics import METRICS, ErrorCapture, ServiceMetrics
+from canyu_runtime.metrics import METRICS, ErrorCapture, ServiceMetrics, own_packages
 from canyu_runtime.retry import RetryPolicy
 
 A0, A1 = TopicPartition("posts.raw", 0), TopicPartition("posts.raw", 1)
@@ -108,3 +110,11 @@ def test_a_scrape_without_kafka_has_no_lag_rather_than_failing(monkeypatch):
     registry = CollectorRegistry()
     registry.register(LagCollector(None, "sink", "canyu-es-sink"))
     assert "canyu_consumer_lag{" not in generate_latest(registry).decode()
+
+
+def test_every_package_of_canyu_logs_as_canyus_own():
+    """The last error keeps canyu's own warnings: the packages come from the installed distribution,
+    and must be every package the layering rules know (.importlinter's root packages)."""
+    rules = configparser.ConfigParser()
+    rules.read(Path(__file__).resolve().parents[2] / ".importlinter")
+    assert set(rules["importlinter"]["root_packages"].split()) <= own_packages()
