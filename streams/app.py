@@ -150,13 +150,16 @@ def create_app(settings: Settings) -> faust.App:
         batch_size=settings.worker.batch_size,
         batch_wait_s=settings.worker.batch_wait_s,
     )
-    app.agent(out.raw, name="enrich")(agents.enrich)
-    app.agent(out.classified, name="signals")(agents.signals)
-    app.agent(out.subscriptions, name="subscriptions")(agents.checker(Subscription, "subscriptions"))
-    app.agent(out.releases, name="releases")(agents.checker(Release, "releases"))
-    lifecycles = app.topic(settings.topic(topics.ITEM_LIFECYCLE), key_serializer="raw", value_serializer="raw")
-    app.agent(lifecycles, name="lifecycles")(agents.checker(ItemLifecycle, "lifecycles"))
-    app.agent(out.alerts, name="notify")(agents.notify)
+    handlers = {
+        "enrich": agents.enrich,
+        "signals": agents.signals,
+        "subscriptions": agents.checker(Subscription, "subscriptions"),
+        "releases": agents.checker(Release, "releases"),
+        "lifecycles": agents.checker(ItemLifecycle, "lifecycles"),
+        "notify": agents.notify,
+    }
+    for name, topic in topics.WORKER_READS.items():  # which agent reads which topic: canyu.topics
+        app.agent(out.named(topic), name=name)(handlers[name])
     app.page("/assignment/")(assignment)
     app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
     METRICS.registry.register(ClockCollector(state))

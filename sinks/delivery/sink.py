@@ -42,7 +42,7 @@ class DeliverySink(BatchSink):
 
     def __init__(self, settings: Settings):
         retry_topic = settings.topic(topics.NOTIFICATIONS_RETRY)
-        super().__init__(settings, [settings.topic(topics.NOTIFICATIONS), retry_topic], settings.delivery_group)
+        super().__init__(settings, [settings.topic(name) for name in topics.DELIVER_READS], settings.delivery_group)
         self.retry_topic = retry_topic
         tries = settings.delivery
         self.delivery_retry = RetryPolicy(first_s=tries.backoff_s, max_s=tries.max_backoff_s, attempts=tries.attempts)
