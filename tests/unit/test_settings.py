@@ -1,4 +1,5 @@
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -168,3 +169,26 @@ def test_the_environment_of_some_settings_gives_another_process_the_same_setting
     for name, value in settings.environment().items():
         monkeypatch.setenv(name, value)
     assert Settings() == settings
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_readme_lists_each_section_with_its_flat_names():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\(top\)|`\w+`) \| (`.+`) \|$", readme, re.MULTILINE)
+    listed = {section.strip("`").replace("(top)", ""): re.findall(r"`(\w+)`", names) for section, names in rows}
+    by_section: dict[str, list[str]] = {}
+    for name, (section, _) in FLAT_NAMES.items():
+        by_section.setdefault(section, []).append(name)
+    assert listed == by_section
+
+
+def test_every_variable_and_production_setting_the_docs_and_compose_name_is_a_setting():
+    texts = [ROOT / "README.md", ROOT / "docker-compose.yml", ROOT / "Dockerfile", *(ROOT / "docs").glob("*.md")]
+    named = {v for path in texts for v in re.findall(r"\bCANYU_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8"))}
+    assert named - {"CANYU_CONFIG", "CANYU_JAVA_HOME"} <= {f"CANYU_{name.upper()}" for name in FLAT_NAMES}
+    production = (ROOT / "docs" / "production.md").read_text(encoding="utf-8").split("\n## ")[0]
+    first_cells = re.findall(r"^\| ([^|]*`[^|]*) \|", production, re.MULTILINE)
+    assert first_cells, "docs/production.md lost its table of settings"
+    assert {name for cell in first_cells for name in re.findall(r"`(\w+)`", cell)} <= set(FLAT_NAMES)
