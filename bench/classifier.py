@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         quality.main(["--data", args.data, "--cache", args.cache] + (["--full"] if args.full else []))
         print()
 
-    threads = args.threads or Settings().classifier_threads
+    threads = args.threads or Settings().classifier.threads
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     if BASELINE not in names:
         names.append(BASELINE)

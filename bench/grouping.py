@@ -111,7 +111,7 @@ def enrich_reports(reports: list[Report], classifier, settings: Settings) -> lis
     as the worker sends it: half precision, in a header beside the post (streams.agents)."""
     reports = sorted(reports, key=lambda r: r.post.created_at)
     records = [RawRecord(r.post.model_dump_json().encode(), offset=i) for i, r in enumerate(reports)]
-    mentions = Catalogue.load(settings.products_file).mentions
+    mentions = Catalogue.load(settings.worker.products_file).mentions
     enriched = enrich_batch(records, classifier, settings, mentions=mentions, versions=VersionFinder.load().find)
     out = []
     for report, result in zip(reports, enriched, strict=True):

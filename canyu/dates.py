@@ -15,7 +15,7 @@ _END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
 
 def in_window(created_at: datetime, fetched_at: datetime, settings: Settings) -> bool:
     """True when ``created_at`` is neither before the floor nor more than the margin after ``fetched_at``."""
-    return settings.date_floor <= created_at <= _latest(fetched_at, settings)
+    return settings.dates.floor <= created_at <= _latest(fetched_at, settings)
 
 
 def out_of_window(
@@ -24,12 +24,13 @@ def out_of_window(
     """None when ``created_at`` is in the window, else the reason a dead letter carries."""
     if in_window(created_at, fetched_at, settings):
         return None
-    return (f"{what} {created_at.isoformat()} is outside the sane window: not before {settings.date_floor.isoformat()},"
-            f" at most {settings.date_future_margin_s:g}s after {fetched_at.isoformat()}")  # fmt: skip
+    window = settings.dates
+    return (f"{what} {created_at.isoformat()} is outside the sane window: not before {window.floor.isoformat()},"
+            f" at most {window.future_margin_s:g}s after {fetched_at.isoformat()}")  # fmt: skip
 
 
 def _latest(fetched_at: datetime, settings: Settings) -> datetime:
     try:
-        return fetched_at + timedelta(seconds=settings.date_future_margin_s)
+        return fetched_at + timedelta(seconds=settings.dates.future_margin_s)
     except OverflowError:  # a fetched_at at the end of the calendar: nothing is later
         return _END_OF_TIME

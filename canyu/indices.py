@@ -9,7 +9,7 @@ updated in place: one index each, written through the alias.
 
 The templates are the JSON files in ``canyu/conf/``; the text analyzer they name,
 ``canyu_text``, comes from one component template chosen by
-``settings.es_analysis`` (a file in ``canyu/conf/analysis/``). Applying them is
+``settings.elasticsearch.analysis`` (a file in ``canyu/conf/analysis/``). Applying them is
 ``canyu_runtime.migrations``' job.
 """
 

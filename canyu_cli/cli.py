@@ -54,11 +54,12 @@ def _unreachable_service(error: Exception) -> str | None:
 
     settings = get_settings()
     if isinstance(error, EsConnectionError):
-        return f"cannot reach Elasticsearch at {without_credentials(settings.es_url)}; start it with `canyu stack up`"
+        where = without_credentials(settings.elasticsearch.url)
+        return f"cannot reach Elasticsearch at {where}; start it with `canyu stack up`"
     if isinstance(error, NotFoundError):
         return f"the index alias {settings.posts_alias} does not exist yet; run `canyu init` (or `canyu up`)"
     if isinstance(error, (KafkaConnectionError, KafkaTimeoutError)):
-        return f"cannot reach Kafka at {settings.kafka_bootstrap}; start it with `canyu stack up`"
+        return f"cannot reach Kafka at {settings.kafka.bootstrap}; start it with `canyu stack up`"
     return None
 
 

@@ -15,11 +15,12 @@ from pathlib import Path
 import httpx
 from kafka.errors import KafkaError
 
+from canyu import topics
 from canyu.settings import Settings
 from canyu_runtime.lag import Verdict, check, group_of
 from canyu_runtime.metrics import STATUS_EVERY_S, status_path
 
-SERVICES = ("worker", "sink", "deliver")
+SERVICES = tuple(topics.READS)  # the services with a consumer group
 
 
 @dataclass
@@ -59,7 +60,7 @@ def statuses(settings: Settings, service: str) -> list[dict]:
 
 def worker_liveness(settings: Settings, now: float | None = None) -> Liveness:
     result = Liveness()
-    port = settings.worker_web_port
+    port = settings.worker.web_port
     saved = read_status(status_path(settings, settings.worker_app_id, str(port))) or {}
     assigned = None
     try:

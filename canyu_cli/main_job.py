@@ -139,7 +139,7 @@ def run_main_job(settings: Settings, keep_running: bool = True) -> int:
         _wait_indexed(settings, result.published, procs)
         changed = _tell_story(settings, story, procs)
         wait_showing(ready, result.published)
-        es_url = without_credentials(settings.es_url)
+        es_url = without_credentials(settings.elasticsearch.url)
         typer.echo(
             f"\nAll {result.published} sample posts are indexed in Elasticsearch ({es_url}, "
             f"alias {settings.posts_alias}).\nTry, in another terminal:\n"

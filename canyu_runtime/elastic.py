@@ -17,7 +17,8 @@ KEEP_ALIVE = "2m"  # per page, not for the whole scan
 
 
 def client(settings: Settings, request_timeout: float = 30) -> Elasticsearch:
-    return Elasticsearch(settings.es_url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
+    url = settings.elasticsearch.url
+    return Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
 
 
 def health(es: Elasticsearch, timeout_s: float = 5) -> str | None:

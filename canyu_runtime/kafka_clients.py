@@ -19,7 +19,7 @@ MAX_RECORD_BYTES = 1_000_000  # a record's value, kept under the producer's max_
 def make_producer(settings: Settings) -> KafkaProducer:
     # Idempotent with acks=all: a retried send cannot duplicate or reorder a record.
     return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=settings.kafka.bootstrap,
         client_id="canyu-producer",
         acks="all",
         enable_idempotence=True,
@@ -29,12 +29,12 @@ def make_producer(settings: Settings) -> KafkaProducer:
 
 
 def make_consumer(settings: Settings, *topic_names: str, **config) -> KafkaConsumer:
-    return KafkaConsumer(*topic_names, bootstrap_servers=settings.kafka_bootstrap, **config)
+    return KafkaConsumer(*topic_names, bootstrap_servers=settings.kafka.bootstrap, **config)
 
 
 def make_admin(settings: Settings, client_id: str = "canyu-admin", **config) -> KafkaAdminClient:
     """An admin client on the settings' cluster; ``client_id`` says who asks in the broker's logs."""
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=client_id, **config)
+    return KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap, client_id=client_id, **config)
 
 
 def read_all(settings: Settings, topic: str, timeout_s: float = 30) -> list[ConsumerRecord]:
@@ -66,11 +66,11 @@ def publish(producer: KafkaProducer, topic: str, post: Post):
 
 def topic_configs(settings: Settings, name: str) -> dict[str, str]:
     """The configs a new canyu topic gets, beyond the broker's defaults."""
-    configs = {"min.insync.replicas": str(settings.topic_min_insync_replicas)}
+    configs = {"min.insync.replicas": str(settings.kafka.min_insync_replicas)}
     if name in topics.COMPACTED:
         configs["cleanup.policy"] = "compact"
     if name == topics.DEAD_LETTERS:
-        configs["retention.ms"] = str(int(settings.dead_letter_retention_days * 86_400_000))
+        configs["retention.ms"] = str(int(settings.kafka.dead_letter_retention_days * 86_400_000))
     return configs
 
 
@@ -84,8 +84,8 @@ def ensure_topics(settings: Settings) -> list[str]:
             full_name = settings.topic(name)
             if full_name in existing:
                 continue
-            partitions = 1 if name in topics.SINGLE_PARTITION else settings.topic_partitions
-            replicas = settings.topic_replication_factor
+            partitions = 1 if name in topics.SINGLE_PARTITION else settings.kafka.topic_partitions
+            replicas = settings.kafka.replication_factor
             try:
                 admin.create_topics(
                     [NewTopic(full_name, partitions, replicas, topic_configs=topic_configs(settings, name))]

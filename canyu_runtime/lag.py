@@ -26,21 +26,6 @@ from canyu.settings import Settings
 from canyu_runtime.files import write_json_atomically
 from canyu_runtime.kafka_clients import make_admin
 
-# The topics each service's consumer group commits offsets on. Topics on which a group has
-# committed are added to these, so a topic a service starts reading is never missed.
-CONSUMED = {
-    "worker": (
-        topics.POSTS_RAW,
-        topics.POSTS_CLASSIFIED,
-        topics.SUBSCRIPTIONS,
-        topics.RELEASES,
-        topics.ITEM_LIFECYCLE,
-        topics.ALERTS,
-    ),
-    "sink": (topics.POSTS_ENRICHED, topics.ALERTS, topics.FEEDBACK_ITEMS, topics.CASCADES, topics.RELEASE_IMPACTS),
-    "deliver": (topics.NOTIFICATIONS, topics.NOTIFICATIONS_RETRY),
-}
-
 
 def group_of(settings: Settings, service: str) -> str:
     return {"worker": settings.worker_app_id, "sink": settings.sink_group, "deliver": settings.delivery_group}[service]
@@ -81,7 +66,8 @@ def group_lag(settings: Settings, service: str, admin: KafkaAdminClient | None =
             tp: (meta.offset if meta is not None else None)
             for tp, meta in admin.list_group_offsets({group: None}).get(group, {}).items()
         }
-        names = {settings.topic(t) for t in CONSUMED[service]} | {tp.topic for tp in committed}
+        # Topics on which the group has committed are added, so a topic a service starts reading is never missed.
+        names = {settings.topic(t) for t in topics.READS[service]} | {tp.topic for tp in committed}
         existing = set(admin.list_topics())
         partitions = [
             TopicPartition(name, p) for name, meta in _partitions(admin, sorted(names & existing)).items() for p in meta
@@ -173,7 +159,7 @@ def check(
     updated = observe(seen, lags, now)
     write_json_atomically(path, updated)
     mine = [p for p in lags if only is None or (p.topic, p.partition) in only]
-    return Verdict(service, mine, stalled(updated, mine, now, settings.worker_stall_s, not_before), first_look)
+    return Verdict(service, mine, stalled(updated, mine, now, settings.worker.stall_s, not_before), first_look)
 
 
 class LagCollector(Collector):

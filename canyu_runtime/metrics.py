@@ -20,6 +20,8 @@ import time
 from collections import Counter as Tally
 from collections import deque
 from collections.abc import Iterable
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -178,7 +180,15 @@ class _Info(Collector):
         yield last
 
 
-OWN_LOGGERS = ("canyu", "canyu_runtime", "producers", "streams", "sinks", "models", "queries", "dashboard")
+@lru_cache(maxsize=1)
+def own_packages() -> frozenset[str]:
+    """canyu's top-level packages, as its installed distribution lists them (pyproject.toml's packages),
+    so that the runtime need not name the rooms, and a room added there counts from the start."""
+    try:
+        listed = metadata.distribution("canyu").read_text("top_level.txt") or ""
+    except metadata.PackageNotFoundError:  # not installed: only the libraries' errors are kept
+        listed = ""
+    return frozenset(listed.split())
 
 
 class ErrorCapture(logging.Handler):
@@ -190,7 +200,7 @@ class ErrorCapture(logging.Handler):
         self.metrics = metrics
 
     def emit(self, record: logging.LogRecord) -> None:
-        own = record.name.split(".")[0] in OWN_LOGGERS
+        own = record.name.split(".")[0] in own_packages()
         if own or record.levelno >= logging.ERROR:
             try:
                 self.metrics.error(f"{record.name}: {record.getMessage()}")

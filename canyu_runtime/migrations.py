@@ -29,19 +29,19 @@ def migrate(es: Elasticsearch, settings: Settings, now: datetime | None = None) 
     indices get it.
     """
     now = now or datetime.now(timezone.utc)
-    component = analysis_component(settings)
+    component, name = analysis_component(settings), settings.elasticsearch.analysis
     try:
-        analysis = load_analysis(settings.es_analysis)
+        analysis = load_analysis(name)
     except ValueError as e:
         raise Misconfigured(str(e)) from e
     try:
         es.cluster.put_component_template(name=component, template=analysis["template"], meta=analysis["_meta"])
     except BadRequestError as e:
         raise Misconfigured(
-            f"es_analysis {settings.es_analysis!r}: Elasticsearch refused its analyzer ({e}); install the plugin "
+            f"es_analysis {name!r}: Elasticsearch refused its analyzer ({e}); install the plugin "
             "it needs on every node (docs/fields.md) or choose another"
         ) from e
-    report = [f"component template {component}: analyzer canyu_text = {settings.es_analysis}"]
+    report = [f"component template {component}: analyzer canyu_text = {name}"]
     for kind in kinds(settings).values():
         template = load_template(kind.name)
         body = {"settings": template["settings"], "mappings": template["mappings"]}

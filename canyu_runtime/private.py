@@ -84,12 +84,12 @@ def stored_secret(settings: Settings, name: str, create: bool = False) -> str | 
 def webhook_secret(settings: Settings, create: bool = False) -> str | None:
     """The key that signs webhooks whose subscription names no ``secret_env``: the ``webhook_secret`` setting,
     else the one stored in CANYU_HOME/secrets (with ``create``, made now if there is none)."""
-    return settings.webhook_secret or stored_secret(settings, WEBHOOK_SECRET, create=create)
+    return settings.delivery.webhook_secret or stored_secret(settings, WEBHOOK_SECRET, create=create)
 
 
 def ensure_webhook_secret(settings: Settings) -> str:
     """Make sure webhooks can always be signed (`canyu init`, `canyu up`); a line that says where the key is."""
-    if settings.webhook_secret:
+    if settings.delivery.webhook_secret:
         return "webhook secret: the webhook_secret setting (CANYU_WEBHOOK_SECRET)"
     webhook_secret(settings, create=True)
     return f"webhook secret: in {secret_path(settings, WEBHOOK_SECRET)} (receivers check X-Canyu-Signature with it)"

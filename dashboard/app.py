@@ -30,7 +30,7 @@ printed, which ends in <code>?token=…</code>.</p>"""
 
 
 def create_app(settings: Settings) -> FastAPI:
-    if settings.dashboard_token is None or settings.dashboard_admin_token is None:
+    if settings.dashboard.token is None or settings.dashboard.admin_token is None:
         raise ValueError("the dashboard needs both tokens; see dashboard.auth.with_tokens")
     if not (CHARTS / "chart.umd.min.js").is_file():
         raise RuntimeError(f"the chart library is not installed in {HERE}: run `npm ci --prefix dashboard`")
@@ -68,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(EsConnectionError)
     async def elasticsearch_down(request: Request, exc: EsConnectionError) -> JSONResponse:
-        where = without_credentials(settings.es_url)
+        where = without_credentials(settings.elasticsearch.url)
         return JSONResponse({"detail": f"cannot reach Elasticsearch at {where}"}, status_code=503)
 
     @app.exception_handler(Exception)
@@ -86,7 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     def health() -> dict[str, str]:
         """Alive, and Elasticsearch serves (``canyu_runtime.elastic.health``: the stack's check). Needs no token."""
         if elastic.health(es) is None:
-            where = without_credentials(settings.es_url)
+            where = without_credentials(settings.elasticsearch.url)
             raise HTTPException(503, f"Elasticsearch at {where} does not answer, or its cluster is red")
         return {"status": "ok"}
 

@@ -32,8 +32,9 @@ def with_tokens(settings: Settings) -> Settings:
     The files are the operator's only (0600 in a 0700 folder); what is printed is where they are
     (``token_file``), never a token, so a log of `canyu dashboard` or `canyu up` shows none.
     """
-    missing = {name: stored_secret(settings, name, create=True) for name in TOKENS if getattr(settings, name) is None}
-    return settings.model_copy(update=missing)
+    given = settings.flat()
+    missing = {name: stored_secret(settings, name, create=True) for name in TOKENS if given[name] is None}
+    return settings.replace(**missing)
 
 
 def token_file(settings: Settings, name: str = "dashboard_token") -> Path:
@@ -55,11 +56,11 @@ def _refuse(status: int, why: str) -> HTTPException:
 
 
 def is_reader(settings: Settings, token: str | None) -> bool:
-    return _matches(token, settings.dashboard_token) or _matches(token, settings.dashboard_admin_token)
+    return _matches(token, settings.dashboard.token) or _matches(token, settings.dashboard.admin_token)
 
 
 def is_admin(settings: Settings, token: str | None) -> bool:
-    return _matches(token, settings.dashboard_admin_token)
+    return _matches(token, settings.dashboard.admin_token)
 
 
 def reader(request: Request, token: Annotated[str | None, Depends(presented)]) -> None:
@@ -77,7 +78,7 @@ def admin(request: Request, token: Annotated[str | None, Depends(presented)]) ->
         raise _refuse(401, "the admin token is required: Authorization: Bearer <admin token>")
     if is_admin(settings, token):
         return
-    if _matches(token, settings.dashboard_token):
+    if _matches(token, settings.dashboard.token):
         raise HTTPException(403, "the read-only token cannot do this: it needs the admin token")
     raise _refuse(401, "the token is not valid")
 

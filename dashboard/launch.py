@@ -16,19 +16,19 @@ def dashboard_url(settings: Settings) -> str:
 
     ``settings`` are the ones before ``with_tokens``: an unset token is in its file (``$(cat …)``).
     """
-    if settings.dashboard_token is None:
+    if settings.dashboard.token is None:
         token = f"$(cat {token_file(settings)})"
-    elif os.environ.get("CANYU_DASHBOARD_TOKEN") == settings.dashboard_token:
+    elif os.environ.get("CANYU_DASHBOARD_TOKEN") == settings.dashboard.token:
         token = "$CANYU_DASHBOARD_TOKEN"
     else:
         token = "<your dashboard_token setting>"
-    return f"http://{settings.dashboard_host}:{settings.dashboard_port}/?token={token}"
+    return f"http://{settings.dashboard.host}:{settings.dashboard.port}/?token={token}"
 
 
 def wait_showing(settings: Settings, total: int, timeout_s: float = 60) -> None:
     """Return once the dashboard's API counts ``total`` posts, so the printed address works when it is printed."""
-    url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/api/summary"
-    headers = {"Authorization": f"Bearer {settings.dashboard_token}"}
+    url = f"http://{settings.dashboard.host}:{settings.dashboard.port}/api/summary"
+    headers = {"Authorization": f"Bearer {settings.dashboard.token}"}
 
     def showing() -> None:
         try:

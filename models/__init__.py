@@ -88,7 +88,7 @@ def load_classifier(name: str = DEFAULT, threads: int | None = None) -> Classifi
     if name not in BACKENDS:
         raise ValueError(f"unknown classifier {name!r}; available: {', '.join(map(repr, BACKENDS))}")
     if threads is None:
-        threads = get_settings().classifier_threads
+        threads = get_settings().classifier.threads
     limit_environment(threads)  # the pools that the backend loads read it
     classifier = BACKENDS[name](threads)
     limit_threads(threads)  # and those loaded before it, which the variables come too late for

@@ -193,12 +193,12 @@ def load_transformers_classifier() -> TransformersClassifier:
     s = get_settings()
     return TransformersClassifier(
         TransformersOptions(
-            sentiment_model=s.hf_sentiment_model,
-            sentiment_revision=s.hf_sentiment_revision or None,
-            zero_shot_model=s.hf_zero_shot_model or None,
-            zero_shot_revision=s.hf_zero_shot_revision or None,
-            device=s.hf_device,
-            quantize=s.hf_quantize,
-            offline=s.hf_offline,
+            sentiment_model=s.classifier.hf_sentiment_model,
+            sentiment_revision=s.classifier.hf_sentiment_revision or None,
+            zero_shot_model=s.classifier.hf_zero_shot_model or None,
+            zero_shot_revision=s.classifier.hf_zero_shot_revision or None,
+            device=s.classifier.hf_device,
+            quantize=s.classifier.hf_quantize,
+            offline=s.classifier.hf_offline,
         )
     )

@@ -195,7 +195,7 @@ class Source(ABC):
             max_retry_after_s=config.max_retry_after_s,
             max_response_bytes=config.max_response_bytes,
             headers=self.auth_headers(),
-            **{"allowed_hosts": self.settings.fetch_allowed_hosts, **overrides},
+            **{"allowed_hosts": self.settings.producers.allowed_hosts, **overrides},
         )
 
     def close(self) -> None:

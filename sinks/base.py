@@ -96,9 +96,9 @@ class BatchSink(ABC):
             client_id=f"canyu-{self.name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=self.settings.sink_batch_size,
+            max_poll_records=self.settings.sink.batch_size,
             fetch_min_bytes=FETCH_MIN_BYTES,
-            fetch_max_wait_ms=int(self.settings.sink_fetch_wait_s * 1000),
+            fetch_max_wait_ms=int(self.settings.sink.fetch_wait_s * 1000),
         )
         # Join the group only once the topics' partitions are known: a first join without them
         # assigns nothing and forces a second rebalance, in which kafka-python 3.0 now and then
@@ -119,7 +119,7 @@ class BatchSink(ABC):
             while not stop.is_set():
                 if self.rebalancing_since is not None and time.monotonic() - self.rebalancing_since > REJOIN_AFTER_S:
                     consumer, uncommitted = self._rejoin(consumer), {}
-                polled = consumer.poll(timeout_ms=int(self.settings.sink_wait_s * 1000))
+                polled = consumer.poll(timeout_ms=int(self.settings.sink.wait_s * 1000))
                 batch = [record for records in polled.values() for record in records]
                 if batch:
                     started = time.monotonic()

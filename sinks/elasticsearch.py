@@ -33,7 +33,6 @@ from pydantic import BaseModel, ValidationError
 from canyu import topics
 from canyu.dates import out_of_window
 from canyu.indices import IndexKind, kinds, load_analysis
-from canyu.schema import Alert, Cascade, EnrichedPost, FeedbackItem, ReleaseImpact
 from canyu.settings import Settings
 from canyu_runtime.elastic import client
 from canyu_runtime.errors import Permanent, RetryLater
@@ -84,14 +83,11 @@ class Route:
 
 
 def routes(settings: Settings) -> dict[str, Route]:
-    """Topic name → how its records become documents."""
+    """Topic name → how its records become documents (canyu.topics.SINK_READS)."""
     kind = kinds(settings)
     return {
-        settings.topic(topics.POSTS_ENRICHED): Route(EnrichedPost, "id", "fetched_at", kind["posts"]),
-        settings.topic(topics.ALERTS): Route(Alert, "id", "created_at", kind["alerts"]),
-        settings.topic(topics.FEEDBACK_ITEMS): Route(FeedbackItem, "id", "updated_at", kind["feedback-items"]),
-        settings.topic(topics.CASCADES): Route(Cascade, "root_id", "updated_at", kind["cascades"]),
-        settings.topic(topics.RELEASE_IMPACTS): Route(ReleaseImpact, "id", "updated_at", kind["release-impacts"]),
+        settings.topic(name): Route(how.record, how.id_field, how.version_field, kind[how.index_kind])
+        for name, how in topics.SINK_READS.items()
     }
 
 
@@ -134,7 +130,7 @@ class ElasticsearchSink(BatchSink):
     name = "elasticsearch-sink"
 
     def __init__(self, settings: Settings):
-        load_analysis(settings.es_analysis)  # a wrong setting fails now, not in an endless retry
+        load_analysis(settings.elasticsearch.analysis)  # a wrong setting fails now, not in an endless retry
         self.routes = routes(settings)
         super().__init__(settings, list(self.routes), settings.sink_group)
         self.es = client(settings)

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import faust
 import numpy as np
@@ -42,6 +43,22 @@ SUBSCRIPTIONS_WAIT_S = 60.0  # before the first alert: a new worker must not mat
 class Topics:
     """Every topic the worker reads or writes; keys and values stay raw bytes."""
 
+    NAMES: ClassVar[dict[str, str]] = {
+        "raw": topics.POSTS_RAW,
+        "classified": topics.POSTS_CLASSIFIED,
+        "enriched": topics.POSTS_ENRICHED,
+        "dead_letters": topics.DEAD_LETTERS,
+        "alerts": topics.ALERTS,
+        "items": topics.FEEDBACK_ITEMS,
+        "cascades": topics.CASCADES,
+        "counts": topics.COUNTS,
+        "subscriptions": topics.SUBSCRIPTIONS,
+        "notifications": topics.NOTIFICATIONS,
+        "releases": topics.RELEASES,
+        "lifecycles": topics.ITEM_LIFECYCLE,
+        "impacts": topics.RELEASE_IMPACTS,
+    }
+
     raw: faust.TopicT
     classified: faust.TopicT
     enriched: faust.TopicT
@@ -53,27 +70,21 @@ class Topics:
     subscriptions: faust.TopicT
     notifications: faust.TopicT
     releases: faust.TopicT
+    lifecycles: faust.TopicT
     impacts: faust.TopicT
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> Topics:
-        def topic(name: str, **kwargs) -> faust.TopicT:
-            return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw", **kwargs)
+        def topic(name: str) -> faust.TopicT:
+            one = {"partitions": 1} if name in topics.SINGLE_PARTITION else {}
+            return app.topic(settings.topic(name), key_serializer="raw", value_serializer="raw", **one)
 
-        return cls(
-            raw=topic(topics.POSTS_RAW),
-            classified=topic(topics.POSTS_CLASSIFIED, partitions=1),
-            enriched=topic(topics.POSTS_ENRICHED),
-            dead_letters=topic(topics.DEAD_LETTERS),
-            alerts=topic(topics.ALERTS),
-            items=topic(topics.FEEDBACK_ITEMS),
-            cascades=topic(topics.CASCADES),
-            counts=topic(topics.COUNTS),
-            subscriptions=topic(topics.SUBSCRIPTIONS),
-            notifications=topic(topics.NOTIFICATIONS),
-            releases=topic(topics.RELEASES),
-            impacts=topic(topics.RELEASE_IMPACTS),
-        )
+        return cls(**{field: topic(name) for field, name in cls.NAMES.items()})
+
+    def named(self, name: str) -> faust.TopicT:
+        """The topic declared for ``name`` (``canyu.topics.POSTS_RAW``)."""
+        (field,) = [field for field, known in self.NAMES.items() if known == name]
+        return getattr(self, field)
 
 
 # The near-duplicate fingerprint that ``enrich`` worked out travels with the classified post,

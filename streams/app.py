@@ -82,48 +82,49 @@ SYNC_CHECK_S = 1.0  # how often the worker looks for changes in the registries p
 
 
 def signal_config(settings: Settings) -> SignalConfig:
-    rule = SpikeRule(k=settings.spike_k, min_count=settings.spike_min_count, cooldown_s=settings.spike_cooldown_s)
+    signals, rules = settings.signals, settings.releases
+    rule = SpikeRule(k=signals.spike_k, min_count=signals.spike_min_count, cooldown_s=signals.spike_cooldown_s)
     releases = ReleaseRules(
-        window_days=settings.release_window_days,
-        jump=settings.regression_jump,
-        min_posts=settings.regression_min_posts,
-        seen_authors=settings.release_seen_authors,
-        grace_days=settings.fix_grace_days,
-        quiet_days=settings.fix_quiet_days,
-        failed_reports=settings.fix_failed_reports,
-        failed_rate=settings.fix_failed_rate,
+        window_days=rules.window_days,
+        jump=rules.regression_jump,
+        min_posts=rules.regression_min_posts,
+        seen_authors=rules.seen_authors,
+        grace_days=rules.fix_grace_days,
+        quiet_days=rules.fix_quiet_days,
+        failed_reports=rules.fix_failed_reports,
+        failed_rate=rules.fix_failed_rate,
     )
     return SignalConfig(
         spike=rule,
-        viral_velocity=settings.viral_velocity,
-        item_threshold=settings.item_similarity,
-        item_vector_threshold=settings.item_vector_similarity,
-        inputs=settings.topic_partitions,
-        idle_input_s=settings.worker_idle_input_s,
+        viral_velocity=signals.viral_velocity,
+        item_threshold=signals.item_similarity,
+        item_vector_threshold=signals.item_vector_similarity,
+        inputs=settings.kafka.topic_partitions,
+        idle_input_s=settings.worker.idle_input_s,
         releases=releases,
     )
 
 
 def create_app(settings: Settings) -> faust.App:
-    datadir = settings.home / "faust" / f"{settings.worker_app_id}-{settings.worker_web_port}"
+    datadir = settings.home / "faust" / f"{settings.worker_app_id}-{settings.worker.web_port}"
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.worker_app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=f"kafka://{settings.kafka.bootstrap}",
         # RocksDB: a restarted worker reads its own state from disk and only the changelogs' tail.
-        store=settings.worker_store,
+        store=settings.worker.store,
         datadir=str(datadir),
         # A killed worker's partitions move after this long, not after Faust's default minute.
         # (Static membership would hand them back to a restarted worker without a rebalance, but
         # Faust's assignor then never completes the assignment: the worker waits for good.)
-        broker_session_timeout=settings.worker_session_timeout_s,
-        broker_heartbeat_interval=settings.worker_session_timeout_s / 5,
+        broker_session_timeout=settings.worker.session_timeout_s,
+        broker_heartbeat_interval=settings.worker.session_timeout_s / 5,
         web_host="127.0.0.1",
-        web_port=settings.worker_web_port,
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication_factor,
+        web_port=settings.worker.web_port,
+        topic_partitions=settings.kafka.topic_partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
         Table=OnePartitionTable,
-        stream_buffer_maxsize=stream_buffer(settings.topic_partitions),
+        stream_buffer_maxsize=stream_buffer(settings.kafka.topic_partitions),
         consumer_max_fetch_size=FETCH_BYTES,
     )
     out = Topics.declare(app, settings)
@@ -143,19 +144,22 @@ def create_app(settings: Settings) -> faust.App:
     app.on_partitions_assigned.connect(lambda *args, **kwargs: state.forget_recent())
     agents = Agents(
         topics=out,
-        classifying=Classifying(settings, state.config.near_dup_min_features, settings.classifier_process),
+        classifying=Classifying(settings, state.config.near_dup_min_features, settings.classifier.process),
         state=state,
         followed=SubscriptionFollower(settings),
-        batch_size=settings.batch_size,
-        batch_wait_s=settings.batch_wait_s,
+        batch_size=settings.worker.batch_size,
+        batch_wait_s=settings.worker.batch_wait_s,
     )
-    app.agent(out.raw, name="enrich")(agents.enrich)
-    app.agent(out.classified, name="signals")(agents.signals)
-    app.agent(out.subscriptions, name="subscriptions")(agents.checker(Subscription, "subscriptions"))
-    app.agent(out.releases, name="releases")(agents.checker(Release, "releases"))
-    lifecycles = app.topic(settings.topic(topics.ITEM_LIFECYCLE), key_serializer="raw", value_serializer="raw")
-    app.agent(lifecycles, name="lifecycles")(agents.checker(ItemLifecycle, "lifecycles"))
-    app.agent(out.alerts, name="notify")(agents.notify)
+    handlers = {
+        "enrich": agents.enrich,
+        "signals": agents.signals,
+        "subscriptions": agents.checker(Subscription, "subscriptions"),
+        "releases": agents.checker(Release, "releases"),
+        "lifecycles": agents.checker(ItemLifecycle, "lifecycles"),
+        "notify": agents.notify,
+    }
+    for name, topic in topics.WORKER_READS.items():  # which agent reads which topic: canyu.topics
+        app.agent(out.named(topic), name=name)(handlers[name])
     app.page("/assignment/")(assignment)
     app.sensors.add(MetricsSensor())  # processed records and latency into canyu_runtime.metrics
     METRICS.registry.register(ClockCollector(state))
@@ -230,7 +234,7 @@ def run_worker(settings: Settings) -> None:
 
     tune_gc()
     app = create_app(settings)  # its classifier process is started by now
-    if settings.classifier_process:
+    if settings.classifier.process:
         # The stateful step's own numeric work (one small matrix product per feedback post, which
         # compares it with every open item) runs on the event loop's one thread, and so do the
         # numeric libraries: on two, the hand-offs cost more than the product (bench.signals
@@ -239,5 +243,5 @@ def run_worker(settings: Settings) -> None:
         # The classifier is the pipeline's slowest step: where it and the worker's event loop
         # want the same core, it goes first (docs/performance.md, "The classifier goes first").
         # Linux sets a thread's nice: this one's, and that of the threads it starts from now on.
-        os.nice(settings.worker_nice)
+        os.nice(settings.worker.nice)
     Worker(app, loglevel="INFO").execute_from_commandline()

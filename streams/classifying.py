@@ -55,8 +55,8 @@ def _load(settings: Settings, min_features: int, worker: int | None) -> None:
     _loaded.clear()  # a thread's are the worker's own: what an earlier app loaded, or failed on, goes
     try:
         _loaded.update(
-            classifier=load_classifier(settings.classifier, threads=settings.classifier_threads),
-            catalogue=Catalogue.load(settings.products_file),
+            classifier=load_classifier(settings.classifier.backend, threads=settings.classifier.threads),
+            catalogue=Catalogue.load(settings.worker.products_file),
             versions=VersionFinder.load(),
             settings=settings,
             min_features=min_features,
@@ -110,7 +110,7 @@ class Classifying:
         if worker is not None:
             # A spawned process imports numpy before its initializer runs, and numpy's OpenBLAS
             # sizes its pool as it loads: the process takes the limit from the worker's environment.
-            limit_environment(settings.classifier_threads)
+            limit_environment(settings.classifier.threads)
             executor: Executor = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_load, initargs=self._args
             )
@@ -119,7 +119,7 @@ class Classifying:
         failed = executor.submit(_ready).result()  # loaded before the worker takes a post
         if failed:
             executor.shutdown()
-            raise RuntimeError(f"the classifier {settings.classifier!r} did not load: {failed}")
+            raise RuntimeError(f"the classifier {settings.classifier.backend!r} did not load: {failed}")
         return executor
 
     def pid(self) -> int:

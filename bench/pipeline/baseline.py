@@ -33,7 +33,7 @@ from streams.enrich import RawRecord
 
 def raw_records(settings: Settings, records: list[tuple[bytes, bytes]]) -> list[RawRecord]:
     """The records as the worker reads them from ``posts.raw``: spread over its partitions."""
-    raw, partitions = settings.topic(topics.POSTS_RAW), settings.topic_partitions
+    raw, partitions = settings.topic(topics.POSTS_RAW), settings.kafka.topic_partitions
     return [RawRecord(value, raw, i % partitions, i // partitions, key.decode()) for i, (key, value) in
             enumerate(records)]  # fmt: skip
 
@@ -52,11 +52,11 @@ async def _classify(classifying: Classifying, batches: list[list[RawRecord]]) ->
 
 def classifier_alone(settings: Settings, records: list[tuple[bytes, bytes]]) -> dict:
     """Posts/s and CPU per post of the worker's classifier code path on ``records``, alone."""
-    classifying = Classifying(settings, signal_config(settings).near_dup_min_features, settings.classifier_process)
+    classifying = Classifying(settings, signal_config(settings).near_dup_min_features, settings.classifier.process)
     try:
         records_in = raw_records(settings, records)
         asyncio.run(classifying.enrich(records_in[:8]))  # warm up lazily loaded parts
-        size = settings.batch_size
+        size = settings.worker.batch_size
         batches = [records_in[at : at + size] for at in range(0, len(records_in), size)]
         process = psutil.Process(classifying.pid())
         began, cpu_began = time.perf_counter(), process.cpu_times()
@@ -68,8 +68,8 @@ def classifier_alone(settings: Settings, records: list[tuple[bytes, bytes]]) -> 
     cpu = cpu_ended.user + cpu_ended.system - cpu_began.user - cpu_began.system
     return {
         "posts_per_s": len(records) / seconds,
-        "classifier": settings.classifier,
-        "in_process": settings.classifier_process,
+        "classifier": settings.classifier.backend,
+        "in_process": settings.classifier.process,
         "threads": threads,
         "cpu_ms_per_post": {"classifier": cpu * 1000 / len(records)},
         "cores_busy": cpu / seconds,

@@ -52,9 +52,8 @@ class Pipeline:
         """``first_post``: where in ``bench.corpus``'s sequence the posts this pipeline makes
         begin (the ones before it are the e2e section's)."""
         namespace = f"bench-{uuid.uuid4().hex[:8]}."
-        self.settings = base.model_copy(update={"namespace": namespace, **settings})
-        self.env = {**os.environ, "CANYU_NAMESPACE": namespace}
-        self.env.update({f"CANYU_{name.upper()}": str(value) for name, value in settings.items()})
+        self.settings = base.replace(namespace=namespace, **settings)
+        self.env = {**os.environ, **self.settings.environment()}
         self.logs = logs
         self.procs: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
@@ -98,7 +97,7 @@ class Pipeline:
     def wait_assigned(self, workers: list[str], timeout: float = 300) -> None:
         """Until every worker owns something and together they own every partition of posts.raw."""
         raw = self.settings.topic(topics.POSTS_RAW)
-        wanted = {(raw, p) for p in range(self.settings.topic_partitions)}
+        wanted = {(raw, p) for p in range(self.settings.kafka.topic_partitions)}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()

@@ -71,10 +71,10 @@ class Run:
         self.logs = Path(tempfile.mkdtemp(prefix="canyu-bench-"))
         self.pipes: list[Pipeline] = []
         self.out: dict = {"posts": args.posts, "state_posts": args.state_posts, "corpus": origin, "cold": args.cold,
-                          "classifier": settings.classifier, "batch_size": settings.batch_size,
-                          "classifier_threads": settings.classifier_threads}  # fmt: skip
-        print(f"posts from {origin}; classifier {settings.classifier}, batch {settings.batch_size}, "
-              f"classifier_threads {settings.classifier_threads}; logs in {self.logs}")  # fmt: skip
+                          "classifier": settings.classifier.backend, "batch_size": settings.worker.batch_size,
+                          "classifier_threads": settings.classifier.threads}  # fmt: skip
+        print(f"posts from {origin}; classifier {settings.classifier.backend}, batch {settings.worker.batch_size}, "
+              f"classifier_threads {settings.classifier.threads}; logs in {self.logs}")  # fmt: skip
 
     def start(self, workers: int = 1, **overrides: object) -> Pipeline:
         """A pipeline in a fresh namespace, its sink and workers started, warmed up unless ``--cold``."""

@@ -23,9 +23,10 @@ def dashboard() -> None:
 
     settings = get_settings()
     ready = with_tokens(settings)
+    given = settings.flat()
     for name in TOKENS:
-        if getattr(settings, name) is None:
+        if given[name] is None:
             typer.echo(f"CANYU_{name.upper()} is not set; the token is in {token_file(settings, name)}")
     typer.echo(f"dashboard: {dashboard_url(settings)}  (API spec: /openapi.json)")
     # Open live feeds would otherwise hold a shutdown for as long as the browser stays.
-    uvicorn.run(create_app(ready), host=ready.dashboard_host, port=ready.dashboard_port, timeout_graceful_shutdown=3)
+    uvicorn.run(create_app(ready), host=ready.dashboard.host, port=ready.dashboard.port, timeout_graceful_shutdown=3)

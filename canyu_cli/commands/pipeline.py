@@ -58,7 +58,7 @@ def worker(metrics_port: MetricsPort = None) -> None:
     from streams.app import run_worker
 
     settings = get_settings()
-    METRICS.start("worker", settings, settings.worker_app_id, metrics_port, instance=str(settings.worker_web_port))
+    METRICS.start("worker", settings, settings.worker_app_id, metrics_port, instance=str(settings.worker.web_port))
     run_worker(settings)
 
 
@@ -78,7 +78,8 @@ def sink(metrics_port: MetricsPort = None) -> None:
     METRICS.start("sink", settings, settings.sink_group, metrics_port)
     try:
         es_sink = ElasticsearchSink(settings)
-        typer.echo(f"sink: {', '.join(es_sink.topics)} → Elasticsearch {without_credentials(settings.es_url)}")
+        where = without_credentials(settings.elasticsearch.url)
+        typer.echo(f"sink: {', '.join(es_sink.topics)} → Elasticsearch {where}")
         es_sink.run(stop_on_signals())
     except ValueError as e:  # a setting no retry can fix
         fail(str(e))
@@ -123,7 +124,7 @@ def health(service: Annotated[str, typer.Argument(help="worker, sink or deliver"
         group = settings.sink_group if service == "sink" else settings.delivery_group
         path = settings.home / "run" / f"{group}.heartbeat"
         age = heartbeat_age_s(path)
-        if age is None or age > 60 + settings.sink_wait_s * 3:
+        if age is None or age > 60 + settings.sink.wait_s * 3:
             fail(f"sink heartbeat {path} is {'missing' if age is None else f'{age:.0f}s old'}")
     else:
         fail(f"unknown service {service!r}; choose worker, sink or deliver")

@@ -73,8 +73,9 @@ def add(
         shipped = parse_release_date(date)
     except ValueError as e:
         fail(str(e))
-    if shipped < settings.date_floor:
-        fail(f"--date {shipped.isoformat()} is before {settings.date_floor.isoformat()}, the earliest date canyu takes")
+    floor = settings.dates.floor
+    if shipped < floor:
+        fail(f"--date {shipped.isoformat()} is before {floor.isoformat()}, the earliest date canyu takes")
     if notes is not None and (problem := target_problem("webhook", notes)):
         fail(f"--notes {notes!r} {problem}")
     if not _known_product(product):
@@ -151,7 +152,7 @@ def report(
     with client(settings) as es:
         impact = find_impact(es, settings, product, version)
     if impact is None:
-        window = settings.release_window_days
+        window = settings.releases.window_days
         fail(f"no impact of {product} {version} yet: `canyu release list` shows the releases; the worker computes "
              f"an impact once posts about {product} come within {window} days of its date")  # fmt: skip
     typer.echo(impact.model_dump_json(indent=2) if as_json else render(impact))

@@ -213,7 +213,7 @@ class Kafka(Server):
 
     @property
     def address(self) -> str:
-        return self.settings.kafka_bootstrap
+        return self.settings.kafka.bootstrap
 
     def check_health(self) -> str | None:
         host, port = _host_port(self.address)
@@ -256,14 +256,14 @@ class Kafka(Server):
             "appender.out.layout.type = PatternLayout\nappender.out.layout.pattern = [%d] %p %m (%c)%n\n"
         )
         command = [
-            str(java), f"-Xmx{self.settings.kafka_heap}", f"-Xms{self.settings.kafka_heap}",
+            str(java), f"-Xmx{self.settings.kafka.heap}", f"-Xms{self.settings.kafka.heap}",
             f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(config),
         ]  # fmt: skip
         return command, {}
 
     def _write_config(self, data: Path) -> Path:
         host, port = _host_port(self.address)
-        controller = f"{host}:{self.settings.kafka_controller_port}"
+        controller = f"{host}:{self.settings.kafka.controller_port}"
         data.mkdir(parents=True, exist_ok=True)
         props = {
             "process.roles": "broker,controller",
@@ -275,7 +275,7 @@ class Kafka(Server):
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": str(data),
-            "num.partitions": str(self.settings.topic_partitions),
+            "num.partitions": str(self.settings.kafka.topic_partitions),
             "offsets.topic.replication.factor": "1",
             "transaction.state.log.replication.factor": "1",
             "transaction.state.log.min.isr": "1",
@@ -295,7 +295,7 @@ class Elasticsearch(Server):
 
     @property
     def address(self) -> str:
-        return self.settings.es_url
+        return self.settings.elasticsearch.url
 
     def check_health(self) -> str | None:
         from canyu_runtime.elastic import client, health
@@ -318,7 +318,7 @@ class Elasticsearch(Server):
             "discovery.type": "single-node",
             "network.host": host,
             "http.port": port,
-            "transport.port": self.settings.es_transport_port,
+            "transport.port": self.settings.elasticsearch.transport_port,
             "path.data": self.dir / "data",
             "path.logs": self.dir / "logs",
             # The integ-test distribution ships x-pack security; a loopback dev node needs none.
@@ -331,7 +331,7 @@ class Elasticsearch(Server):
         env = {
             "ES_JAVA_HOME": str(java.parent.parent),
             "ES_PATH_CONF": str(config),
-            "ES_JAVA_OPTS": f"-Xms{self.settings.es_heap} -Xmx{self.settings.es_heap}",
+            "ES_JAVA_OPTS": f"-Xms{self.settings.elasticsearch.heap} -Xmx{self.settings.elasticsearch.heap}",
         }
         return [*self._unprivileged(), str(home / "bin" / "elasticsearch")], env
 

@@ -19,4 +19,4 @@ class KafkaTopic(Sender):
     def send(self, notice: Notification, deadline: float) -> None:
         value = notice.model_dump_json().encode()
         sent = self.producer.send(notice.channel.target, key=notice.id.encode(), value=value)
-        sent.get(timeout=self.settings.deliver_timeout_s)  # delivered means acknowledged, like the other channels
+        sent.get(timeout=self.settings.delivery.timeout_s)  # delivered means acknowledged, like the other channels

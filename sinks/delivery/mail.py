@@ -15,12 +15,12 @@ class Email(Sender):
     def send(self, notice: Notification, deadline: float) -> None:
         """One message; the SMTP server's timeout (``deliver_timeout_s``) bounds each step of it."""
         message = EmailMessage()
-        message["From"] = self.settings.smtp_from
+        message["From"] = self.settings.delivery.smtp_from
         message["To"] = notice.channel.target
         message["Subject"] = summary(notice)[:200]
         message["Message-ID"] = f"<{notice.id}@canyu>"
         samples = "\n".join(f"- {text}" for text in notice.alert.samples)
         message.set_content(f"{summary(notice)}\n\nSample posts:\n{samples}\n\nAlert id: {notice.alert.id}\n")
-        timeout = self.settings.deliver_timeout_s
-        with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=timeout) as smtp:
+        timeout = self.settings.delivery.timeout_s
+        with smtplib.SMTP(self.settings.delivery.smtp_host, self.settings.delivery.smtp_port, timeout=timeout) as smtp:
             smtp.send_message(message)

@@ -42,11 +42,10 @@ class DeliverySink(BatchSink):
 
     def __init__(self, settings: Settings):
         retry_topic = settings.topic(topics.NOTIFICATIONS_RETRY)
-        super().__init__(settings, [settings.topic(topics.NOTIFICATIONS), retry_topic], settings.delivery_group)
+        super().__init__(settings, [settings.topic(name) for name in topics.DELIVER_READS], settings.delivery_group)
         self.retry_topic = retry_topic
-        self.delivery_retry = RetryPolicy(
-            first_s=settings.deliver_backoff_s, max_s=settings.deliver_max_backoff_s, attempts=settings.deliver_attempts
-        )
+        tries = settings.delivery
+        self.delivery_retry = RetryPolicy(first_s=tries.backoff_s, max_s=tries.max_backoff_s, attempts=tries.attempts)
 
     def prepare(self) -> None:
         """Refuse to start while a webhook subscription relies on the default key and there is none."""
@@ -78,8 +77,8 @@ class DeliverySink(BatchSink):
         finished = serve(
             jobs,
             self.deliver,
-            concurrency=self.settings.deliver_concurrency,
-            deadline_s=self.settings.deliver_deadline_s,
+            concurrency=self.settings.delivery.concurrency,
+            deadline_s=self.settings.delivery.deadline_s,
             max_wait_s=self.delivery_retry.max_s,
             stop=self.stop,
         )
@@ -90,7 +89,7 @@ class DeliverySink(BatchSink):
     def deliver(self, notice: Notification, deadline: float | None = None) -> None:
         """One try; raises :class:`~canyu_runtime.outbound.Refused`, or any other error for a failure that a
         later try may get past."""
-        deadline = deadline if deadline is not None else time.monotonic() + self.settings.deliver_deadline_s
+        deadline = deadline if deadline is not None else time.monotonic() + self.settings.delivery.deadline_s
         self.sender(notice.channel.type).send(notice, deadline)
 
     def sender(self, kind: str) -> Sender:
@@ -107,7 +106,7 @@ class DeliverySink(BatchSink):
         for job in jobs:
             notice = job.notice
             where = f"{notice.channel.type} {SENDERS[notice.channel.type].shown(notice.channel.target)}"
-            step = verdict(job, self.delivery_retry, now, self.settings.deliver_deadline_s)
+            step = verdict(job, self.delivery_retry, now, self.settings.delivery.deadline_s)
             if isinstance(step, GiveUp):
                 letters.append(self.dead_letter(job.record, step.reason))
             elif isinstance(step, TryAgain):

@@ -93,8 +93,8 @@ class Webhook(Sender):
         try:
             with (
                 httpx.Client(
-                    transport=GuardedTransport(self.settings.deliver_allowed_hosts, "deliver_allowed_hosts", deadline),
-                    timeout=self.settings.deliver_timeout_s,
+                    transport=GuardedTransport(self.settings.delivery.allowed_hosts, "deliver_allowed_hosts", deadline),
+                    timeout=self.settings.delivery.timeout_s,
                     follow_redirects=False,  # a redirect could lead past the address check
                 ) as client,
                 client.stream("POST", channel.target, content=body, headers=headers) as response,

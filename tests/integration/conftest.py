@@ -6,7 +6,6 @@ see each other's records and counts are exact.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -42,7 +41,7 @@ def stack() -> Settings:
 
 @pytest.fixture
 def ns(stack: Settings) -> Iterator[Settings]:
-    settings = stack.model_copy(update={"namespace": f"t{uuid.uuid4().hex[:10]}."})
+    settings = stack.replace(namespace=f"t{uuid.uuid4().hex[:10]}.")
     ensure_topics(settings)
     with client(settings) as es:
         migrate(es, settings)
@@ -83,11 +82,10 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         "CANYU_BATCH_WAIT_S": "0.2",
         "CANYU_SINK_WAIT_S": "0.2",
     }
-    for name, value in settings.model_dump(mode="json", exclude_defaults=True).items():
-        env[f"CANYU_{name.upper()}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
-    for name in ("home", "namespace", "kafka_bootstrap", "es_url"):
-        env[f"CANYU_{name.upper()}"] = str(getattr(settings, name))
-    return {**env, **extra}
+    # Where these are the defaults, still not what this process's environment may say instead.
+    every = settings.environment(changed_only=False)
+    fixed = {name: every[name] for name in ("CANYU_HOME", "CANYU_NAMESPACE", "CANYU_KAFKA_BOOTSTRAP", "CANYU_ES_URL")}
+    return {**env, **settings.environment(), **fixed, **extra}
 
 
 @contextmanager
@@ -127,7 +125,7 @@ def read_topic(settings: Settings, topic: str) -> list:
 def committed_everything(settings: Settings, group: str, topic: str) -> bool:
     """True when ``group`` has committed up to the end of every partition of ``topic``."""
     # A consumer that never subscribes only reads the group's offsets; it does not join it.
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, group_id=group, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         end = consumer.end_offsets(partitions)

@@ -168,7 +168,7 @@ def print_log_tails(log_dir: Path, lines: int = 40) -> None:
 def print_offsets(settings: Settings) -> None:
     """The worker's offset bookkeeping (``/offsets/``), for a failed run: why a commit stood still."""
     try:
-        with urlopen(f"http://127.0.0.1:{settings.worker_web_port}/offsets/", timeout=10) as r:
+        with urlopen(f"http://127.0.0.1:{settings.worker.web_port}/offsets/", timeout=10) as r:
             seen = json.load(r)
         read = [row for row in seen["partitions"] if row["read"] is not None]  # not the changelogs
         print(f"--- the worker's offsets (a commit running: {seen['commit_running']}):", *read, sep="\n")
@@ -233,7 +233,7 @@ def progress(settings: Settings, at_least: int, what: str, timeout: float = 300)
 @pytest.mark.timeout(1500)
 def test_ten_thousand_posts_through_kills_a_frozen_elasticsearch_and_a_kafka_restart(stack, ns, tmp_path):
     started = time.monotonic()
-    settings = ns.model_copy(update={"classifier": "lexicon", "worker_web_port": free_port()})
+    settings = ns.replace(classifier="lexicon", worker_web_port=free_port())
     posts, old = good_posts(N_POSTS)
     good = {p.id for p in posts}
     first = [(p.id, p.model_dump_json().encode()) for p in posts[:N_FIRST]]
@@ -294,7 +294,7 @@ def test_ten_thousand_posts_through_kills_a_frozen_elasticsearch_and_a_kafka_res
         assert worker.alive() and sink.alive(), "a service exited"
         phase("all indexed")
 
-        with urlopen(f"http://127.0.0.1:{settings.worker_web_port}/signals/", timeout=10) as r:
+        with urlopen(f"http://127.0.0.1:{settings.worker.web_port}/signals/", timeout=10) as r:
             clock = json.load(r)
         docs = indexed(settings)
         counts = folded_counts(settings)

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.timeout(240)
 @pytest.fixture(scope="module")
 def seeded(stack):
     """One namespace for the module, seeded once: the tests only read it (subscriptions aside)."""
-    ns = with_tokens(stack.model_copy(update={"namespace": f"tdash{uuid.uuid4().hex[:8]}."}))
+    ns = with_tokens(stack.replace(namespace=f"tdash{uuid.uuid4().hex[:8]}."))
     ensure_topics(ns)
     with client(ns) as es:
         migrate(es, ns)
@@ -49,7 +49,7 @@ def seeded(stack):
 
 @pytest.fixture(scope="module")
 def api(seeded):
-    with TestClient(create_app(seeded), headers={"Authorization": f"Bearer {seeded.dashboard_token}"}) as c:
+    with TestClient(create_app(seeded), headers={"Authorization": f"Bearer {seeded.dashboard.token}"}) as c:
         yield c
 
 
@@ -164,9 +164,9 @@ def test_releases_are_the_newest_first_with_their_impact_and_the_time_range_narr
 def test_the_reporters_download_lists_the_items_posts_for_the_admin_token_only(seeded):
     reported = {p.id: p for p in POSTS if p.item_id == REPORTED_ITEM}
     with TestClient(create_app(seeded)) as c:
-        admin = {"Authorization": f"Bearer {seeded.dashboard_admin_token}"}
+        admin = {"Authorization": f"Bearer {seeded.dashboard.admin_token}"}
         path = f"/api/items/{REPORTED_ITEM}/reporters"
-        assert c.get(path, headers={"Authorization": f"Bearer {seeded.dashboard_token}"}).status_code == 403
+        assert c.get(path, headers={"Authorization": f"Bearer {seeded.dashboard.token}"}).status_code == 403
         assert c.get("/api/items/no-such-item/reporters", headers=admin).status_code == 404
 
         table = list(csv.DictReader(io.StringIO(c.get(path, headers=admin).text)))
@@ -183,7 +183,7 @@ def test_the_reporters_download_lists_the_items_posts_for_the_admin_token_only(s
 
 
 def test_an_item_change_from_the_dashboard_reaches_the_lifecycle_topic(seeded):
-    with TestClient(create_app(seeded), headers={"Authorization": f"Bearer {seeded.dashboard_admin_token}"}) as c:
+    with TestClient(create_app(seeded), headers={"Authorization": f"Bearer {seeded.dashboard.admin_token}"}) as c:
         not_now = c.post("/api/items/fb-camera/changes", json={"action": "reopen"})
         assert not_now.status_code == 409 and "fb-camera" in not_now.json()["detail"]
         assert c.post("/api/items/no-such-item/changes", json={"action": "ack"}).status_code == 404
@@ -214,7 +214,7 @@ def test_auth_is_refused_without_a_token_and_with_a_wrong_one(seeded, path):
 def test_the_page_asks_for_the_token_then_keeps_it_in_a_cookie(seeded):
     with TestClient(create_app(seeded)) as browser:
         assert browser.get("/").status_code == 401
-        page = browser.get("/", params={"token": seeded.dashboard_token})
+        page = browser.get("/", params={"token": seeded.dashboard.token})
         assert page.status_code == 200 and '<canvas id="volume">' in page.text
         assert browser.get("/api/summary").json()["total"] == len(POSTS)  # the cookie is enough now
         assert browser.get("/vendor/chart.js/chart.umd.min.js").status_code == 200
@@ -225,8 +225,8 @@ def test_subscriptions_need_the_admin_token(seeded):
                        channel=Channel(type="webhook", target="http://127.0.0.1:9/hook"))  # fmt: skip
     body = sub.model_dump(mode="json")
     with TestClient(create_app(seeded)) as c:
-        reader = {"Authorization": f"Bearer {seeded.dashboard_token}"}
-        admin = {"Authorization": f"Bearer {seeded.dashboard_admin_token}"}
+        reader = {"Authorization": f"Bearer {seeded.dashboard.token}"}
+        admin = {"Authorization": f"Bearer {seeded.dashboard.admin_token}"}
         assert c.post("/api/subscriptions", json=body, headers=reader).status_code == 403
         assert c.get("/api/subscriptions", headers=reader).status_code == 403
 
@@ -242,7 +242,7 @@ def test_the_api_keeps_to_its_openapi_spec(seeded):
     """Schemathesis drives every operation (the live feed aside) with cases drawn from the spec."""
     # Its pytest plugin (schemathesis.pytest) does not run on pytest 9.2, so Hypothesis drives it here.
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(seeded)).exclude(path="/api/live")
-    admin = {"Authorization": f"Bearer {seeded.dashboard_admin_token}"}
+    admin = {"Authorization": f"Bearer {seeded.dashboard.admin_token}"}
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 7
 

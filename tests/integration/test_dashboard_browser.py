@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.timeout(240), needs_chromium]
 
 
 def publish_raw(settings, post: Post) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all")
     try:
         topic = settings.topic(topics.POSTS_RAW)
         producer.send(topic, key=post.id.encode(), value=post.model_dump_json().encode()).get(timeout=30)
@@ -50,14 +50,14 @@ def publish_raw(settings, post: Post) -> None:
 
 
 def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_live(ns, tmp_path, monkeypatch):
-    settings = with_tokens(ns.model_copy(update={"dashboard_port": free_port()}))
+    settings = with_tokens(ns.replace(dashboard_port=free_port()))
     with client(settings) as es:
         seed(es, settings)
-    for name in ("dashboard_port", "dashboard_token", "dashboard_admin_token"):
-        monkeypatch.setenv(f"CANYU_{name.upper()}", str(getattr(settings, name)))
+    for name, value in settings.environment().items():
+        monkeypatch.setenv(name, value)
     # The feed is under test, not the classifier: the lexicon baseline needs no trained files and starts fast.
     monkeypatch.setenv("CANYU_CLASSIFIER", "lexicon")
-    base = f"http://127.0.0.1:{settings.dashboard_port}"
+    base = f"http://127.0.0.1:{settings.dashboard.port}"
 
     with (
         running("worker", settings, tmp_path),
@@ -73,7 +73,7 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
         page.on("request", lambda request: requested.append(request.url))
         refused: list[str] = []  # the page asks for nothing it cannot have
         page.on("response", lambda response: response.status >= 400 and refused.append(response.url))
-        page.goto(f"{base}/?token={settings.dashboard_token}")
+        page.goto(f"{base}/?token={settings.dashboard.token}")
         expect(page.locator("body[data-loaded=true]")).to_be_attached(timeout=20_000)
 
         assert "token" not in page.url, "the token stays out of the address that people share"
@@ -110,7 +110,7 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
         # The admin token's page offers the item actions and the reporters download.
         admin = browser.new_context(viewport={"width": 1400, "height": 1000})
         admin_page = admin.new_page()
-        admin_page.goto(f"{base}/?token={settings.dashboard_admin_token}")
+        admin_page.goto(f"{base}/?token={settings.dashboard.admin_token}")
         expect(admin_page.locator("body[data-loaded=true]")).to_be_attached(timeout=20_000)
         assert admin_page.locator("#feedback > li > .actions").count() == len(SHOWN_FEEDBACK)
         link = admin_page.locator(f'#feedback > li[data-id="{REPORTED_ITEM}"] .actions a').first.get_attribute("href")

@@ -29,7 +29,7 @@ GROWTH_BOUND_KB = 40 * 1024
 
 @pytest.fixture(scope="module")
 def loaded(stack):
-    ns = stack.model_copy(update={"namespace": f"x{uuid.uuid4().hex[:10]}."})
+    ns = stack.replace(namespace=f"x{uuid.uuid4().hex[:10]}.")
     body = "电池续航 battery life 배터리 " * 40
     template = enriched(0, text=body, title="Battery", created_at=datetime.now(timezone.utc)).model_dump(mode="json")
     index = kinds(ns)["posts"].month_index(datetime.now(timezone.utc))

@@ -41,7 +41,7 @@ def record(topic: str, value: bytes | None, offset: int = 0) -> ConsumerRecord:
 @pytest.fixture
 def ns(stack):
     """Here a namespace lives on Elasticsearch alone, a quicker set-up; ``kafka_sink`` adds its topics."""
-    settings = stack.model_copy(update={"namespace": f"t{uuid.uuid4().hex[:10]}."})
+    settings = stack.replace(namespace=f"t{uuid.uuid4().hex[:10]}.")
     yield settings
     forget_namespace(settings)
 

@@ -27,7 +27,7 @@ TRIES = 3  # attempts at the start-up race; each one either keeps consuming or i
 
 
 def canyu(settings: Settings, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = env_for(settings, CANYU_WORKER_WEB_PORT=str(settings.worker_web_port))
+    env = env_for(settings, CANYU_WORKER_WEB_PORT=str(settings.worker.web_port))
     return subprocess.run([sys.executable, "-m", "canyu_cli", *args], env=env, capture_output=True, text=True,
                           timeout=timeout)  # fmt: skip
 
@@ -67,7 +67,7 @@ def caught_by_the_health_check(settings: Settings) -> str:
 
 
 def test_metrics_and_status_show_the_worker_and_the_sink_at_work(ns, tmp_path):
-    settings = ns.model_copy(update={"classifier": "lexicon"})
+    settings = ns.replace(classifier="lexicon")
     worker_port, sink_port = free_port(), free_port()
     posts = [make_post(i, distinct_text(i), timedelta(seconds=i)) for i in range(30)]
     with serving("worker", settings, tmp_path, worker_port), serving("sink", settings, tmp_path, sink_port):
@@ -98,11 +98,10 @@ def test_metrics_and_status_show_the_worker_and_the_sink_at_work(ns, tmp_path):
 
 def survivor_stalled(ns: Settings, attempt: int, log_dir) -> bool:
     """One try of the race; True when the survivor stalled (and the health check caught it)."""
-    settings = ns.model_copy(update={"classifier": "lexicon", "worker_stall_s": STALL_S,
-                                     "namespace": f"{ns.namespace}{attempt}."})  # fmt: skip
+    settings = ns.replace(classifier="lexicon", worker_stall_s=STALL_S, namespace=f"{ns.namespace}{attempt}.")
     ensure_topics(settings)
     ports = [free_port(), free_port()]
-    one, two = (settings.model_copy(update={"worker_web_port": port}) for port in ports)
+    one, two = (settings.replace(worker_web_port=port) for port in ports)
     stateful = [settings.topic(topics.POSTS_CLASSIFIED), 0]
     with (
         running("worker", one, log_dir, name=f"try{attempt}-a") as a,
@@ -135,11 +134,10 @@ def test_a_survivor_of_a_member_that_left_while_it_joined_consumes_or_is_caught(
 
 @pytest.mark.timeout(600)
 def test_a_paused_worker_with_lag_fails_its_health_check(ns, tmp_path):
-    settings = ns.model_copy(update={"classifier": "lexicon", "worker_stall_s": STALL_S,
-                                     "worker_web_port": free_port()})  # fmt: skip
+    settings = ns.replace(classifier="lexicon", worker_stall_s=STALL_S, worker_web_port=free_port())
     posts = [make_post(i, distinct_text(i), timedelta(seconds=i)) for i in range(40)]
     with running("worker", settings, tmp_path) as worker:
-        wait_for(lambda: any(t == settings.topic(topics.POSTS_RAW) for t, _ in assignment(settings.worker_web_port)),
+        wait_for(lambda: any(t == settings.topic(topics.POSTS_RAW) for t, _ in assignment(settings.worker.web_port)),
                  what="the worker holding posts.raw")  # fmt: skip
         publish_all(settings, posts[:20])
         wait_for(lambda: len(enriched_ids(settings)) == 20, timeout=120, what="the first posts through")

@@ -25,7 +25,7 @@ BACKGROUND_POST = "forum:100992"  # the first report of background apps killed
 
 
 def test_canyu_up_indexes_the_whole_sample_and_search_finds_all_three_languages(stack):
-    settings = stack.model_copy(update={"namespace": f"main{uuid.uuid4().hex[:8]}."})
+    settings = stack.replace(namespace=f"main{uuid.uuid4().hex[:8]}.")
     env = env_for(settings, CANYU_DASHBOARD_PORT=str(free_port()))
     expected = sum(1 for line in sample_corpus().read_text(encoding="utf-8").splitlines() if line.strip())
 
@@ -40,9 +40,9 @@ def test_canyu_up_indexes_the_whole_sample_and_search_finds_all_three_languages(
     url = rf"http://127\.0\.0\.1:{env['CANYU_DASHBOARD_PORT']}/\?token=\$\(cat {re.escape(str(token_file))}\)"
     assert re.fullmatch(rf"Dashboard \(the sample corpus, live\): {url}", up.stdout.strip().splitlines()[-1])
     reader = with_tokens(settings)
-    assert reader.dashboard_token == token_file.read_text().strip()
-    assert reader.dashboard_token not in up.stdout + up.stderr
-    with TestClient(create_app(reader), headers={"Authorization": f"Bearer {reader.dashboard_token}"}) as dashboard:
+    assert reader.dashboard.token == token_file.read_text().strip()
+    assert reader.dashboard.token not in up.stdout + up.stderr
+    with TestClient(create_app(reader), headers={"Authorization": f"Bearer {reader.dashboard.token}"}) as dashboard:
         summary = dashboard.get("/api/summary").json()
     assert summary["total"] == expected
     assert set(summary["by_language"]) >= {"zh", "ko", "en"}

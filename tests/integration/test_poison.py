@@ -69,7 +69,7 @@ def dead_letters(settings) -> dict[str, DeadLetter]:
 
 
 def test_poison_records_are_dead_lettered_or_indexed_and_the_pipeline_keeps_going(ns, tmp_path):
-    settings = ns.model_copy(update={"classifier": "lexicon", "worker_web_port": free_port()})
+    settings = ns.replace(classifier="lexicon", worker_web_port=free_port())
     producer = make_producer(settings)
     for key, value in POISON.items():
         producer.send(settings.topic(topics.POSTS_RAW), key=key.encode(), value=value).get(timeout=30)
@@ -78,16 +78,16 @@ def test_poison_records_are_dead_lettered_or_indexed_and_the_pipeline_keeps_goin
         producer.send(settings.topic(topics.POSTS_ENRICHED), key=key.encode(), value=value).get(timeout=30)
     with running("worker", settings, tmp_path), running("sink", settings, tmp_path):
         # published after every poison record, on every partition of posts.raw
-        for n in range(settings.topic_partitions * 2):
+        for n in range(settings.kafka.topic_partitions * 2):
             producer.send(settings.topic(topics.POSTS_RAW), key=f"forum:after-{n}".encode(),
                           value=raw_post(f"forum:after-{n}")).get(timeout=30)  # fmt: skip
         producer.close()
-        after = {f"forum:after-{n}" for n in range(settings.topic_partitions * 2)}
+        after = {f"forum:after-{n}" for n in range(settings.kafka.topic_partitions * 2)}
         wait_for(lambda: after <= indexed_ids(settings), timeout=180, what="the posts published after the poison")
         expected = set(POISON) | set(SINK_POISON)
         wait_for(lambda: expected <= indexed_ids(settings) | set(dead_letters(settings)), timeout=60,
                  what="every poison record indexed or dead-lettered")  # fmt: skip
-        with urlopen(f"http://127.0.0.1:{settings.worker_web_port}/signals/", timeout=10) as r:
+        with urlopen(f"http://127.0.0.1:{settings.worker.web_port}/signals/", timeout=10) as r:
             clock = json.load(r)
 
     indexed, letters = indexed_ids(settings), dead_letters(settings)

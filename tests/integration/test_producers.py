@@ -37,7 +37,7 @@ WEIBO_IDS = {"9007199254740995", "9007199254740001", "9007199254740993", "900719
 
 @pytest.fixture
 def settings(ns, tmp_path):
-    return ns.model_copy(update={"home": tmp_path / "home", "fetch_allowed_hosts": list(LOCAL)})
+    return ns.replace(home=tmp_path / "home", fetch_allowed_hosts=list(LOCAL))
 
 
 def dead_letters(settings) -> list[DeadLetter]:

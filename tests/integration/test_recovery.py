@@ -45,7 +45,7 @@ def settled(settings: Settings, ids: set[str]) -> bool:
 
 
 def stored_post_ids(settings: Settings) -> set[str]:
-    folder = settings.home / "faust" / f"{settings.worker_app_id}-{settings.worker_web_port}"
+    folder = settings.home / "faust" / f"{settings.worker_app_id}-{settings.worker.web_port}"
     (db,) = folder.glob("v*/tables/state-posts-0.db")
     store = Rdict(str(db), access_type=AccessType.read_only())
     try:
@@ -55,7 +55,7 @@ def stored_post_ids(settings: Settings) -> set[str]:
 
 
 def test_a_restarted_worker_reads_its_own_store_and_counts_on(ns, tmp_path):
-    settings = ns.model_copy(update={"classifier": "lexicon", "worker_web_port": free_port()})
+    settings = ns.replace(classifier="lexicon", worker_web_port=free_port())
     first = [make_post(i, distinct_text(i), timedelta(seconds=2 * i)) for i in range(60)]
     then = [make_post(100 + i, distinct_text(100 + i), timedelta(seconds=120 + 2 * i)) for i in range(60)]
     with running("worker", settings, tmp_path, "worker-1"):
@@ -71,7 +71,7 @@ def test_a_restarted_worker_reads_its_own_store_and_counts_on(ns, tmp_path):
 
 
 def test_a_worker_killed_mid_stream_counts_every_post_once_after_its_restart(ns, tmp_path):
-    settings = ns.model_copy(update={"classifier": "lexicon", "worker_web_port": free_port()})
+    settings = ns.replace(classifier="lexicon", worker_web_port=free_port())
     posts = [make_post(i, distinct_text(i), timedelta(seconds=i // 2)) for i in range(600)]
     with running("worker", settings, tmp_path, "worker-1") as worker:
         publish_all(settings, posts)

@@ -93,8 +93,9 @@ def item_of(settings: Settings, word: str) -> str | None:
 
 
 def test_a_release_regresses_a_fix_holds_and_another_does_not(ns, tmp_path):
-    settings = ns.model_copy(update={"classifier": "lexicon", "deliver_allowed_hosts": ["127.0.0.1"],
-                                     "webhook_secret": SECRET, "fix_failed_reports": 2})  # fmt: skip
+    settings = ns.replace(
+        classifier="lexicon", deliver_allowed_hosts=["127.0.0.1"], webhook_secret=SECRET, fix_failed_reports=2
+    )
     canyu = lambda *args: subprocess.run([sys.executable, "-m", "canyu_cli", *args], env=env_for(settings),  # noqa: E731
                                          capture_output=True, text=True, timeout=120)  # fmt: skip
     with webhook_receiver() as hook:

@@ -37,12 +37,11 @@ def item_of(settings, post_id: str) -> str:
 
 
 def test_a_new_user_sees_the_release_story_after_canyu_up(stack, tmp_path):
-    settings = with_tokens(stack.model_copy(update={"namespace": f"story{uuid.uuid4().hex[:8]}.",
-                                                    "dashboard_port": free_port()}))  # fmt: skip
+    settings = with_tokens(stack.replace(namespace=f"story{uuid.uuid4().hex[:8]}.", dashboard_port=free_port()))
     story = Story.load()
     release, (fixed_in,) = story.releases[0], story.fix_versions()
     registered, fixed = f"{release.product}|{release.version}", f"{release.product}|{fixed_in}"
-    base = f"http://127.0.0.1:{settings.dashboard_port}"
+    base = f"http://127.0.0.1:{settings.dashboard.port}"
     try:
         up = subprocess.run([sys.executable, "-m", "canyu_cli", "up", "--exit-when-indexed"], env=env_for(settings),
                             capture_output=True, text=True, timeout=600)  # fmt: skip
@@ -53,7 +52,7 @@ def test_a_new_user_sees_the_release_story_after_canyu_up(stack, tmp_path):
             wait_for(lambda: healthy(base), timeout=60, what="the dashboard's /health")
             browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/?token={settings.dashboard_token}")  # the address canyu up printed
+            page.goto(f"{base}/?token={settings.dashboard.token}")  # the address canyu up printed
             expect(page.locator("body[data-loaded=true]")).to_be_attached(timeout=20_000)
 
             markers = json.loads(page.locator("#volume").get_attribute("data-releases"))

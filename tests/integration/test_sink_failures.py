@@ -31,10 +31,13 @@ def publish(settings, first: int, n: int) -> None:
 
 
 def test_the_sink_rides_out_an_elasticsearch_outage_and_loses_nothing(stack, tmp_path):
-    private = stack.model_copy(update={
-        "namespace": f"o{uuid.uuid4().hex[:10]}.", "home": tmp_path / "home", "es_heap": "512m",
-        "es_url": f"http://127.0.0.1:{free_port()}", "es_transport_port": free_port(),
-    })  # fmt: skip
+    private = stack.replace(
+        namespace=f"o{uuid.uuid4().hex[:10]}.",
+        home=tmp_path / "home",
+        es_heap="512m",
+        es_url=f"http://127.0.0.1:{free_port()}",
+        es_transport_port=free_port(),
+    )
     (node,) = [server for server in servers(private) if server.name == "elasticsearch"]
     node.up()
     try:

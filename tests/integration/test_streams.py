@@ -73,9 +73,9 @@ def both_hold_raw_partitions(ports: list[int], settings: Settings) -> bool:
 def test_a_surviving_worker_takes_over_partitions_and_table_state_without_losing_or_doubling(ns, tmp_path):
     # Every post inside one 4-minute span: no post can be late, so the counts do not depend on order.
     posts = [make_post(i, distinct_text(i), timedelta(seconds=i)) for i in range(120)]
-    settings = ns.model_copy(update={"classifier": "lexicon"})
+    settings = ns.replace(classifier="lexicon")
     ports = [free_port(), free_port()]
-    first, second = (settings.model_copy(update={"worker_web_port": port}) for port in ports)
+    first, second = (settings.replace(worker_web_port=port) for port in ports)
     with (
         running("worker", first, tmp_path, name="worker-a") as a,
         running("worker", second, tmp_path, name="worker-b") as b,
@@ -143,10 +143,14 @@ def scenario() -> tuple[list[Post], list[Post]]:
 
 def test_a_replayed_scenario_raises_exactly_the_expected_alerts_and_notifies_webhook_and_email(ns, tmp_path):
     with webhook_receiver() as hook, smtp_server() as mailbox:
-        settings = ns.model_copy(update={
-            "classifier": "lexicon", "spike_min_count": 10, "viral_velocity": 6,
-            "deliver_allowed_hosts": ["127.0.0.1"], "smtp_port": mailbox.port, "webhook_secret": "streams-test-key",
-        })  # fmt: skip
+        settings = ns.replace(
+            classifier="lexicon",
+            spike_min_count=10,
+            viral_velocity=6,
+            deliver_allowed_hosts=["127.0.0.1"],
+            smtp_port=mailbox.port,
+            webhook_secret="streams-test-key",
+        )
         store = SubscriptionStore(settings)
         store.put(Subscription(id="battery", name="battery team", match=SubscriptionMatch(topics=["battery"]),
                                channel=Channel(type="webhook", target=hook.url)))  # fmt: skip
@@ -198,10 +202,10 @@ def classifier_processes(worker: int) -> list[int]:
 def test_the_worker_steps_back_for_its_classifier_process(ns, tmp_path):
     """Where they want the same core, the classifier (the slowest step) goes first: the worker's
     event loop takes ``worker_nice``, and its classifier process keeps the worker's first nice."""
-    settings = ns.model_copy(update={"classifier": "lexicon", "worker_web_port": free_port(), "worker_nice": 3})
+    settings = ns.replace(classifier="lexicon", worker_web_port=free_port(), worker_nice=3)
     first = os.getpriority(os.PRIO_PROCESS, 0)  # what the worker starts with: this thread's
     with running("worker", settings, tmp_path) as worker:
         (classifier,) = wait_for(lambda: classifier_processes(worker.pid), what="the classifier process")
-        wait_for(lambda: assignment(settings.worker_web_port), what="the worker at work")
+        wait_for(lambda: assignment(settings.worker.web_port), what="the worker at work")
         assert os.getpriority(os.PRIO_PROCESS, worker.pid) == first + 3
         assert os.getpriority(os.PRIO_PROCESS, classifier) == first

@@ -87,13 +87,13 @@ def test_a_bad_minimum_confidence_is_422_before_any_query(web, value) -> None:
 
 def test_unset_tokens_are_generated_once_kept_in_private_files_and_set_ones_kept(tmp_path) -> None:
     made = with_tokens(Settings(home=tmp_path, dashboard_token=READ))
-    assert made.dashboard_token == READ
-    assert made.dashboard_admin_token and made.dashboard_admin_token != READ
-    assert with_tokens(Settings(home=tmp_path)).dashboard_admin_token == made.dashboard_admin_token  # a restart
-    assert with_tokens(Settings(home=tmp_path / "elsewhere")).dashboard_token != with_tokens(
-        Settings(home=tmp_path)).dashboard_token  # fmt: skip
+    assert made.dashboard.token == READ
+    assert made.dashboard.admin_token and made.dashboard.admin_token != READ
+    assert with_tokens(Settings(home=tmp_path)).dashboard.admin_token == made.dashboard.admin_token  # a restart
+    assert with_tokens(Settings(home=tmp_path / "elsewhere")).dashboard.token != with_tokens(
+        Settings(home=tmp_path)).dashboard.token  # fmt: skip
     stored = token_file(Settings(home=tmp_path), "dashboard_admin_token")
-    assert stored.read_text().strip() == made.dashboard_admin_token
+    assert stored.read_text().strip() == made.dashboard.admin_token
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600 and stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
 
 

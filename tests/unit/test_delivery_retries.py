@@ -164,7 +164,7 @@ def test_timeout_and_too_many_requests_are_retried(delivery, receiver, status):
 
 
 def test_a_forbidden_address_is_refused_without_a_request(delivery, receiver):
-    delivery.settings = delivery.settings.model_copy(update={"deliver_allowed_hosts": []})
+    delivery.settings = delivery.settings.replace(deliver_allowed_hosts=[])
     delivery.write([record(receiver)])
     assert receiver.requests == []
     (letter,) = delivery.dead_letters.sent

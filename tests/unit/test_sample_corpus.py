@@ -301,7 +301,7 @@ def test_the_fix_ships_in_a_version_the_worker_sees_in_posts(story, posts, named
     settings = Settings()
     (version,) = story.fix_versions()
     assert version not in {r.version for r in story.releases}  # nobody registers it: the worker finds it
-    first, seen = first_seen(posts, named, version, settings.release_seen_authors)
+    first, seen = first_seen(posts, named, version, settings.releases.seen_authors)
     assert seen - first < DAY
 
 
@@ -310,14 +310,14 @@ def test_no_wifi_report_names_the_old_release_after_the_fix_and_the_corpus_runs_
 ):
     settings = Settings()
     (version,) = story.fix_versions()
-    first, _ = first_seen(posts, named, version, settings.release_seen_authors)
+    first, _ = first_seen(posts, named, version, settings.releases.seen_authors)
     old = story.releases[0].version
     late = [p.id for p in posts if p.created_at > first and old in named[p.id] and about(p, langs[p.id], WIFI)]
     assert late == []
     # Whichever post the worker reads first, it dates the release within its first day; the WiFi fix is
     # verified once the grace and the quiet period have passed after that, in the worker's event time.
-    quiet = timedelta(days=settings.fix_grace_days + settings.fix_quiet_days)
-    assert watermark(posts, settings.topic_partitions) > first + DAY + quiet
+    quiet = timedelta(days=settings.releases.fix_grace_days + settings.releases.fix_quiet_days)
+    assert watermark(posts, settings.kafka.topic_partitions) > first + DAY + quiet
 
 
 def watermark(posts, partitions: int) -> datetime:
@@ -336,8 +336,8 @@ def watermark(posts, partitions: int) -> datetime:
 def test_background_kills_are_still_reported_on_the_fixed_version(story, posts, langs, named):
     settings = Settings()
     (version,) = story.fix_versions()
-    first, _ = first_seen(posts, named, version, settings.release_seen_authors)
-    updated = first + timedelta(days=settings.fix_grace_days)  # past the release's own announcement
+    first, _ = first_seen(posts, named, version, settings.releases.seen_authors)
+    updated = first + timedelta(days=settings.releases.fix_grace_days)  # past the release's own announcement
     still = [p.id for p in posts if p.created_at > updated and about(p, langs[p.id], BACKGROUND)
              and any(at_least(v, version) for v in named[p.id])]  # fmt: skip
-    assert len(still) >= settings.fix_failed_reports, still
+    assert len(still) >= settings.releases.fix_failed_reports, still

@@ -45,7 +45,7 @@ class Told:
         settings = Settings()
         lines = [line for line in sample_corpus().read_bytes().splitlines() if line.strip()]
         records = [RawRecord(line, offset=n) for n, line in enumerate(lines)]
-        enriched = enrich_batch(records, load_classifier(settings.classifier), settings,
+        enriched = enrich_batch(records, load_classifier(settings.classifier.backend), settings,
                                 mentions=Catalogue.load().mentions, versions=VersionFinder.load().find)  # fmt: skip
         self.registries = StaticRegistries()
         for release in story.releases:
@@ -111,7 +111,7 @@ def test_the_registered_release_regressed_wifi_in_three_languages(told, story):
 def test_the_fix_version_is_seen_in_posts(told, story):
     (version,) = story.fix_versions()
     seen = told.registries.releases()[f"hyperos|{version}"]
-    assert seen.source == "seen" and seen.authors >= Settings().release_seen_authors
+    assert seen.source == "seen" and seen.authors >= Settings().releases.seen_authors
 
 
 def test_the_wifi_fix_is_verified_and_the_background_fix_did_not_hold(told, story):

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import configparser
 import logging
+from pathlib import Path
+from types import SimpleNamespace
 
 from kafka import TopicPartition
+from kafka.admin import OffsetSpec
+from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, generate_latest
 
+from canyu import topics
 from canyu.schema import DeadLetter
+from canyu.settings import Settings
 from canyu_runtime import lag
 from canyu_runtime.dead_letters import message
 from canyu_runtime.lag import LagCollector, PartitionLag, compute_lag, observe, stalled
-from canyu_runtime.metrics import METRICS, ErrorCapture, ServiceMetrics
+from canyu_runtime.metrics import METRICS, ErrorCapture, ServiceMetrics, own_packages
 from canyu_runtime.retry import RetryPolicy
 
 A0, A1 = TopicPartition("posts.raw", 0), TopicPartition("posts.raw", 1)
@@ -108,3 +115,42 @@ def test_a_scrape_without_kafka_has_no_lag_rather_than_failing(monkeypatch):
     registry = CollectorRegistry()
     registry.register(LagCollector(None, "sink", "canyu-es-sink"))
     assert "canyu_consumer_lag{" not in generate_latest(registry).decode()
+
+
+class OneRecordPerTopic:
+    """A Kafka admin client whose every topic has one partition holding one record, and whose groups
+    have committed nothing but ``committed``."""
+
+    def __init__(self, names: list[str], committed: dict[TopicPartition, int]):
+        self.names, self.committed = names, committed
+
+    def list_group_offsets(self, groups):
+        (group,) = groups
+        return {group: {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self.committed.items()}}
+
+    def list_topics(self):
+        return self.names
+
+    def describe_topics(self, names):
+        return [{"name": name, "partitions": [{"partition_index": 0}]} for name in names]
+
+    def list_partition_offsets(self, specs):
+        return {tp: SimpleNamespace(offset=0 if spec == OffsetSpec.EARLIEST else 1) for tp, spec in specs.items()}
+
+
+def test_a_services_lag_is_read_on_the_topics_it_reads_and_those_its_group_committed_on():
+    settings = Settings(namespace="t.")
+    names = [settings.topic(name) for name in topics.ALL] + ["t.posts.raw-old"]
+    for service, reads in topics.READS.items():
+        admin = OneRecordPerTopic(names, committed={TopicPartition("t.posts.raw-old", 0): 1})
+        lags = lag.group_lag(settings, service, admin=admin)
+        assert {p.topic for p in lags} == {settings.topic(name) for name in reads} | {"t.posts.raw-old"}
+        assert {p.topic for p in lags if p.lag} == {settings.topic(name) for name in reads}
+
+
+def test_every_package_of_canyu_logs_as_canyus_own():
+    """The last error keeps canyu's own warnings: the packages come from the installed distribution,
+    and must be every package the layering rules know (.importlinter's root packages)."""
+    rules = configparser.ConfigParser()
+    rules.read(Path(__file__).resolve().parents[2] / ".importlinter")
+    assert set(rules["importlinter"]["root_packages"].split()) <= own_packages()

@@ -66,7 +66,7 @@ class FakeES:
 
 @pytest.fixture
 def sink(tmp_path, monkeypatch):
-    es_sink = ElasticsearchSink(SETTINGS.model_copy(update={"home": tmp_path}))
+    es_sink = ElasticsearchSink(SETTINGS.replace(home=tmp_path))
     letters = []
     monkeypatch.setattr(es_sink, "send_dead_letters", letters.extend)
     es_sink.letters = letters

@@ -14,4 +14,4 @@ def test_every_topic_gets_the_min_insync_replicas_setting_and_only_its_own_extra
 
 def test_the_local_stack_defaults_to_one_copy():
     settings = Settings()
-    assert settings.topic_replication_factor == 1 and settings.topic_min_insync_replicas == 1
+    assert settings.kafka.replication_factor == 1 and settings.kafka.min_insync_replicas == 1

@@ -224,7 +224,7 @@ def test_credentials_follow_a_same_origin_redirect(serve, httpserver, monkeypatc
 @pytest.mark.parametrize("allowed", [[], ["localhost"]])
 def test_a_source_on_a_private_address_is_refused_unless_fetch_allowed_hosts_names_it(settings, serve, allowed):
     server = serve(lambda request: Reply(200, fixture("reddit/new-page3.json"), {"Content-Type": "application/json"}))
-    settings = settings.model_copy(update={"fetch_allowed_hosts": allowed})
+    settings = settings.replace(fetch_allowed_hosts=allowed)
     config = source_config("reddit", {"name": "reddit", "url": f"{server.url}/new.json", "retries": 0})
     ok, stats = run_once(build(config, settings), settings, FakeProducer())
     if allowed:

@@ -100,7 +100,7 @@ def test_enrich_sends_the_near_duplicate_fingerprint_and_signals_takes_it(sent, 
         sent.clear()
 
         async def drive():
-            app = create_app(settings.model_copy(update={"home": tmp_path / str(fingerprints)}))
+            app = create_app(settings.replace(home=tmp_path / str(fingerprints)))
             async with app.agents["signals"].test_context() as agent:
                 for i, fp in zip((1, 2), fingerprints, strict=True):
                     sent_with = None if fp is None else {FINGERPRINT_HEADER: fp}

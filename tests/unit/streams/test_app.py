@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from mode.utils.queues import FlowControlQueue
 
+from canyu import topics
 from canyu.settings import Settings
 from streams.app import ROCKSDB_OPTIONS, SMALLEST_POST_BYTES, create_app
 from streams.signals import Tables
@@ -28,3 +29,10 @@ def test_a_stream_buffer_takes_a_whole_fetch_after_faust_pauses_it(tmp_path, par
     paused_at = conf.stream_buffer_maxsize / FlowControlQueue.pressure_high_ratio
     one_fetch = partitions * conf.consumer_max_fetch_size / SMALLEST_POST_BYTES
     assert conf.stream_buffer_maxsize - paused_at >= one_fetch
+
+
+def test_each_agent_reads_the_topic_that_canyu_topics_gives_it(tmp_path):
+    app = create_app(Settings(home=tmp_path, classifier="lexicon", classifier_process=False, namespace="t."))
+    read = {name: agent.channel.get_topic_name() for name, agent in app.agents.items()}
+    assert read == {name: f"t.{topic}" for name, topic in topics.WORKER_READS.items()}
+    assert app.agents["signals"].channel.partitions == 1  # posts.classified: the stateful step sees every post
