@@ -95,12 +95,20 @@ class Window:
         return sum(trend.get(d, 0) for d in self.before), sum(trend.get(d, 0) for d in self.after)
 
 
-def judge(before: int, after: int, opened_after: bool, elapsed_days: float, rules: ReleaseRules) -> str | None:
-    """ "regression", "quieted", "persisting", or None (the item says nothing about the release)."""
+PROBLEMS = frozenset({"bug_report", "complaint"})  # what a release can bring; a wish or a question is no regression
+
+
+def judge(
+    before: int, after: int, opened_after: bool, elapsed_days: float, rules: ReleaseRules, problem: bool = True
+) -> str | None:
+    """ "regression", "quieted", "persisting", or None (the item says nothing about the release).
+    Only a ``problem`` (an item of bug reports or complaints) regresses; another that would is persisting."""
     before_rate = before / rules.window_days
     after_rate = after / max(1.0, elapsed_days)
-    if after >= rules.min_posts and (
-        opened_after or after_rate >= rules.jump * max(before_rate, 1 / rules.window_days)
+    if (
+        problem
+        and after >= rules.min_posts
+        and (opened_after or after_rate >= rules.jump * max(before_rate, 1 / rules.window_days))
     ):
         return "regression"
     if before >= 2 and elapsed_days >= 1 and after_rate <= before_rate / rules.jump:
@@ -177,10 +185,10 @@ def impact(
     for item, status in items:
         before, after = window.counts(item.trend)
         opened_after = datetime.fromisoformat(item.first_seen).timestamp() >= d
-        verdict = judge(before, after, opened_after, window.elapsed_days, rules)
+        intent, product, topic = item.labels()
+        verdict = judge(before, after, opened_after, window.elapsed_days, rules, problem=intent in PROBLEMS)
         if verdict is None:
             continue
-        intent, product, topic = item.labels()
         lists[verdict].append(
             ImpactItem(
                 item_id=item.id,

@@ -15,6 +15,12 @@ D = datetime(2026, 11, 20, tzinfo=timezone.utc)
 RELEASE = Release(product="hyperos", version="1.0.7.0", date=D)
 
 
+def test_only_bug_reports_and_complaints_regress_another_item_that_jumps_persists():
+    assert judge(7, 6, False, 2, RULES, problem=False) == "persisting"  # a wish asked more often after
+    assert judge(0, 5, True, 2, RULES, problem=False) is None  # a wish first made after: the release did not bring it
+    assert judge(7, 6, False, 2, RULES, problem=True) == "regression"
+
+
 @pytest.mark.parametrize(
     ("before", "after", "opened_after", "elapsed", "verdict"),
     [
