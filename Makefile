@@ -26,7 +26,7 @@ $(BIN)/.installed-test: $(BIN)/.installed
 # canyu with its runtime dependencies only, as `pip install canyu` installs it: no test tools, and of
 # the extras only `bench` (psutil and py-spy, which read processes; no numeric library). A test checks
 # the classifier's thread limit there (scikit-learn, in the tests' extras, brings threadpoolctl along
-# and would hide its absence), and the benches run there.
+# and would hide its absence), another that training/ is not installed, and the benches run there.
 RUNTIME := .venv-runtime
 $(RUNTIME)/bin/.installed: pyproject.toml
 	$(PYTHON) -m venv $(RUNTIME)

@@ -2,7 +2,7 @@
 
     python -m bench.cue_mining --data ../shared/data [--top 60]
 
-For each language's phone-review and brand-tweet training splits (``models.devdata``,
+For each language's phone-review and brand-tweet training splits (``training.devdata``,
 training side only), the words and word pairs (character 2-3-grams for zh) whose
 log-odds between negative and positive rows, with an informative Dirichlet prior
 (Monroe et al., 2008), are the most extreme. Prints candidates best first, with counts;
@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from models.devdata import load_splits
+from training.devdata import load_splits
 
 SETS = {
     "en": ("en/amazon_5core", "en/amazon_unlocked", "en/amazon_titles", "en/cf_brands", "en/cf_apple", "en/sanders"),

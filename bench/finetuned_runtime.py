@@ -52,8 +52,8 @@ def runtimes(folder: Path, threads: int, n_posts: int, repeats: int) -> None:
     import torch
 
     from bench.classifier import sample_posts
-    from models.finetune import finetuned_model
     from models.finetuned import MODEL_FILE, FinetunedModel
+    from training.finetune import finetuned_model
 
     torch.set_num_threads(threads)
     tier = FinetunedModel(folder, threads)
@@ -121,9 +121,9 @@ def quantisations(folder: Path, data: Path, threads: int) -> None:
     import torch
 
     from bench.classifier import sample_posts
-    from models.devdata import load_splits
-    from models.finetune import finetuned_model
     from models.finetuned import FinetunedModel
+    from training.devdata import load_splits
+    from training.finetune import finetuned_model
 
     torch.set_num_threads(threads)
     tier = FinetunedModel(folder, threads)

@@ -14,9 +14,9 @@ import random
 import time
 from pathlib import Path
 
-from models.devdata import load_splits
 from models.langid import LINGUA_LANGUAGES, LanguageIdentifier
 from models.lexicon import detect_script_language
+from training.devdata import load_splits
 
 MIXED = [
     ("小米14的camera真的很好", "zh"),

@@ -9,13 +9,13 @@ multilingual-e5-small + logistic-regression reference
 trained here, in this run, on the training side of the same splits:
 
 - within-dataset: each set's test split;
-- cross-dataset (``models.devdata.CROSS``): heads trained in this run without whole
+- cross-dataset (``training.devdata.CROSS``): heads trained in this run without whole
   datasets, scored on those datasets' test splits. The finetuned tier is fine-tuned on
   every set, so it has no cross-dataset score here ("-"): that needs a fine-tuning per test
-  (``python -m models.finetune --leave-out ...``).
+  (``python -m training.finetune --leave-out ...``).
 
 Every backend is scored on the same rows: the e5 subsample of each test split
-(``models.devdata.E5_SUBSAMPLE``; e5 encodes about 30 posts/s on two cores). ``--full``
+(``training.devdata.E5_SUBSAMPLE``; e5 encodes about 30 posts/s on two cores). ``--full``
 also scores the default on the whole test splits (capped at ``TEST_CAP``), with
 neutral recall and the expected calibration error before and after calibration, and the
 finetuned tier's calibration error on the rows above.
@@ -36,11 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calibration import ece
-from models.devdata import CROSS, E5_SUBSAMPLE, INFORMATIVE, VECTOR_SUBSAMPLE, Split, load_splits, subsample
 from models.offline import SENTIMENTS, SHARED, OfflineClassifier, _intent_label
-from models.train import macro_f1, parts_for, train_heads
-from models.vectors import cached_encode
+from training.calibration import ece
+from training.devdata import CROSS, E5_SUBSAMPLE, INFORMATIVE, VECTOR_SUBSAMPLE, Split, load_splits, subsample
+from training.train import macro_f1, parts_for, train_heads
+from training.vectors import cached_encode
 
 INTENTS = ("bug_report", "feature_request", "question", "complaint", "praise", "other")
 
@@ -114,7 +114,7 @@ class Reference:
     """
 
     def __init__(self, parts: dict[str, object]) -> None:
-        from models.train import _logistic, set_score
+        from training.train import _logistic, set_score
 
         self.models = {}
         groups: dict[str, list] = {}

@@ -21,6 +21,11 @@ the rules of ``models/versions.yaml``.
 
 ``load_language_means()``: the mean of the classifier's sentence vectors in each language,
 which the worker subtracts to compare feedback across languages (``models/language_means.py``).
+
+The room owns inference: the backends, the shipped heads and the files they read, and the
+version rules. It imports the contract (``canyu``), never another room; ``streams`` imports it.
+What writes its files (the dev sets, fitting the heads, calibration, fine-tuning) is
+``training/``, which imports this room and is not installed with it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 USE multilingual averages meaning over the sentence and is weak on the short, sharp
 cues of reviews ("差评", "별로", "meh"). Character 1-3-grams need no word
 segmentation, so they work the same for Chinese, Korean and English. Training
-(``models/train.py``) fits the vocabulary and idf; inference needs only numpy.
+(``training/train.py``) fits the vocabulary and idf; inference needs only numpy.
 """
 
 from __future__ import annotations

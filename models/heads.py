@@ -1,6 +1,6 @@
 """Linear heads: softmax over the encoder's vector and, optionally, character n-grams.
 
-A head is one small ``.npz`` file in ``models/heads/``, written by ``models/train.py``
+A head is one small ``.npz`` file in ``models/heads/``, written by ``training/train.py``
 and read here with numpy alone: class names, weights and bias, and for heads with
 n-gram features, their vocabulary, idf and weights.
 """
@@ -35,7 +35,7 @@ class LinearHead:
         self.bias = np.asarray(bias, dtype=np.float32)
         self.ngrams = ngrams
         self.ngram_weights = None if ngram_weights is None else np.asarray(ngram_weights, dtype=np.float32)
-        # Calibration (models/calibration.py): probabilities are softmax(logits / temperature).
+        # Calibration, fitted by training/calibration.py: probabilities are softmax(logits / temperature).
         self.temperature = float(temperature)
 
     def logits(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:

@@ -7,7 +7,7 @@ See ``models/MODEL_CARD.md`` for what they were trained on and how well they do.
 - Language: ``models.langid`` (scripts for CJK, lingua for the rest).
 - Sentiment: a head per language where canyu has training data (zh, ko, en), on
   character n-grams and the encoder's vector (a blend folded into one linear head,
-  see ``models/train.py``); a multilingual head on the vector alone for every other
+  see ``training/train.py``); a multilingual head on the vector alone for every other
   language. A head trained on binary data (zh) takes the
   probability of "neutral" from the multilingual head and splits the rest.
 - Intent: a head for bug_report / feature_request / question / other; the "other"
@@ -203,7 +203,7 @@ def split_other(head: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
 def _load_heads(folder: Path) -> tuple[dict[str, LinearHead], LinearHead]:
     sentiment = {p.stem.removeprefix("sentiment_"): LinearHead.load(p) for p in folder.glob("sentiment_*.npz")}
     if SHARED not in sentiment:
-        raise FileNotFoundError(f"no sentiment_{SHARED}.npz in {folder}; run models/train.py")
+        raise FileNotFoundError(f"no sentiment_{SHARED}.npz in {folder}; train them with python -m training.train")
     return sentiment, LinearHead.load(folder / "intent.npz")
 
 

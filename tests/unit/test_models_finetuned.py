@@ -18,10 +18,10 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS  # noqa: E402
-from models.e5file import E5Tokenizer, Vocabulary  # noqa: E402
-from models.finetune import INTENTS, SENTIMENTS, _modules, write_tier  # noqa: E402
+from models.e5tokenizer import E5Tokenizer, Vocabulary  # noqa: E402
 from models.finetuned import FinetunedClassifier, FinetunedModel, model_dir  # noqa: E402
 from models.hf import ModelUnavailable  # noqa: E402
+from training.finetune import INTENTS, SENTIMENTS, _modules, write_tier  # noqa: E402
 
 PIECES = ["<s>", "<pad>", "</s>", "<unk>", "\u2581", "\u2581the", "\u2581camera", "\u2581is", "\u2581great",
           "\u2581bad", "\u2581battery", "\u2581bug", "电", "池", "差", "카메라", "좋아요", "a", "e", "t", "?", ":",

@@ -14,7 +14,7 @@ from models import load_classifier  # noqa: E402
 from models.offline import OfflineClassifier, heads_dir  # noqa: E402
 
 if not (heads_dir() / "e5" / "intent.npz").is_file():
-    pytest.skip("no e5 heads (python -m models.train --e5)", allow_module_level=True)
+    pytest.skip("no e5 heads (python -m training.train --e5)", allow_module_level=True)
 
 POSTS = [
     "电池续航太差了，一天三充，很失望",

@@ -150,7 +150,8 @@ def test_a_services_lag_is_read_on_the_topics_it_reads_and_those_its_group_commi
 
 def test_every_package_of_canyu_logs_as_canyus_own():
     """The last error keeps canyu's own warnings: the packages come from the installed distribution,
-    and must be every package the layering rules know (.importlinter's root packages)."""
+    and must be every package the layering rules know (.importlinter's root packages) but training,
+    which no service runs and which is not installed (tests/unit/training/test_not_installed.py)."""
     rules = configparser.ConfigParser()
     rules.read(Path(__file__).resolve().parents[2] / ".importlinter")
-    assert set(rules["importlinter"]["root_packages"].split()) <= own_packages()
+    assert set(rules["importlinter"]["root_packages"].split()) - {"training"} <= own_packages()

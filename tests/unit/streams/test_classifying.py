@@ -24,8 +24,6 @@ from streams.recent import unpack_vector
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = Settings(classifier="lexicon")
-# canyu with its runtime dependencies only, as `make up` and `pip install canyu` install it: `make test` builds it.
-RUNTIME_PYTHON = ROOT / ".venv-runtime" / "bin" / "python"
 
 
 def raw(n: int, text: str) -> bytes:
@@ -200,22 +198,14 @@ print(json.dumps({"pools": classifying._executor.submit(threadpool_info).result(
 """
 
 
-def runtime_python() -> Path:
-    if RUNTIME_PYTHON.is_file():
-        return RUNTIME_PYTHON
-    if os.environ.get("CI"):
-        pytest.fail(f"no {RUNTIME_PYTHON}: `make test` builds it (pip install -e . in a venv of its own)")
-    pytest.skip(f"needs {RUNTIME_PYTHON}, canyu with its runtime dependencies only (make .venv-runtime/bin/.installed)")
-
-
-def test_the_classifier_process_of_a_runtime_only_install_runs_blas_on_classifier_threads():
+def test_the_classifier_process_of_a_runtime_only_install_runs_blas_on_classifier_threads(runtime_python):
     """`pip install canyu` has no scikit-learn to bring threadpoolctl along: the limit must hold
     there too, or OpenBLAS runs a thread per core beside Kafka and Elasticsearch (issue 25)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANYU_")}
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # the libraries' defaults
         env.pop(name, None)
     check = subprocess.run(
-        [runtime_python(), "-c", POOLS_IN_THE_CLASSIFIER_PROCESS], capture_output=True, text=True, cwd=ROOT, env=env
+        [runtime_python, "-c", POOLS_IN_THE_CLASSIFIER_PROCESS], capture_output=True, text=True, cwd=ROOT, env=env
     )
     assert check.returncode == 0, check.stderr[-3000:]
     found = json.loads(check.stdout.splitlines()[-1])

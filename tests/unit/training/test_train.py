@@ -1,4 +1,4 @@
-"""models/train.py end to end on a miniature of shared/data, and the real splits when present."""
+"""training/train.py end to end on a miniature of shared/data, and the real splits when present."""
 
 import csv
 import json
@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from models.devdata import ZH_TEST_CATEGORIES, load_splits  # noqa: E402
 from models.heads import LinearHead  # noqa: E402
 from models.offline import OfflineClassifier  # noqa: E402
-from models.train import main as train  # noqa: E402
+from training.devdata import ZH_TEST_CATEGORIES, load_splits  # noqa: E402
+from training.train import main as train  # noqa: E402
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 GOOD = {"zh": "很好，非常满意，推荐", "ko": "정말 좋아요 최고", "en": "I love it, great"}
 BAD = {"zh": "太差了，很失望，退货", "ko": "최악이에요 실망", "en": "terrible, I hate it"}
 
@@ -93,8 +93,8 @@ def test_word_bounded_ngrams_stop_at_spaces_and_keep_hangul_syllables():
 
 def test_a_blended_nb_head_folds_into_one_linear_head_with_the_same_probabilities(tmp_path):
     """language_head's folded weights give what the two fitted models blend to."""
-    from models.devdata import Example, Split
-    from models.train import _logistic, fit_ngram_model, language_head
+    from training.devdata import Example, Split
+    from training.train import _logistic, fit_ngram_model, language_head
 
     rng = np.random.default_rng(0)
     words = {"positive": ["좋아요", "최고", "great"], "negative": ["별로", "최악", "bad"], "neutral": ["그냥", "영화"]}

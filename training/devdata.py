@@ -371,31 +371,26 @@ CROSS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 )  # fmt: skip
 
 
+def _shuffled_by_label(rows: list[Example], rng: random.Random) -> list[list[Example]]:
+    """The rows of each label, labels in sorted order, each shuffled (seeded)."""
+    by_label: dict[str, list[Example]] = defaultdict(list)
+    for r in rows:
+        by_label[r.label].append(r)
+    groups = [by_label[label] for label in sorted(by_label)]
+    for group in groups:
+        rng.shuffle(group)
+    return groups
+
+
 def _sample(rows: list[Example], cap: int, rng: random.Random) -> list[Example]:
     """At most ``cap`` rows, each label keeping its share (seeded)."""
     if len(rows) <= cap:
         return rows
-    by_label: dict[str, list[Example]] = defaultdict(list)
-    for r in rows:
-        by_label[r.label].append(r)
-    out = []
-    for label in sorted(by_label):
-        group = by_label[label]
-        rng.shuffle(group)
-        out += group[: round(cap * len(group) / len(rows))]
-    return out
+    return [r for group in _shuffled_by_label(rows, rng) for r in group[: round(cap * len(group) / len(rows))]]
 
 
 def _cap_per_label(rows: list[Example], cap: int, rng: random.Random) -> list[Example]:
-    by_label: dict[str, list[Example]] = defaultdict(list)
-    for r in rows:
-        by_label[r.label].append(r)
-    out = []
-    for label in sorted(by_label):
-        group = by_label[label]
-        rng.shuffle(group)
-        out += group[:cap]
-    return out
+    return [r for group in _shuffled_by_label(rows, rng) for r in group[:cap]]
 
 
 def split(dataset: Dataset, rows: list[Example]) -> Split:
