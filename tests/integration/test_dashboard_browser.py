@@ -150,7 +150,7 @@ def test_the_page_draws_the_seeded_totals_filters_by_url_and_shows_a_new_post_li
         assert "lasts two days" in newest.inner_text()
         assert not refused, f"requests answered with an error: {refused}"
         assert f"{base}/static/favicon.svg" in requested, "the tab shows canyu's icon"
-        # A javascript: link never gets this far: the contract refuses it (tests/unit/test_schema.py).
+        # A javascript: link never gets this far: the contract refuses it (tests/unit/canyu/test_schema.py).
         assert newest.locator("a").get_attribute("href") == post.url
         assert "script-src 'self'" in page.request.get(base).headers["content-security-policy"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from canyu.indices import load_template
 
-DOC = Path(__file__).parents[2] / "docs" / "fields.md"
+DOC = Path(__file__).parents[3] / "docs" / "fields.md"
 ROW = re.compile(r"^\| `([^`]+)` \| `([^`]+)` \|")
 KINDS = ("posts", "alerts", "feedback-items", "cascades", "release-impacts")
 

@@ -171,7 +171,7 @@ def test_the_environment_of_some_settings_gives_another_process_the_same_setting
     assert Settings() == settings
 
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_readme_lists_each_section_with_its_flat_names():
