@@ -13,7 +13,7 @@ from canyu_runtime.errors import Misconfigured, Permanent
 from canyu_runtime.retry import RetryPolicy
 from sinks import base
 from sinks.base import BatchSink
-from tests.unit.test_retry import Flaky
+from tests.unit.canyu_runtime.test_retry import Flaky
 
 
 class Sink(BatchSink):

@@ -153,5 +153,5 @@ def test_every_package_of_canyu_logs_as_canyus_own():
     and must be every package the layering rules know (.importlinter's root packages) but training,
     which no service runs and which is not installed (tests/unit/training/test_not_installed.py)."""
     rules = configparser.ConfigParser()
-    rules.read(Path(__file__).resolve().parents[2] / ".importlinter")
+    rules.read(Path(__file__).resolve().parents[3] / ".importlinter")
     assert set(rules["importlinter"]["root_packages"].split()) - {"training"} <= own_packages()
