@@ -242,7 +242,7 @@ def test_urls_use_example_domains(posts):
 
 
 # --- The release story (canyu/sample/releases.jsonl, item-changes.jsonl; docs/releases.md) ---------------------
-# Its ingredients, as data. tests/unit/test_sample_story.py replays it through the worker's own steps.
+# Its ingredients, as data. tests/unit/canyu_cli/test_sample_story.py replays it through the worker's own steps.
 
 WIFI = {"zh": ("wifi",), "ko": ("와이파이",), "en": ("wifi",)}
 BACKGROUND = {"zh": ("后台",), "ko": ("백그라운드",), "en": ("background",)}

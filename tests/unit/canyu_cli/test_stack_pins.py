@@ -13,7 +13,7 @@ from canyu_cli.stack.java import JavaNotFound, find_java
 from canyu_cli.stack.servers import cluster_id
 from tests.local_servers import file_server
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_python_client_major_matches_the_elasticsearch_server():
