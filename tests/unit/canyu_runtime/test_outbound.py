@@ -17,7 +17,7 @@ from canyu.schema import Channel
 from canyu_runtime.outbound import Refused, is_public
 from producers.http import FetchError, Http
 from tests.local_servers import webhook_receiver
-from tests.unit.test_delivery import notice, sink
+from tests.unit.sinks.test_delivery import notice, sink
 
 
 @dataclass

@@ -161,7 +161,7 @@ def test_delivery_starts_when_every_webhook_names_its_own_secret(tmp_path, monke
 
 def receivers_check():
     """The receiver's side of the signature, as docs/production.md shows it: its code, run as it is."""
-    doc = (Path(__file__).parents[2] / "docs" / "production.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).parents[3] / "docs" / "production.md").read_text(encoding="utf-8")
     section = doc.split("## Webhooks are signed", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     assert len(code.strip().splitlines()) <= 12  # a short example, as the doc promises

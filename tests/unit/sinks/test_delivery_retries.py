@@ -18,7 +18,7 @@ from canyu_runtime.retry import RetryPolicy
 from sinks.delivery.retry_topic import DUE_HEADER, TRIES_HEADER, GiveUp, TryAgain, verdict
 from sinks.delivery.scheduler import Job
 from tests.local_servers import webhook_receiver
-from tests.unit.test_delivery import notice, sink
+from tests.unit.sinks.test_delivery import notice, sink
 
 
 class Acked:
