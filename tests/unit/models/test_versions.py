@@ -13,7 +13,7 @@ from models import VersionFinder, VersionRulesError
 from models.versions import parse_rules
 from streams.products import Catalogue
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from canyu.schema import INTENT_LABELS, SENTIMENT_LABELS  # noqa: E402
 from models.hf import ModelUnavailable, TransformersClassifier, TransformersOptions, sentiment_label  # noqa: E402
 from models.threads import VARIABLES  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "camera", "is", "great", "battery", "bad", "a", "bug",
          "电", "池", "差", "카", "메", "라", "좋", "아", "요", "##s", "."]  # fmt: skip

@@ -21,7 +21,7 @@ import pytest
 import models.threads
 from models.threads import VARIABLES, describe_threads, limit_threads
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # Loads a tier with 1 thread, classifies, and prints what threadpoolctl sees in that process.
 POOLS_AFTER_CLASSIFYING = """
