@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from canyu_cli.cli import app
 from dashboard.kibana import SAVED_OBJECTS, load, namespaced
 
-CONF = Path(__file__).resolve().parents[2] / "canyu" / "conf"
+CONF = Path(__file__).resolve().parents[3] / "canyu" / "conf"
 KINDS = {"index-pattern", "visualization", "search", "dashboard"}
 
 
