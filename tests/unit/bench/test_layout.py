@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+BENCH = Path(__file__).resolve().parents[3] / "bench"
 MAX_LINES = 50
 
 
