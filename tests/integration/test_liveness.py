@@ -20,7 +20,7 @@ from canyu import topics
 from canyu.settings import Settings
 from canyu_runtime.kafka_clients import ensure_topics
 from tests.integration.conftest import env_for, free_port, read_topic, running, wait_for
-from tests.integration.test_streams import assignment, distinct_text, make_post, publish_all
+from tests.integration.streams.test_worker import assignment, distinct_text, make_post, publish_all
 
 STALL_S = 10
 TRIES = 3  # attempts at the start-up race; each one either keeps consuming or is caught

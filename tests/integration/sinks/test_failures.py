@@ -15,7 +15,7 @@ from canyu_runtime.elastic import client
 from canyu_runtime.kafka_clients import ensure_topics, make_producer
 from canyu_runtime.migrations import migrate
 from tests.integration.conftest import committed_everything, count_docs, free_port, read_topic, running, wait_for
-from tests.integration.test_index import enriched
+from tests.integration.sinks.test_index import enriched
 
 OUTAGE_S = 20
 

@@ -8,7 +8,7 @@ import time
 from canyu import topics
 from canyu_runtime.kafka_clients import make_producer
 from tests.integration.conftest import count_docs, running, wait_for
-from tests.integration.test_index import enriched
+from tests.integration.sinks.test_index import enriched
 
 TRICKLE = 100
 GAP_S = 0.04  # between two posts: far longer than the sink takes to write one

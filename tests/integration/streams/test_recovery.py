@@ -20,7 +20,7 @@ from canyu.schema import EnrichedPost
 from canyu.settings import Settings
 from streams.signals import SignalConfig, dimensions, event_time, key_of
 from tests.integration.conftest import free_port, read_topic, running, wait_for
-from tests.integration.test_streams import distinct_text, folded_counts, make_post, publish_all
+from tests.integration.streams.test_worker import distinct_text, folded_counts, make_post, publish_all
 
 
 def enriched_posts(settings: Settings) -> dict[str, EnrichedPost]:

@@ -22,7 +22,7 @@ from canyu_runtime.migrations import migrate
 from dashboard.app import create_app
 from dashboard.auth import with_tokens
 from tests.integration.conftest import read_topic
-from tests.integration.dashboard_corpus import (
+from tests.integration.dashboard.corpus import (
     FASTEST_CASCADES,
     FEEDBACK,
     NEWEST_RELEASES,

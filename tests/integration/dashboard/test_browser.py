@@ -21,7 +21,7 @@ from canyu_runtime.elastic import client
 from dashboard.auth import with_tokens
 from tests.integration.chromium import healthy, launch, needs_chromium
 from tests.integration.conftest import free_port, read_topic, running, wait_for
-from tests.integration.dashboard_corpus import (
+from tests.integration.dashboard.corpus import (
     FASTEST_CASCADES,
     NEWEST_RELEASES,
     POSTS,

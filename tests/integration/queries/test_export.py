@@ -18,7 +18,7 @@ from canyu_runtime.elastic import client
 from canyu_runtime.migrations import migrate
 from queries.export import COLUMNS
 from tests.integration.conftest import count_docs, env_for
-from tests.integration.test_index import enriched
+from tests.integration.sinks.test_index import enriched
 
 TOTAL = 50_000
 SMALL = 1_000  # posts from source "tiny": the same program, 50 times less data
