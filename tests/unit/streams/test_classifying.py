@@ -101,11 +101,11 @@ def test_a_classifier_that_does_not_load_stops_the_worker_with_the_reason(in_pro
 
 def test_a_killed_classifier_process_is_started_again_and_the_batch_is_not_lost():
     classifying = Classifying(SETTINGS, 3, in_process=True)
-    (first,) = classifying._executor._processes  # the pool's one process
+    first = classifying.pid()
     os.kill(first, signal.SIGKILL)
     results = enrich(classifying)
     assert comparable(results) == comparable(enrich(Classifying(SETTINGS, 3, in_process=False)))
-    assert list(classifying._executor._processes) != [first]
+    assert classifying.pid() != first
 
 
 def test_a_classifier_process_started_again_keeps_the_priority_the_worker_stepped_back_from():
@@ -114,9 +114,9 @@ def test_a_classifier_process_started_again_keeps_the_priority_the_worker_steppe
     worker = subprocess.run(
         [sys.executable, "-c", "import asyncio, os, signal; from streams.classifying import Classifying; "
          "from streams.enrich import RawRecord; from canyu.settings import Settings; "
-         "c = Classifying(Settings(classifier='lexicon'), 3, in_process=True); (first,) = c._executor._processes; "
+         "c = Classifying(Settings(classifier='lexicon'), 3, in_process=True); first = c.pid(); "
          "os.nice(4); os.kill(first, signal.SIGKILL); asyncio.run(c.enrich([RawRecord(b'{}', 'raw', 0, 1)])); "
-         "(again,) = c._executor._processes; assert again != first; "
+         "again = c.pid(); assert again != first; "
          "print(os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, again))"],
         capture_output=True, text=True, cwd=ROOT, check=True,
     )  # fmt: skip
@@ -159,7 +159,7 @@ def test_the_classifier_process_ends_with_a_killed_worker(tmp_path):
     worker = subprocess.Popen(
         [sys.executable, "-c", "from streams.classifying import Classifying; from canyu.settings import Settings; "
          "import time; c = Classifying(Settings(classifier='lexicon'), 3, in_process=True); "
-         "print(*c._executor._processes, flush=True); time.sleep(60)"],
+         "print(c.pid(), flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     child = int(worker.stdout.readline())
