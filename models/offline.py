@@ -64,7 +64,7 @@ def _scored(labels: Sequence[str], p: np.ndarray) -> Scored:
     return Scored(labels[int(np.argmax(p))], _rounded(labels, p))
 
 
-def _intent_label(p: np.ndarray) -> str:
+def intent_label(p: np.ndarray) -> str:
     """The head's decision first; only a post it calls "other" can be a complaint or praise.
 
     The argmax of all six would favour a request over an "other" that the sentiment
@@ -185,7 +185,7 @@ def classifications(texts, sentiment, intent, languages, topics, vectors) -> lis
             Classification(
                 language=languages[i],
                 sentiment=_scored(SENTIMENTS, sentiment[i]),
-                intent=Scored(_intent_label(intent[i]), _rounded(INTENTS, intent[i])),
+                intent=Scored(intent_label(intent[i]), _rounded(INTENTS, intent[i])),
                 topics=topics[i],
                 embedding=vectors[i],
             )
