@@ -43,8 +43,9 @@ HEAD_INTENTS = ("bug_report", "feature_request", "question", "other")  # what th
 # How far each cue word of the phone lexicon (models/lexicon.yaml) moves a head's
 # odds: exp(CUE_WEIGHT) per word. The heads learnt from shopping, film and app
 # reviews; the lexicon knows phone talk ("耗电", "끊겨", "overheats"). Chosen by the
-# mean sentiment score on validation data carved from the training side
-# (``python -m bench.cue_weight_val``), see MODEL_CARD.md.
+# mean sentiment score on validation data carved from the training side, by a script
+# that went with version 2's splits (``git show e5a41d0^:bench/cue_weight_val.py``);
+# see MODEL_CARD.md.
 CUE_WEIGHT = 0.5
 # Questions, tips and news words (the lexicon's neutral cues) weigh more: the heads learnt
 # from reviews and tweets that all hold an opinion, and have no other way to tell that a
