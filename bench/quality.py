@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.offline import SENTIMENTS, SHARED, OfflineClassifier, _intent_label
+from models.offline import SENTIMENTS, SHARED, OfflineClassifier, intent_label
 from training.calibration import ece
 from training.devdata import CROSS, E5_SUBSAMPLE, INFORMATIVE, VECTOR_SUBSAMPLE, Split, load_splits, subsample
 from training.train import macro_f1, parts_for, train_heads
@@ -82,7 +82,7 @@ def score(split: Split, sentiment: np.ndarray, intent_pred: list[str]) -> dict[s
 def run_pipeline(clf: OfflineClassifier, split: Split, use: np.ndarray, e5: np.ndarray | None):
     texts = [e.text for e in split.test]
     sentiment, intent, _, routed = clf.scores(texts, use, e5)
-    return sentiment, [_intent_label(p) for p in intent], intent, routed
+    return sentiment, [intent_label(p) for p in intent], intent, routed
 
 
 def sentiment_calibration(split: Split, sentiment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

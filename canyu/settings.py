@@ -219,7 +219,7 @@ class DashboardSettings(Section):
 
 # Every setting's flat name (CANYU_<NAME>, a key of canyu.toml, a keyword of Settings() and
 # Settings.replace()) → its section ("" for the top level) and its field there. The only place
-# the flat names are spelled: tests/unit/test_settings.py checks each of them, and that every
+# the flat names are spelled: tests/unit/canyu/test_settings.py checks each of them, and that every
 # field is reachable by exactly one.
 FLAT_NAMES: dict[str, tuple[str, str]] = {
     "home": ("", "home"),

@@ -43,8 +43,9 @@ HEAD_INTENTS = ("bug_report", "feature_request", "question", "other")  # what th
 # How far each cue word of the phone lexicon (models/lexicon.yaml) moves a head's
 # odds: exp(CUE_WEIGHT) per word. The heads learnt from shopping, film and app
 # reviews; the lexicon knows phone talk ("耗电", "끊겨", "overheats"). Chosen by the
-# mean sentiment score on validation data carved from the training side
-# (``python -m bench.cue_weight_val``), see MODEL_CARD.md.
+# mean sentiment score on validation data carved from the training side, by a script
+# that went with version 2's splits (``git show e5a41d0^:bench/cue_weight_val.py``);
+# see MODEL_CARD.md.
 CUE_WEIGHT = 0.5
 # Questions, tips and news words (the lexicon's neutral cues) weigh more: the heads learnt
 # from reviews and tweets that all hold an opinion, and have no other way to tell that a
@@ -64,7 +65,7 @@ def _scored(labels: Sequence[str], p: np.ndarray) -> Scored:
     return Scored(labels[int(np.argmax(p))], _rounded(labels, p))
 
 
-def _intent_label(p: np.ndarray) -> str:
+def intent_label(p: np.ndarray) -> str:
     """The head's decision first; only a post it calls "other" can be a complaint or praise.
 
     The argmax of all six would favour a request over an "other" that the sentiment
@@ -185,7 +186,7 @@ def classifications(texts, sentiment, intent, languages, topics, vectors) -> lis
             Classification(
                 language=languages[i],
                 sentiment=_scored(SENTIMENTS, sentiment[i]),
-                intent=Scored(_intent_label(intent[i]), _rounded(INTENTS, intent[i])),
+                intent=Scored(intent_label(intent[i]), _rounded(INTENTS, intent[i])),
                 topics=topics[i],
                 embedding=vectors[i],
             )

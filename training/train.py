@@ -45,10 +45,11 @@ from training.vectors import split_vectors
 SHARED_C = 0.3
 INTENT_CS = (0.1, 0.3, 1.0, 3.0)  # the intent head's C, chosen on validation
 MIN_DF = 3
-# Each language's n-gram head, as chosen for version 2 (``bench/sentiment_val.py`` in
-# that version; MODEL_CARD.md): the analyser (models.features.ANALYZERS), C, NB scaling,
-# and the vector head's C. The share of the vector head in the blend is chosen on
-# validation at every training from BLENDS (0: n-grams alone, 1: the vector alone).
+# Each language's n-gram head, as chosen for version 2 (by a script that went with that
+# version's splits: ``git show e5a41d0^:bench/sentiment_val.py``; MODEL_CARD.md): the
+# analyser (models.features.ANALYZERS), C, NB scaling, and the vector head's C. The
+# share of the vector head in the blend is chosen on validation at every training from
+# BLENDS (0: n-grams alone, 1: the vector alone).
 SENTIMENT = {
     "zh": {"analyzer": "char13w", "c": 3.0, "nb": True, "vector_c": 1.0},
     "ko": {"analyzer": "wb14", "c": 1.0, "nb": False, "vector_c": 0.3},

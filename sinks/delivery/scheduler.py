@@ -8,6 +8,9 @@ served at once by a bounded pool of ``deliver_concurrency`` threads. Each reques
 one after another; after its first failure the rest are not tried in this batch (they wait for
 a retry), so a dead endpoint costs one timeout per batch. A refusal says nothing of the
 endpoint's health: its next notification is tried.
+
+The time and the waits come from a :class:`Clock`, so that a test can keep the waits a batch asks
+for, on a time that moves only by them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,25 @@ GRACE_S = 2.0  # past the deadline, for a request that the deadline is cutting s
 Send = Callable[[Notification, float], None]  # one try of one notification, over by the deadline
 
 
+class Clock:
+    """The time and the waits of a batch: the system's."""
+
+    def time(self) -> float:
+        """Seconds since the epoch: due times are kept so, on the retry topic, across processes."""
+        return time.time()
+
+    def monotonic(self) -> float:
+        """For deadlines, which must not move when the system's time is set."""
+        return time.monotonic()
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds``, or less if ``stop`` is set meanwhile; whether it is."""
+        return stop.wait(seconds)
+
+
+SYSTEM_CLOCK = Clock()
+
+
 @dataclass
 class Job:
     """One notification of a batch, and what became of it."""
@@ -43,7 +65,7 @@ class Job:
 
 
 def serve(jobs: list[Job], send: Send, *, concurrency: int, deadline_s: float, max_wait_s: float,
-          stop: threading.Event) -> bool:  # fmt: skip
+          stop: threading.Event, clock: Clock = SYSTEM_CLOCK) -> bool:  # fmt: skip
     """Deliver every job that can be by the deadline, endpoints at once; False on shutdown.
 
     The deadline is ``deadline_s`` after the latest job is due, and that wait at most ``max_wait_s``.
@@ -51,17 +73,17 @@ def serve(jobs: list[Job], send: Send, *, concurrency: int, deadline_s: float, m
     lanes: dict[str, list[Job]] = defaultdict(list)  # per endpoint, soonest due first
     for job in sorted(jobs, key=lambda j: j.due):
         lanes[job.endpoint].append(job)
-    wait_s = max(0.0, max(job.due for job in jobs) - time.time())
-    deadline = time.monotonic() + min(wait_s, max_wait_s) + deadline_s
+    wait_s = max(0.0, max(job.due for job in jobs) - clock.time())
+    deadline = clock.monotonic() + min(wait_s, max_wait_s) + deadline_s
     cutoff = threading.Event()
     lock = threading.Lock()
     pool = ThreadPoolExecutor(min(concurrency, len(lanes)), thread_name_prefix="deliver")
-    futures = [pool.submit(_serve_lane, lane, send, deadline, cutoff, lock, stop) for lane in lanes.values()]
+    futures = [pool.submit(_serve_lane, lane, send, deadline, cutoff, lock, stop, clock) for lane in lanes.values()]
     try:
-        while not all(f.done() for f in futures) and time.monotonic() < deadline + GRACE_S:
-            if stop.wait(0.05):
+        while not all(f.done() for f in futures) and clock.monotonic() < deadline + GRACE_S:
+            if stop.wait(0.05):  # a look at the lanes; the waits the batch asks for are the clock's
                 return False
-        return True
+        return not stop.is_set()  # stopped as the lanes ended: not settled, as ``run`` will not commit it
     finally:
         with lock:
             cutoff.set()  # no lane starts another job now; what has not started is left for a retry
@@ -69,15 +91,15 @@ def serve(jobs: list[Job], send: Send, *, concurrency: int, deadline_s: float, m
 
 
 def _serve_lane(lane: list[Job], send: Send, deadline: float, cutoff: threading.Event, lock: threading.Lock,
-                stop: threading.Event) -> None:  # fmt: skip
+                stop: threading.Event, clock: Clock) -> None:  # fmt: skip
     """One endpoint's jobs, in order, until the first failure (the rest wait for a retry) or the deadline."""
     for job in lane:
-        while (left := job.due - time.time()) > 0 and not cutoff.is_set():
-            stop.wait(min(left, deadline - time.monotonic(), 0.5))
-            if time.monotonic() >= deadline or stop.is_set():
+        while (left := job.due - clock.time()) > 0 and not cutoff.is_set():
+            clock.wait(stop, min(left, deadline - clock.monotonic(), 0.5))  # at most 0.5 s: then a look at cutoff
+            if clock.monotonic() >= deadline or stop.is_set():
                 return
         with lock:
-            if cutoff.is_set() or time.monotonic() >= deadline:
+            if cutoff.is_set() or clock.monotonic() >= deadline:
                 return
             job.started = True
         try:

@@ -12,7 +12,6 @@ exist: a webhook is never sent unsigned (:mod:`sinks.delivery.webhook`).
 from __future__ import annotations
 
 import logging
-import time
 
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -29,7 +28,7 @@ from sinks.delivery.channel import Sender
 from sinks.delivery.kafka_topic import KafkaTopic
 from sinks.delivery.mail import Email
 from sinks.delivery.retry_topic import GiveUp, TryAgain, requeue, tries_and_due, verdict
-from sinks.delivery.scheduler import Job, serve
+from sinks.delivery.scheduler import SYSTEM_CLOCK, Clock, Job, serve
 from sinks.delivery.webhook import Slack, Webhook
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,7 @@ SENDERS: dict[str, type[Sender]] = {sender.kind: sender for sender in (Webhook, 
 class DeliverySink(BatchSink):
     name = "delivery"
     stage = "deliver"
+    clock: Clock = SYSTEM_CLOCK  # the batches' time and waits (a test's clock keeps the waits asked for)
 
     def __init__(self, settings: Settings):
         retry_topic = settings.topic(topics.NOTIFICATIONS_RETRY)
@@ -81,6 +81,7 @@ class DeliverySink(BatchSink):
             deadline_s=self.settings.delivery.deadline_s,
             max_wait_s=self.delivery_retry.max_s,
             stop=self.stop,
+            clock=self.clock,
         )
         if finished:
             self._settle(jobs)
@@ -89,7 +90,7 @@ class DeliverySink(BatchSink):
     def deliver(self, notice: Notification, deadline: float | None = None) -> None:
         """One try; raises :class:`~canyu_runtime.outbound.Refused`, or any other error for a failure that a
         later try may get past."""
-        deadline = deadline if deadline is not None else time.monotonic() + self.settings.delivery.deadline_s
+        deadline = deadline if deadline is not None else self.clock.monotonic() + self.settings.delivery.deadline_s
         self.sender(notice.channel.type).send(notice, deadline)
 
     def sender(self, kind: str) -> Sender:
@@ -102,7 +103,7 @@ class DeliverySink(BatchSink):
         """Send each job's failure to the retry topic or dead-letters, and wait for Kafka to have them all."""
         retries: list[tuple[Job, TryAgain]] = []
         letters = []
-        now = time.time()
+        now = self.clock.time()
         for job in jobs:
             notice = job.notice
             where = f"{notice.channel.type} {SENDERS[notice.channel.type].shown(notice.channel.target)}"

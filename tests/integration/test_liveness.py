@@ -1,8 +1,11 @@
 """Seeing a stall on the real broker: the metrics of the worker and the sink, `canyu status`, and
 `canyu health worker` failing for a worker whose partitions lag while its commits stand still.
 
-The stall to catch: a Faust worker that completed recovery after another member left the
-group early (while it was still joining), and then never consumed again."""
+The stall is made certain by pausing the worker (SIGSTOP): the check sees that a worker's commits
+stand still, not why. This file once also tried to reproduce the start-up race in which a surviving
+Faust worker never consumed again (another member had left the group while it joined). The race did
+not come in 7 tries (commit 18e6400), and a try without it passed having checked nothing, so the
+attempt went (issue 26)."""
 
 from __future__ import annotations
 
@@ -18,12 +21,10 @@ import pytest
 
 from canyu import topics
 from canyu.settings import Settings
-from canyu_runtime.kafka_clients import ensure_topics
 from tests.integration.conftest import env_for, free_port, read_topic, running, wait_for
-from tests.integration.test_streams import assignment, distinct_text, make_post, publish_all
+from tests.integration.streams.test_worker import assignment, distinct_text, make_post, publish_all
 
 STALL_S = 10
-TRIES = 3  # attempts at the start-up race; each one either keeps consuming or is caught
 
 
 def canyu(settings: Settings, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -94,42 +95,6 @@ def test_metrics_and_status_show_the_worker_and_the_sink_at_work(ns, tmp_path):
     assert lines["sink"].startswith(f"sink ({settings.sink_group}): ok; lag 0;")
     assert "records/s" in lines["sink"] and "records/s" in lines["worker"]
     assert "not running here" in lines["deliver"]
-
-
-def survivor_stalled(ns: Settings, attempt: int, log_dir) -> bool:
-    """One try of the race; True when the survivor stalled (and the health check caught it)."""
-    settings = ns.replace(classifier="lexicon", worker_stall_s=STALL_S, namespace=f"{ns.namespace}{attempt}.")
-    ensure_topics(settings)
-    ports = [free_port(), free_port()]
-    one, two = (settings.replace(worker_web_port=port) for port in ports)
-    stateful = [settings.topic(topics.POSTS_CLASSIFIED), 0]
-    with (
-        running("worker", one, log_dir, name=f"try{attempt}-a") as a,
-        running("worker", two, log_dir, name=f"try{attempt}-b") as b,
-    ):
-        leaves = {ports[0]: (a, two), ports[1]: (b, one)}  # the owner that leaves, and the survivor's settings
-        owner = wait_for(lambda: next((p for p in ports if stateful in assignment(p)), None),
-                         what="an owner of the stateful partition")  # fmt: skip
-        leaving, survivor = leaves[owner]
-        leaving.send_signal(signal.SIGTERM)  # at once: the other worker may still be joining
-        leaving.wait(60)
-        publish_all(settings, [make_post(i, distinct_text(i), timedelta(seconds=i)) for i in range(20)])
-        try:
-            wait_for(lambda: len(enriched_ids(settings)) == 20, timeout=90, what="the survivor processing")
-            return False
-        except AssertionError:
-            assert "no progress" in caught_by_the_health_check(survivor)
-            return True
-
-
-@pytest.mark.timeout(900)
-def test_a_survivor_of_a_member_that_left_while_it_joined_consumes_or_is_caught(ns, tmp_path):
-    """Both workers start together; the owner of the stateful partition stops as soon as it has it,
-    while the other is still joining. The survivor must then process every post, or else the
-    health check must fail it."""
-    stalls = sum(survivor_stalled(ns, attempt, tmp_path) for attempt in range(TRIES))
-    sys.stderr.write(f"the survivor stalled in {stalls} of {TRIES} tries\n")
-    print(f"the survivor stalled in {stalls} of {TRIES} tries")
 
 
 @pytest.mark.timeout(600)

@@ -19,7 +19,7 @@ from canyu.schema import DeadLetter
 from canyu_runtime.elastic import client
 from canyu_runtime.kafka_clients import make_producer
 from tests.integration.conftest import free_port, read_topic, running, wait_for
-from tests.integration.test_index import enriched
+from tests.integration.sinks.test_index import enriched
 
 NOW = datetime.now(timezone.utc)
 BIG = 900_000  # under Kafka's 1 MiB limit; as a dead letter, base64 would be over it

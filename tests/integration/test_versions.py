@@ -9,7 +9,7 @@ from models import VersionFinder, load_classifier
 from streams.enrich import Enriched, RawRecord, enrich_batch
 from streams.products import Catalogue
 from tests.integration.conftest import count_docs
-from tests.integration.test_index import NOW, canyu, index_posts, ns, sink  # noqa: F401 (fixtures)
+from tests.integration.sinks.test_index import NOW, canyu, index_posts, ns, sink  # noqa: F401 (fixtures)
 
 TEXTS = {
     "forum:1": "小米14 升级 HyperOS 1.0.7.0 后待机耗电严重",

