@@ -437,18 +437,19 @@ class Evidence(_Strict):
 
 
 class ImpactItem(_Strict):
-    """A feedback item in a release's impact: its posts in the window before and after the release."""
+    """A feedback item in a release's impact: its reports (posts that do not read positive) in the window before and
+    after the release."""
 
     item_id: str
     title: str
     intent: IntentLabel
     product: str | None = None
     topic: str | None = None
-    before: NonNegativeInt = Field(description="posts in the window before the release")
-    after: NonNegativeInt = Field(description="posts in the window after it (so far)")
+    before: NonNegativeInt = Field(description="reports (posts not positive) in the window before the release")
+    after: NonNegativeInt = Field(description="reports in the window after it (so far)")
     first_seen: AwareDatetime
     opened_after: bool
-    version_share: float | None = Field(default=None, description="share of its posts after that name the version")
+    version_share: float | None = Field(default=None, description="share of its reports after that name the version")
     languages: dict[str, int] = {}
     status: ItemStatus = "open"
     evidence: list[Evidence] = Field(default=[], max_length=5)
@@ -475,7 +476,7 @@ class ReleaseImpact(_Strict):
     notes_url: str | None = None
     window_days: NonNegativeInt
     observed_until: AwareDatetime = Field(description="the stream's event time when this was computed")
-    regressions: list[ImpactItem] = Field(default=[], description="opened after it, or daily volume jumped")
+    regressions: list[ImpactItem] = Field(default=[], description="opened after it, or daily reports jumped")
     quieted: list[ImpactItem] = Field(default=[], description="reported before it, quiet after")
     persisting: list[ImpactItem] = Field(default=[], description="reported before it, and still after")
     negative_before: Share = Field(description="the product's negative posts in the window before")

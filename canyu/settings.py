@@ -159,9 +159,9 @@ class ReleaseSettings(Section):
     regression_jump: float = Field(
         2.0,
         gt=1,
-        description="an item regressed when its daily posts after a release reach this many times those before",
+        description="an item regressed when its daily reports after a release reach this many times those before",
     )
-    regression_min_posts: int = Field(3, ge=1, description="and it has at least this many posts after it")
+    regression_min_posts: int = Field(3, ge=1, description="and it has at least this many reports after it")
     fix_grace_days: float = Field(
         1, ge=0, description="after a fix ships, reports this soon may come from phones not yet updated"
     )

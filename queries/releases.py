@@ -46,7 +46,7 @@ def _share(s: Share) -> str:
 
 def _item(item: ImpactItem, name: str) -> list[str]:
     about = " ".join(x for x in (item.intent, item.product, item.topic) if x)
-    facts = [f"{item.before} → {item.after} posts"]
+    facts = [f"{item.before} → {item.after} reports"]
     if name == "regressions" and item.opened_after:
         facts.append("opened after")
     if item.version_share is not None and name != "quieted":

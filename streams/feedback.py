@@ -40,7 +40,7 @@ SAMPLES = 5
 SAMPLE_CHARS = 280
 # An item's state is rewritten on every post it gets, so it is capped: the first AUTHORS
 # distinct authors are listed (past them, an author it no longer lists counts as new, so the
-# figure is an estimate), and the trend keeps the last TREND_DAYS days.
+# figure is an estimate), and the trend and the reports per day keep the last TREND_DAYS days.
 AUTHORS = 200
 TREND_DAYS = 60
 VERSIONS = 20  # version tags an item counts, the most named kept
@@ -102,12 +102,18 @@ class ItemState:
     # An item stored before these were kept has None for both, and every post counts.
     reported_versions: dict[str, int] | None = None
     last_report: str | None = None
+    # Reports per UTC day, as ``trend`` counts posts: what a release's impact judges on, so an item
+    # does not regress or persist on posts saying the bug is gone. None: stored before it was kept,
+    # and ``trend`` stands for it.
+    reported_trend: dict[str, int] | None = None
 
     @classmethod
     def open(cls, post: EnrichedPost, group: str) -> ItemState:
         digest = hashlib.sha1(f"{group}|{post.id}".encode()).hexdigest()[:12]
         created = post.created_at.isoformat()
-        return cls(f"item-{digest}", group, {}, [], "", 0, [], 0, created, created, {}, reported_versions={})
+        return cls(
+            f"item-{digest}", group, {}, [], "", 0, [], 0, created, created, {}, reported_versions={}, reported_trend={}
+        )
 
     def mean_vector(self) -> np.ndarray | None:
         return unpack_vector(base64.b64decode(self.vector)) if self.vector else None
@@ -117,6 +123,10 @@ class ItemState:
         if self.reported_versions is None:  # stored before they were kept
             return self.versions, self.last_seen
         return self.reported_versions, self.last_report
+
+    def reports_per_day(self) -> dict[str, int]:
+        """Its reports per UTC day (``reported_trend``); its posts per day when stored before they were kept."""
+        return self.trend if self.reported_trend is None else self.reported_trend
 
     def labels(self) -> tuple[str, str | None, str | None]:
         """(intent, product, topic): its group's, which its posts all share, or, in the group of
@@ -142,9 +152,7 @@ class ItemState:
         self.first_seen = min(self.first_seen, created, key=datetime.fromisoformat)
         self.last_seen = max(self.last_seen, created, key=datetime.fromisoformat)
         day = utc_day(at)
-        self.trend[day] = self.trend.get(day, 0) + 1
-        if len(self.trend) > TREND_DAYS:
-            self.trend = dict(sorted(self.trend.items())[-TREND_DAYS:])
+        self.trend = _count_day(self.trend, day)
         self.languages[post.language] = self.languages.get(post.language, 0) + 1
         _tally(self.intents, [post.intent.label], len(GROUPED_INTENTS))
         _tally(self.topics, [post.topics[0].id] if post.topics else [], TOPICS)
@@ -153,6 +161,8 @@ class ItemState:
         if post.sentiment.label != "positive":
             if self.reported_versions is not None:
                 _tally(self.reported_versions, tags, VERSIONS)
+            if self.reported_trend is not None:
+                self.reported_trend = _count_day(self.reported_trend, day)
             self.last_report = max(self.last_report or created, created, key=datetime.fromisoformat)
         _tally(self.products, named_products(post), PRODUCTS)
         self.recent = [*self.recent, [post.id, post.full_text[:SAMPLE_CHARS], at, post.language, tags]][-RECENT:]
@@ -189,6 +199,14 @@ def named_products(post: EnrichedPost) -> list[str]:
         if mention.product:
             named[mention.product] = None
     return list(named)
+
+
+def _count_day(per_day: dict[str, int], day: str) -> dict[str, int]:
+    """``per_day`` with one more on ``day``, the last TREND_DAYS days kept."""
+    per_day[day] = per_day.get(day, 0) + 1
+    if len(per_day) > TREND_DAYS:
+        return dict(sorted(per_day.items())[-TREND_DAYS:])
+    return per_day
 
 
 def _most(counts: dict[str, int]) -> str | None:

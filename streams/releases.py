@@ -1,18 +1,20 @@
 """Releases in the stream: which ones concern a post or an item, what each one did, and whether a fix held.
 
-Pure functions over a release and the feedback items' state (their posts per UTC day, the
-versions and products their posts name, their newest posts), so the stateful step can ask
-at any time, and a release registered days after it shipped is judged on the same history
+Pure functions over a release and the feedback items' state (their posts and reports per UTC
+day, the versions and products their posts name, their newest posts), so the stateful step can
+ask at any time, and a release registered days after it shipped is judged on the same history
 as one registered beforehand (docs/releases.md).
 
 Around a release's date D, ``window_days`` before are compared with up to ``window_days``
-after, by whole UTC days (the day of D counts as after). An item
+after, by whole UTC days (the day of D counts as after). The counts are an item's reports
+(``ItemState.reports_per_day``: its posts that do not read positive), so "1.0.7.1 fixed it"
+joining the bug's item does not make it regress or persist. An item
 
-- **regressed** when it has at least ``min_posts`` posts after D and either opened after D
-  or its posts per day after reached ``jump`` times those before;
-- went **quiet** when it had posts before, a day or more has passed, and its posts per day
-  after fell to at most 1/``jump`` of those before;
-- **persists** when it has posts on both sides and neither of the above holds.
+- **regressed** when it has at least ``min_posts`` reports after D and either opened after D
+  or its reports per day after reached ``jump`` times those before;
+- went **quiet** when it had reports before, a day or more has passed, and its reports per
+  day after fell to at most 1/``jump`` of those before;
+- **persists** when it has reports on both sides and neither of the above holds.
 
 A fix in version V holds or not once V has shipped (its release, registered or seen, is
 known): it **did not hold** when ``failed_reports`` posts of the item name V or a later
@@ -183,7 +185,7 @@ def impact(
     d = release.date.timestamp()
     lists: dict[str, list[ImpactItem]] = {"regression": [], "quieted": [], "persisting": []}
     for item, status in items:
-        before, after = window.counts(item.trend)
+        before, after = window.counts(item.reports_per_day())
         opened_after = datetime.fromisoformat(item.first_seen).timestamp() >= d
         intent, product, topic = item.labels()
         verdict = judge(before, after, opened_after, window.elapsed_days, rules, problem=intent in PROBLEMS)
@@ -200,7 +202,7 @@ def impact(
                 after=after,
                 first_seen=item.first_seen,
                 opened_after=opened_after,
-                version_share=round(min(1.0, naming(item.versions, release.version) / after), 4) if after else None,
+                version_share=round(min(1.0, naming(item.reports()[0], release.version) / after), 4) if after else None,
                 languages=item.languages,
                 status=status,
                 evidence=_evidence(item, release, after=verdict != "quieted"),

@@ -196,7 +196,7 @@ class ReleaseWatch:
             if not (self.rules.active(release, now) and now >= d):
                 continue
             window = Window.of(release, now, self.rules.window_days)
-            before, after = window.counts(item.trend)
+            before, after = window.counts(item.reports_per_day())  # as impact() counts them
             opened_after = datetime.fromisoformat(item.first_seen).timestamp() >= d
             if judge(before, after, opened_after, window.elapsed_days, self.rules) == "regression":
                 if self._once(f"regression|{release.key}|{item.id}", d + self.rules.window_days * DAY, offset):

@@ -339,7 +339,7 @@ function impactItem(item, release) {
   const li = el("li");
   li.dataset.id = item.item_id;
   li.append(statusBadge(item.status), " ", item.title.slice(0, 140));
-  const facts = [`${item.before} → ${item.after} posts`];
+  const facts = [`${item.before} → ${item.after} reports`];
   if (item.opened_after) facts.push("new after it");
   if (item.version_share !== null && item.version_share !== undefined) {
     facts.push(`${percent(item.version_share)} name ${release.version}`);
@@ -356,7 +356,7 @@ function impactItem(item, release) {
 }
 
 const IMPACT_LISTS = [
-  ["regressions", "Regressions", "none: no item opened after it or jumped in daily posts"],
+  ["regressions", "Regressions", "none: no item opened after it or jumped in daily reports"],
   ["quieted", "Quieted", "none: no item reported before it went quiet after it"],
   ["persisting", "Persisting", "none: no item reported before it is still reported after it"],
 ];

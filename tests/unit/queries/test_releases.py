@@ -28,6 +28,6 @@ def test_the_report_says_what_the_release_brought_with_its_evidence():
     assert "before 73.9% [53.5%–87.5%] of 23 → after 66.7% [43.8%–83.7%] of 18" in text
     assert "change: -7.2 points [-35.0, +19.0] (95%)" in text
     assert "Regressions (1)" in text and "item-1  [fixed]  bug_report xiaomi-14 connectivity" in text
-    assert "0 → 6 posts; opened after; naming the version: 66.7%; zh 3 · ko 2 · en 1" in text
+    assert "0 → 6 reports; opened after; naming the version: 66.7%; zh 3 · ko 2 · en 1" in text
     assert "zh forum:1: 升级HyperOS 1.0.7.0后wifi隔一会儿就断" in text
     assert "Quieted (0)\n  none" in text and "Persisting (0)\n  none" in text

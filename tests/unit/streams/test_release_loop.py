@@ -120,6 +120,25 @@ def test_a_release_shows_what_it_brought_what_went_quiet_and_what_persists():
     assert replay.signals.watch.impacts() == []  # nothing new since
 
 
+def test_an_item_that_people_say_the_release_fixed_went_quiet_it_did_not_regress():
+    """ "Bluetooth works again on 1.0.7.0" joins the Bluetooth item it is about and names the release,
+    but reports no bug: counted as posts, the item would have doubled after the release."""
+    replay = Replay()
+    the_week_around_1_0_7_0(replay)
+    for day in (-4, -3, -2):
+        replay.report("bluetooth", D + day * DAY + 15 * H)
+    replay.report("bluetooth", D + DAY + 15 * H)  # one report after, and five posts saying it is gone
+    for k in range(5):
+        replay.report("bluetooth", D + (2 + k // 2) * DAY + (16 + k) * H, versions=V107, sentiment="positive",
+                      author=f"happy{k}")  # fmt: skip
+    bluetooth = replay.item_of("bluetooth")
+    (impact,) = replay.signals.watch.impacts()
+    assert bluetooth not in [i.item_id for i in impact.regressions + impact.persisting]
+    (quiet,) = [i for i in impact.quieted if i.item_id == bluetooth]
+    assert (quiet.before, quiet.after) == (3, 1)
+    assert [a.dimensions["item"] for a in replay.alerts("regression")] == [replay.item_of("wifi")]
+
+
 def test_the_regression_alerts_once_when_the_item_reaches_the_minimum_after_the_release():
     replay = Replay()
     the_week_around_1_0_7_0(replay)

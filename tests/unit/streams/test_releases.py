@@ -8,7 +8,7 @@ import pytest
 
 from canyu.schema import Release
 from streams.feedback import ItemState
-from streams.releases import DAY, ReleaseRules, Window, change, check_fix, judge, reports_on_or_after, share
+from streams.releases import DAY, ReleaseRules, Window, change, check_fix, impact, judge, reports_on_or_after, share
 
 RULES = ReleaseRules(window_days=7, jump=2.0, min_posts=3)
 D = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -64,6 +64,24 @@ def item(**fields) -> ItemState:
     base = dict(id="item-1", group="bug_report|hyperos|connectivity", profile={}, samples=[], title="t", count=0,
                 authors=[], unique_authors=0, first_seen=D.isoformat(), last_seen=D.isoformat(), trend={})  # fmt: skip
     return ItemState(**{**base, **fields})
+
+
+def test_a_release_judges_an_item_on_its_reports_and_one_stored_before_they_were_kept_on_its_posts():
+    opened = "2026-11-20T08:00:00+00:00"
+    posts = {"2026-11-20": 3, "2026-11-21": 2}  # five posts after the release: a regression, counted as posts
+    named = {"hyperos 1.0.7.0": 4}
+    old = item(id="item-old", first_seen=opened, trend=posts, versions=named)  # stored before reports were kept
+    # Two of its posts after the release report the bug; three say 1.0.7.0 fixed it.
+    gone = item(id="item-gone", first_seen=opened, trend=posts, versions=named, reported_trend={"2026-11-20": 2},
+                reported_versions={"hyperos 1.0.7.0": 1})  # fmt: skip
+    # Three of its five posts report it, one of them naming the release.
+    kept = item(id="item-kept", first_seen=opened, trend=posts, versions=named, reported_trend={"2026-11-20": 3},
+                reported_versions={"hyperos 1.0.7.0": 1})  # fmt: skip
+    result = impact(RELEASE, [(old, "open"), (gone, "open"), (kept, "open")], ((0, 0), (0, 0)),
+                    D.timestamp() + 2.5 * DAY, RULES)  # fmt: skip
+    shown = {i.item_id: (i.before, i.after, i.version_share) for i in result.regressions}
+    assert shown == {"item-old": (0, 5, 0.8), "item-kept": (0, 3, round(1 / 3, 4))}
+    assert result.quieted == result.persisting == []  # too few reports after to say anything: not listed
 
 
 def test_reports_naming_the_fixed_version_or_a_later_one_of_its_line_count_against_the_fix():
