@@ -258,8 +258,8 @@ def reports_on_or_after(item: ItemState, release: Release) -> int:
 class FixCheck:
     failed: bool
     verified: bool
-    reports: int  # posts naming the fixed version or later
-    rate: float  # posts per day after the grace
+    reports: int  # reports naming the fixed version or later
+    rate: float  # reports per day after the grace
     verified_at: float  # when the quiet period ends
 
 
@@ -267,9 +267,10 @@ def check_fix(item: ItemState, release: Release, now: float, rules: ReleaseRules
     grace_end = release.date.timestamp() + rules.grace_days * DAY
     first_day = day_of(grace_end) + 1  # whole days after the grace
     days = range(first_day, day_of(now) + 1)
-    posts_after = sum(item.trend.get(_iso(x), 0) for x in days)
+    per_day = item.reports_per_day()  # "it works now" posts join the item, but say the fix held
+    reports_after = sum(per_day.get(_iso(x), 0) for x in days)
     elapsed = (now - grace_end) / DAY
-    rate = posts_after / elapsed if elapsed >= 1 else 0.0
+    rate = reports_after / elapsed if elapsed >= 1 else 0.0
     reports = reports_on_or_after(item, release)
     failed = reports >= rules.failed_reports or rate >= rules.failed_rate
     last = item.reports()[1]

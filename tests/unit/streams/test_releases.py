@@ -100,3 +100,6 @@ def test_a_fix_is_verified_after_the_quiet_period_and_fails_on_reports_or_their_
     busy = item(last_seen="2026-11-24T12:00:00+00:00", trend={"2026-11-22": 3, "2026-11-23": 3, "2026-11-24": 2})
     failed = check_fix(busy, RELEASE, D.timestamp() + 4.5 * DAY, rules)
     assert failed.failed and failed.reports == 0 and failed.rate >= 2.0
+    thanked = item(last_seen=busy.last_seen, trend=busy.trend, reported_trend={"2026-11-22": 1}, last_report=None)
+    held = check_fix(thanked, RELEASE, D.timestamp() + 4.5 * DAY, rules)  # 8 posts after, 7 of them "it works now"
+    assert not held.failed and held.rate < 1.0
