@@ -245,19 +245,20 @@ class Signals:
             entry = self._entry(post, fp, offset, "-" if partition is None else str(partition))
         out = Outputs(post.model_copy(update={"duplicate_of": entry.duplicate_of}), late=entry.late or entry.too_old)
         self._cascade(post, entry, offset, out)
+        changes = {}  # to the entry, made at once: replace() copies every field
         if entry.duplicate_of is None:  # a near-duplicate is indexed but counted once, as its original
             if not entry.too_old:
                 self._count(post, entry, offset, out)
             self.watch.count_product_days(post, entry.at, offset)
             self.watch.sight(post, entry.at, offset, out)
-            item_id = self._feedback(post, entry, offset, out, vector)
-            entry = replace(entry, item=item_id)
+            changes["item"] = self._feedback(post, entry, offset, out, vector)
         if self.watch.watching:
             self.watch.verify_due(out)
         if first_time:
-            entry = replace(entry, alerts=[a.model_dump_json() for a in out.alerts])
+            changes["alerts"] = [a.model_dump_json() for a in out.alerts]
         else:  # the entry knows which of its alerts are still to go out: none once they were sent
             out.alerts = [Alert.model_validate_json(a) for a in entry.alerts]
+        entry = replace(entry, **changes) if changes else entry
         self.c.posts[post.id] = entry  # also again on a redelivery: this worker may hold it, its changelog not
         return out
 
