@@ -34,6 +34,7 @@ from streams.releases import ReleaseRules
 from streams.sensor import ClockCollector, MetricsSensor
 from streams.signals import SignalConfig, Signals, Tables
 from streams.spikes import SpikeRule
+from streams.transport import App
 from streams.watch import FollowedRegistries
 
 # RocksDB's memory per table, bounded: Faust's defaults allow three 64 MB write buffers and a
@@ -108,7 +109,7 @@ def signal_config(settings: Settings) -> SignalConfig:
 def create_app(settings: Settings) -> faust.App:
     datadir = settings.home / "faust" / f"{settings.worker_app_id}-{settings.worker.web_port}"
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = App(
         settings.worker_app_id,
         broker=f"kafka://{settings.kafka.bootstrap}",
         # RocksDB: a restarted worker reads its own state from disk and only the changelogs' tail.

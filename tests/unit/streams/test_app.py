@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from mode.utils.queues import FlowControlQueue
 
@@ -9,6 +11,7 @@ from canyu import topics
 from canyu.settings import Settings
 from streams.app import ROCKSDB_OPTIONS, SMALLEST_POST_BYTES, create_app
 from streams.signals import Tables
+from streams.transport import FETCH_WAIT_MS
 
 
 def test_every_table_opens_rocksdb_with_bounded_memory_and_sharp_bloom_filters(tmp_path):
@@ -36,3 +39,16 @@ def test_each_agent_reads_the_topic_that_canyu_topics_gives_it(tmp_path):
     read = {name: agent.channel.get_topic_name() for name, agent in app.agents.items()}
     assert read == {name: f"t.{topic}" for name, topic in topics.WORKER_READS.items()}
     assert app.agents["signals"].channel.partitions == 1  # posts.classified: the stateful step sees every post
+
+
+def test_the_workers_consumer_asks_the_broker_to_hold_a_fetch_briefly(tmp_path):
+    """Faust's driver asks for 1.5 s; with one fetch in flight per broker, the stateful step waited
+    that long for posts.classified whenever the other partitions were quiet (streams.transport)."""
+    app = create_app(Settings(home=tmp_path, classifier="lexicon", classifier_process=False))
+
+    async def fetch_wait_ms() -> int:
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        await consumer.stop()  # never started: this only closes its client
+        return consumer._fetch_max_wait_ms  # what aiokafka's fetcher is made with on start
+
+    assert asyncio.run(fetch_wait_ms()) == FETCH_WAIT_MS <= 100
