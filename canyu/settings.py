@@ -50,10 +50,17 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# The local stack's JVMs (canyu stack up; docker-compose.yml's keep their images' flags): C1 only, since C2's
+# compiling in the first minutes was most of what a cold start cost on a small machine that the
+# pipeline shares (docs/performance.md), and the broker's small heap needs no concurrent collector.
+LOCAL_JVM = "-XX:TieredStopAtLevel=1"
+
+
 class KafkaSettings(Section):
     bootstrap: str = "127.0.0.1:9092"
     controller_port: int = 9093
     heap: str = "512m"
+    jvm_options: str = Field(f"{LOCAL_JVM} -XX:+UseSerialGC", description="JVM flags of the local stack's broker")
     topic_partitions: int = Field(4, ge=1)
     replication_factor: int = Field(1, ge=1, description="copies of each topic; 3 on a production cluster")
     min_insync_replicas: int = Field(
@@ -66,6 +73,7 @@ class ElasticsearchSettings(Section):
     url: str = "http://127.0.0.1:9200"
     transport_port: int = 9300
     heap: str = "1g"
+    jvm_options: str = Field(LOCAL_JVM, description="JVM flags of the local stack's node (after its jvm.options)")
     analysis: str = Field(
         "standard",
         description="text analyzer that new indices get: a file in canyu/conf/analysis/ (standard, icu, smartcn, nori)",
@@ -228,6 +236,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "kafka_bootstrap": ("kafka", "bootstrap"),
     "kafka_controller_port": ("kafka", "controller_port"),
     "kafka_heap": ("kafka", "heap"),
+    "kafka_jvm_options": ("kafka", "jvm_options"),
     "topic_partitions": ("kafka", "topic_partitions"),
     "topic_replication_factor": ("kafka", "replication_factor"),
     "topic_min_insync_replicas": ("kafka", "min_insync_replicas"),
@@ -235,6 +244,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "es_url": ("elasticsearch", "url"),
     "es_transport_port": ("elasticsearch", "transport_port"),
     "es_heap": ("elasticsearch", "heap"),
+    "es_jvm_options": ("elasticsearch", "jvm_options"),
     "es_analysis": ("elasticsearch", "analysis"),
     "date_floor": ("dates", "floor"),
     "date_future_margin_s": ("dates", "future_margin_s"),

@@ -257,6 +257,7 @@ class Kafka(Server):
         )
         command = [
             str(java), f"-Xmx{self.settings.kafka.heap}", f"-Xms{self.settings.kafka.heap}",
+            *self.settings.kafka.jvm_options.split(),
             f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(config),
         ]  # fmt: skip
         return command, {}
@@ -328,10 +329,11 @@ class Elasticsearch(Server):
             "action.destructive_requires_name": "false",
         }
         (config / "elasticsearch.yml").write_text("".join(f"{k}: {v}\n" for k, v in settings.items()))
+        es = self.settings.elasticsearch
         env = {
             "ES_JAVA_HOME": str(java.parent.parent),
             "ES_PATH_CONF": str(config),
-            "ES_JAVA_OPTS": f"-Xms{self.settings.elasticsearch.heap} -Xmx{self.settings.elasticsearch.heap}",
+            "ES_JAVA_OPTS": f"-Xms{es.heap} -Xmx{es.heap} {es.jvm_options}",
         }
         return [*self._unprivileged(), str(home / "bin" / "elasticsearch")], env
 

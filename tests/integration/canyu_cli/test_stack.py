@@ -31,6 +31,8 @@ def test_up_twice_starts_one_copy_status_reports_healthy_and_down_leaves_nothing
         "CANYU_ES_URL": f"http://127.0.0.1:{free_port()}",
         "CANYU_ES_TRANSPORT_PORT": str(free_port()),
         "CANYU_ES_HEAP": "512m",
+        "CANYU_KAFKA_JVM_OPTIONS": "-XX:TieredStopAtLevel=1 -Dcanyu.test=kafka",
+        "CANYU_ES_JVM_OPTIONS": "-XX:TieredStopAtLevel=1 -Dcanyu.test=es",
     }
     canyu = lambda *args: subprocess.run([sys.executable, "-m", "canyu_cli", *args], env=env, capture_output=True,  # noqa: E731
                                          text=True, timeout=300)  # fmt: skip
@@ -41,6 +43,8 @@ def test_up_twice_starts_one_copy_status_reports_healthy_and_down_leaves_nothing
         assert set(pids) == {"kafka", "elasticsearch"}
         running = processes_mentioning(str(home))
         assert running
+        assert processes_mentioning("-Dcanyu.test=kafka") & running  # each JVM got its flags
+        assert processes_mentioning("-Dcanyu.test=es") & running
 
         second = canyu("stack", "up")
         assert second.returncode == 0, second.stdout + second.stderr
