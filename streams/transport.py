@@ -12,9 +12,13 @@ second's pause between them (docs/performance.md).
 
 from __future__ import annotations
 
+import logging
+
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as driver
+
+log = logging.getLogger(__name__)
 
 # The longest the broker holds a fetch that finds nothing new: an idle worker asks this often.
 FETCH_WAIT_MS = 100
@@ -23,6 +27,8 @@ FETCH_WAIT_MS = 100
 class ConsumerThread(driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: driver.Transport) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
+        if not hasattr(consumer, "_fetch_max_wait_ms"):  # private to aiokafka: say so if it is gone
+            log.warning("aiokafka %s has no _fetch_max_wait_ms: fetches wait Faust's 1.5 s", aiokafka.__version__)
         consumer._fetch_max_wait_ms = FETCH_WAIT_MS  # aiokafka hands it to the fetcher it makes on start
         return consumer
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from mode.utils.queues import FlowControlQueue
 
 from canyu import topics
@@ -52,3 +54,21 @@ def test_the_workers_consumer_asks_the_broker_to_hold_a_fetch_briefly(tmp_path):
         return consumer._fetch_max_wait_ms  # what aiokafka's fetcher is made with on start
 
     assert asyncio.run(fetch_wait_ms()) == FETCH_WAIT_MS <= 100
+
+
+def test_the_worker_says_so_when_aiokafka_no_longer_has_the_fetch_wait(tmp_path, monkeypatch, caplog):
+    app = create_app(Settings(home=tmp_path, classifier="lexicon", classifier_process=False))
+    created = AIOKafkaConsumer.__init__
+
+    def without_the_attribute(self, *args, **kwargs):
+        created(self, *args, **kwargs)
+        del self._fetch_max_wait_ms
+
+    monkeypatch.setattr(AIOKafkaConsumer, "__init__", without_the_attribute)
+
+    async def make() -> None:
+        await app.consumer._thread._create_worker_consumer(app.transport).stop()
+
+    with caplog.at_level(logging.WARNING, logger="streams.transport"):
+        asyncio.run(make())
+    assert "no _fetch_max_wait_ms" in caplog.text
