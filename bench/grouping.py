@@ -344,12 +344,19 @@ def sweep(classifier_name: str, threads: int, fixture: str, config: SignalConfig
                f"{_fmt(within.precision):>11}{_fmt(within.recall):>8}")  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fixture", choices=FIXTURE_FILES, default="main", help="which reports to group")
+def fixture_arguments(description: str, json_help: str) -> argparse.ArgumentParser:
+    """The arguments every bench over the grouping fixtures takes: which fixture, which classifier
+    on how many threads, and JSON or text."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--fixture", choices=FIXTURE_FILES, default="main", help="which reports to use")
     parser.add_argument("--classifier", default=DEFAULT, help="a load_classifier name")
     parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads the classifier may use")
-    parser.add_argument("--json", action="store_true", help="every figure, per bug and per report, as JSON")
+    parser.add_argument("--json", action="store_true", help=json_help)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = fixture_arguments(__doc__.split("\n\n")[0], "every figure, per bug and per report, as JSON")
     parser.add_argument("--threshold", type=float, help="item_vector_similarity (default: the setting's)")
     parser.add_argument("--centre-weight", type=float, help="posts a language's prior centre counts for")
     parser.add_argument("--sweep", action="store_true", help="precision and recall at thresholds 0.30 to 0.60")

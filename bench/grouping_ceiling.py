@@ -22,14 +22,13 @@ places any. Not a test: it asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 
 import numpy as np
 
-from bench.grouping import FIXTURE_FILES, Placed, Score, enrich_reports, load_reports, pairwise
+from bench.grouping import FIXTURE_FILES, Placed, Score, enrich_reports, fixture_arguments, load_reports, pairwise
 from canyu.settings import Settings
 from models import DEFAULT, load_classifier
 
@@ -138,12 +137,7 @@ def report(figures: dict) -> Iterable[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fixture", choices=FIXTURE_FILES, default="main", help="which reports to measure")
-    parser.add_argument("--classifier", default=DEFAULT, help="a load_classifier name")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads the classifier may use")
-    parser.add_argument("--json", action="store_true", help="the figures as JSON")
-    args = parser.parse_args(argv)
+    args = fixture_arguments(__doc__.split("\n\n")[0], "the figures as JSON").parse_args(argv)
     figures = run(args.fixture, args.classifier, args.threads)
     print(json.dumps(figures, indent=2) if args.json else "\n".join(report(figures)))
 
