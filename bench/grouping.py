@@ -258,9 +258,9 @@ def run(
         "items": len({p.item for p in placed if p.item is not None}),
         "no_item": sum(p.item is None for p in placed),
         "no_item_why": dict(Counter(_why_no_item(p) for p in placed if p.item is None)),
-        "intents": {
-            lang: dict(Counter(p.post.intent.label for p in placed if p.report.lang == lang)) for lang in LANGUAGES
-        },
+        "intents": per_language(placed, lambda post: post.intent.label),
+        # A report that reads positive is not counted as one by the fix watch and release impacts.
+        "sentiments": per_language(placed, lambda post: post.sentiment.label),
         "near_duplicates": sum(p.post.duplicate_of is not None for p in placed),
         "pairwise": {
             s: {**asdict(v), "precision": _round(v.precision), "recall": _round(v.recall)} for s, v in scores.items()
@@ -277,6 +277,7 @@ def run(
                 "lang": p.report.lang,
                 "detected": p.post.language,
                 "intent": p.post.intent.label,
+                "sentiment": p.post.sentiment.label,
                 "products": p.post.products,
                 "topics": [t.id for t in p.post.topics],
                 "item": p.item,
@@ -284,6 +285,11 @@ def run(
             for p in placed
         ],  # fmt: skip
     }
+
+
+def per_language(placed: list[Placed], label_of) -> dict[str, dict[str, int]]:
+    """How many reports in each language got each label."""
+    return {lang: dict(Counter(label_of(p.post) for p in placed if p.report.lang == lang)) for lang in LANGUAGES}
 
 
 def _why_no_item(p: Placed) -> str:
@@ -309,8 +315,9 @@ def report(figures: dict) -> Iterable[str]:
         yield (f"{scope:<12}{_fmt(s['precision']):>10}{_fmt(s['recall']):>8}"
                f"{s['together']:>10}{s['right']:>7}{s['same_bug']:>10}")  # fmt: skip
     yield ""
-    for lang, intents in figures["intents"].items():
-        yield f"intents, {lang}: " + ", ".join(f"{intent} {n}" for intent, n in Counter(intents).most_common())
+    for labels in ("intents", "sentiments"):
+        for lang, counts in figures[labels].items():
+            yield f"{labels}, {lang}: " + ", ".join(f"{label} {n}" for label, n in Counter(counts).most_common())
     for scope, reasons in figures["apart"].items():
         listed = ", ".join(f"{reason} {n}" for reason, n in reasons.items()) or "none"
         yield f"same-bug pairs apart, {scope}: {listed}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.grouping import Bug, Placed, Report, merged, missed, pairwise
+from bench.grouping import Bug, Placed, Report, merged, missed, pairwise, per_language
 from tests.unit.streams.factories import post
 
 
@@ -30,3 +30,11 @@ def test_pairs_apart_and_pairs_merged_are_told_by_reason_and_bugs():
     assert missed([A, B, C, D]) == {"within": {}, "across": {"no item": 2}}
     bugs = {"wifi": Bug("wifi", "", ("nfc",)), "nfc": Bug("wifi", "", ("wifi",))}
     assert merged([A, B, C, D], bugs) == {("nfc", "wifi", True): 2}
+
+
+def test_labels_are_counted_per_language_the_report_is_written_in():
+    assert per_language([A, B, C, D], lambda post: post.intent.label) == {
+        "zh": {"bug_report": 1},
+        "ko": {"bug_report": 1},
+        "en": {"bug_report": 2},
+    }
