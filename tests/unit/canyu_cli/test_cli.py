@@ -117,3 +117,23 @@ def test_models_build_without_the_dev_sets_is_a_clear_error(tmp_path):
     assert result.exit_code == 1
     assert "no labelled sets" in result.output or "needs" in result.output  # an empty folder; or no torch here
     assert not (tmp_path / "m" / "model.int8.onnx").exists()
+
+
+def test_models_build_puts_the_checkouts_training_on_the_path_only_when_it_is_missing(tmp_path, monkeypatch):
+    from canyu_cli.commands import model_build
+
+    (tmp_path / "training").mkdir()
+    (tmp_path / "training" / "__init__.py").write_text("")
+    monkeypatch.setattr(model_build, "CHECKOUT", tmp_path)
+    monkeypatch.setattr(model_build.sys, "path", ["elsewhere"])
+    found = {"training": object()}  # what importlib.util.find_spec answers per module name
+    monkeypatch.setattr(model_build.importlib.util, "find_spec", lambda name: found.get(name))
+    model_build._with_training()
+    assert model_build.sys.path == ["elsewhere"]  # importable already: the path stays as it is
+    found.clear()
+    model_build._with_training()
+    assert model_build.sys.path == ["elsewhere", str(tmp_path)]
+    monkeypatch.setattr(model_build.sys, "path", ["elsewhere"])
+    monkeypatch.setattr(model_build, "CHECKOUT", tmp_path / "installed")  # not a checkout: no training there
+    model_build._with_training()
+    assert model_build.sys.path == ["elsewhere"]
