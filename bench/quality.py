@@ -114,7 +114,7 @@ class Reference:
     """
 
     def __init__(self, parts: dict[str, object]) -> None:
-        from training.train import _logistic, set_score
+        from training.train import logistic, set_score
 
         self.models = {}
         groups: dict[str, list] = {}
@@ -126,7 +126,7 @@ class Reference:
             y = [e.label for p in ps for e in p.train.train]
             best = None
             for c in (0.3, 1.0, 3.0):
-                model = _logistic(x, y, c)
+                model = logistic(x, y, c)
                 vals = []
                 for p in ps:
                     if not p.train.val or len({e.label for e in p.train.val}) < 2:

@@ -58,7 +58,8 @@ SENTIMENT = {
 BLENDS = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 
 
-def _logistic(x, y, c: float, weights=None):
+def logistic(x, y, c: float, weights=None):
+    """The one logistic regression every head here is fitted with (and bench.quality's e5 + LR reference)."""
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x, y, sample_weight=weights)
@@ -121,7 +122,7 @@ def _fit_ngram_model(texts, labels, analyzer: str, c: float, nb: bool, polar_onl
     tfidf = TfidfVectorizer(analyzer=ANALYZERS[analyzer], min_df=MIN_DF, sublinear_tf=True, dtype=np.float32)
     x = tfidf.fit_transform(texts)
     scale = nb_ratio(x, labels) if nb else np.ones(x.shape[1], dtype=np.float32)
-    model = _logistic(x @ sp.diags(scale), labels, c)
+    model = logistic(x @ sp.diags(scale), labels, c)
     return NgramModel(tfidf, scale, model, analyzer)
 
 
@@ -158,14 +159,14 @@ def language_head(split: Split, vectors: np.ndarray | None, setting: dict) -> Li
     texts, labels = [e.text for e in split.train], [e.label for e in split.train]
     grams = fit_ngram_model(texts, labels, setting["analyzer"], setting["c"], setting["nb"])
     blend = setting.get("blend", 0.0)
-    vector = _logistic(vectors, labels, setting["vector_c"]) if vectors is not None and blend else None
+    vector = logistic(vectors, labels, setting["vector_c"]) if vectors is not None and blend else None
     dim = vectors.shape[1] if vectors is not None else 512
     return fold(grams, vector, blend, dim)
 
 
 def vector_head(x: np.ndarray, y: list[str], c: float, weights=None) -> LinearHead:
     """The encoder vector alone: works for every language the encoder knows."""
-    model = _logistic(x, y, c, weights)
+    model = logistic(x, y, c, weights)
     return LinearHead(model.classes_.tolist(), model.coef_.T, model.intercept_)
 
 
@@ -242,7 +243,7 @@ def sentiment_head(language: str, parts: list[Part], dim: int) -> tuple[LinearHe
     grams = fit_ngram_model(texts, labels, setting["analyzer"], setting["c"], setting["nb"])
     x = np.vstack([p.vectors["train"] for p in parts])
     y = [e.label for p in parts for e in p.train.train]
-    vector = _logistic(x, y, setting["vector_c"])
+    vector = logistic(x, y, setting["vector_c"])
     # Validation: every set's val rows, each set's score weighing the same.
     # A set scored as positive v negative on its test (training.devdata.Split.binary) is scored so on
     # its validation rows too, without their neutral rows (ko keeps neutral rows for training).

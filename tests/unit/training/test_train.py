@@ -94,7 +94,7 @@ def test_word_bounded_ngrams_stop_at_spaces_and_keep_hangul_syllables():
 def test_a_blended_nb_head_folds_into_one_linear_head_with_the_same_probabilities(tmp_path):
     """language_head's folded weights give what the two fitted models blend to."""
     from training.devdata import Example, Split
-    from training.train import _logistic, fit_ngram_model, language_head
+    from training.train import fit_ngram_model, language_head, logistic
 
     rng = np.random.default_rng(0)
     words = {"positive": ["좋아요", "최고", "great"], "negative": ["별로", "최악", "bad"], "neutral": ["그냥", "영화"]}
@@ -113,7 +113,7 @@ def test_a_blended_nb_head_folds_into_one_linear_head_with_the_same_probabilitie
     texts = [e.text for e in rows]
     labels = [e.label for e in rows]
     grams = fit_ngram_model(texts, labels, "wb14", 1.0, True)
-    vector = _logistic(vectors, labels, 0.3)
+    vector = logistic(vectors, labels, 0.3)
     blended = np.exp(0.35 * np.log(vector.predict_proba(vectors)) + 0.65 * np.log(grams.proba(texts)))
     blended /= blended.sum(axis=1, keepdims=True)
     assert head.classes == tuple(grams.classes)
