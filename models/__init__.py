@@ -17,13 +17,14 @@ numeric library of the process (BLAS, OpenMP, torch) to ``threads`` threads
 (``models/threads.py``); ``limit_environment`` sets the same limit for the processes it starts.
 
 ``VersionFinder.load().find(text, products)`` finds the software versions a post names, by
-the rules of ``models/versions.yaml``.
+the rules of ``models/versions.yaml``; ``ResolutionCues.load().says_resolved(text)`` whether a
+post says its problem is gone, by the word lists of ``models/resolution.yaml``.
 
 ``load_language_means()``: the mean of the classifier's sentence vectors in each language,
 which the worker subtracts to compare feedback across languages (``models/language_means.py``).
 
 The room owns inference: the backends, the shipped heads and the files they read, and the
-version rules. It imports the contract (``canyu``), never another room; ``streams`` imports it.
+version rules and resolution cues. It imports the contract (``canyu``), never another room; ``streams`` imports it.
 What writes its files (the dev sets, fitting the heads, calibration, fine-tuning) is
 ``training/``, which imports this room and is not installed with it.
 """
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from canyu.settings import get_settings
 from models.base import Classification, Classifier, Scored
 from models.language_means import LanguageMeans, load_language_means
+from models.resolution import ResolutionCues
 from models.threads import describe_threads, limit_environment, limit_threads, thread_counts
 from models.versions import VersionFinder, VersionRulesError
 
@@ -107,6 +109,7 @@ __all__ = [
     "Classifier",
     "LanguageMeans",
     "Scored",
+    "ResolutionCues",
     "VersionFinder",
     "VersionRulesError",
     "describe_threads",

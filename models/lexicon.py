@@ -41,7 +41,7 @@ def _term_pattern(term: str) -> str:
     return re.escape(term)
 
 
-def _compile(terms: list[str]) -> re.Pattern[str]:
+def compile_terms(terms: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(_term_pattern(t) for t in sorted(set(terms), key=len, reverse=True)), re.IGNORECASE)
 
 
@@ -55,7 +55,7 @@ _NEGATED_EN = re.compile(
 _NEGATED_ZH = frozenset("不没别未無无")
 
 
-def _negated(text: str, start: int) -> bool:
+def negated_at(text: str, start: int) -> bool:
     before = text[max(0, start - 40) : start]
     if before and before[-1] in _NEGATED_ZH:
         return True
@@ -66,12 +66,12 @@ def polarity_counts(text: str, positive: re.Pattern[str], negative: re.Pattern[s
     """(positive, negative) cue counts; a negated positive counts as negative, a negated negative not at all."""
     pos = neg = 0
     for m in positive.finditer(text):
-        if _negated(text, m.start()):
+        if negated_at(text, m.start()):
             neg += 1
         else:
             pos += 1
     for m in negative.finditer(text):
-        if not _negated(text, m.start()):
+        if not negated_at(text, m.start()):
             neg += 1
     return pos, neg
 
@@ -86,9 +86,11 @@ class LexiconClassifier:
 
     def __init__(self) -> None:
         data = yaml.safe_load((resources.files("models") / "lexicon.yaml").read_text(encoding="utf-8"))
-        self._sentiment = {label: _compile(sum(by_lang.values(), [])) for label, by_lang in data["sentiment"].items()}
-        self._intent = {label: _compile(sum(by_lang.values(), [])) for label, by_lang in data["intent"].items()}
-        self._topics = {topic: _compile(terms) for topic, terms in data["topics"].items()}
+        self._sentiment = {
+            label: compile_terms(sum(by_lang.values(), [])) for label, by_lang in data["sentiment"].items()
+        }
+        self._intent = {label: compile_terms(sum(by_lang.values(), [])) for label, by_lang in data["intent"].items()}
+        self._topics = {topic: compile_terms(terms) for topic, terms in data["topics"].items()}
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         return [self._one(text) for text in texts]

@@ -30,6 +30,7 @@ from operator import itemgetter
 import numpy as np
 
 from canyu.schema import EnrichedPost
+from models import ResolutionCues
 from streams.recent import OpenItem, cosine, norm, pack_vector, unpack_vector
 from streams.simhash import features
 
@@ -96,9 +97,9 @@ class ItemState:
     fix_failed: list | None = None  # [fixed_in, event time, offset]: when the stream saw the fix fail
     intents: dict[str, int] = field(default_factory=dict)  # its posts' intents → posts
     topics: dict[str, int] = field(default_factory=dict)  # its posts' first topics → posts
-    # What the fix watch counts as reports: the posts that do not read positive. "1.0.7.0 fixed it!"
-    # joins the item it is about (and the classifier may call it a bug report), but says the fix
-    # held. Version tags as in ``versions``, and the newest such post's time (None: none yet).
+    # What the fix watch counts as reports: the posts that ``is_report``. "1.0.7.0 fixed it!" joins
+    # the item it is about (and the classifier may call it a bug report), but says the fix held.
+    # Version tags as in ``versions``, and the newest such post's time (None: none yet).
     # An item stored before these were kept has None for both, and every post counts.
     reported_versions: dict[str, int] | None = None
     last_report: str | None = None
@@ -158,7 +159,7 @@ class ItemState:
         _tally(self.topics, [post.topics[0].id] if post.topics else [], TOPICS)
         tags = [m.tag for m in post.versions]
         _tally(self.versions, tags, VERSIONS)
-        if post.sentiment.label != "positive":
+        if is_report(post):
             if self.reported_versions is not None:
                 _tally(self.reported_versions, tags, VERSIONS)
             if self.reported_trend is not None:
@@ -184,6 +185,18 @@ def _sample_features(text: str) -> Counter:
     """A sample's features, for its item's title: an item weighs the same five samples again every
     five posts. Shared: callers must not change it."""
     return Counter(features(text))
+
+
+@lru_cache(maxsize=1)
+def _resolution() -> ResolutionCues:
+    return ResolutionCues.load()
+
+
+def is_report(post: EnrichedPost) -> bool:
+    """Whether the post counts as a report of its item's problem: it neither reads positive nor says
+    the problem is gone ("1.0.7.1 is out and fixed it", ``models.ResolutionCues``). The classifier's
+    sentiment alone misses many of the second kind, and calls many reports positive."""
+    return post.sentiment.label != "positive" and not _resolution().says_resolved(post.full_text)
 
 
 def utc_day(t: float) -> str:

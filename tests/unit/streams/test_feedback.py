@@ -11,8 +11,8 @@ from tests.unit.streams.factories import T0, post
 DAY = timedelta(days=1)
 
 
-def joined(item: ItemState, n: int, at: timedelta, sentiment: str = "negative") -> None:
-    p = post(n, at=at, intent="bug_report", sentiment=sentiment)
+def joined(item: ItemState, n: int, at: timedelta, sentiment: str = "negative", text: str = "") -> None:
+    p = post(n, text, at=at, intent="bug_report", sentiment=sentiment)
     item.add(p, Counter(), (T0 + at).timestamp())
 
 
@@ -23,6 +23,14 @@ def test_an_item_counts_its_reports_per_day_beside_its_posts_and_a_positive_post
     joined(item, 3, 1 * DAY, sentiment="positive")  # "1.0.7.1 fixed it": about the bug, no report of it
     assert item.trend == {"2026-11-20": 2, "2026-11-21": 1}
     assert item.reported_trend == item.reports_per_day() == {"2026-11-20": 2}
+
+
+def test_a_post_that_says_the_problem_is_gone_is_no_report_even_when_it_reads_negative():
+    item = ItemState.open(post(1, intent="bug_report"), VECTOR_GROUP)
+    joined(item, 1, 0 * DAY, text="WiFi drops every ten minutes since 1.0.6.0")
+    joined(item, 2, 1 * DAY, text="Update: 1.0.7.0 sorted it out for me, not a single drop in two days")
+    joined(item, 3, 1 * DAY, text="说是1.0.7.0修复了，结果还是断")  # "they said 1.0.7.0 fixed it, yet it still drops"
+    assert item.reported_trend == {"2026-11-20": 1, "2026-11-21": 1}
 
 
 def test_an_item_stored_before_reports_per_day_were_kept_counts_its_posts_for_them():
