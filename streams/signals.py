@@ -417,10 +417,11 @@ class Signals:
             return None
         feats = Counter(features(post.full_text))
         idle_since = entry.at - self.config.item_idle_s
-        if vector is not None:
+        item_id = self._thread_item(post, group, idle_since)
+        if item_id is None and vector is not None:
             threshold = self.config.item_vector_threshold
             item_id = feedback.pick(feats, self.recent.nearest(group, vector, post.language, idle_since, threshold))
-        else:
+        elif item_id is None:
             item_id = feedback.choose(feats, self.recent.open_items(group, idle_since), self.config.item_threshold)
         if item_id is None:
             item_id = feedback.ItemState.open(post, group).id  # the same id when the post comes again
@@ -437,6 +438,15 @@ class Signals:
         out.post = out.post.model_copy(update={"item_id": item_id})
         out.items.append(self.watch.item_record(item))
         return item_id
+
+    def _thread_item(self, post: EnrichedPost, group: str, idle_since: float) -> str | None:
+        """The open item of the post this one replies to, in ``group``: a reply in a thread about a
+        bug ("same here", a workaround, "1.0.7.1 fixed it") is about that bug, whatever its words."""
+        parent = self.c.posts.get(post.parent_id) if post.parent_id else None
+        if parent is None or parent.item is None:
+            return None
+        kept = self.recent.groups.get(group, {}).get(parent.item)
+        return parent.item if kept is not None and kept.last_seen >= idle_since else None
 
     # --- cascades -------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from streams.watch import StaticRegistries
 
 WIFI_POST = "forum:100724"  # the first WiFi report, in Chinese
 BACKGROUND_POST = "forum:100992"  # the first report of background apps killed
+DRAIN_POST = "microblog:4901000007055568"  # the first report of the battery drain that 1.0.7.0 brought
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +124,18 @@ def test_the_wifi_fix_is_verified_and_the_background_fix_did_not_hold(told, stor
     assert (failed.dimensions["item"], failed.dimensions["version"]) == (background.id, version)
     after = told.impact(f"hyperos|{version}")
     assert [(i.item_id, i.status) for i in after.quieted if i.item_id == wifi.id] == [(wifi.id, "verified")]
+
+
+def test_replies_join_their_threads_item_so_the_fix_release_regressed_the_drain_alone(told, story):
+    """Workarounds, rollbacks and "1.0.7.1 fixed it" replies in a thread are its item's, not items of their own."""
+    posts = [json.loads(line) for line in sample_corpus().read_text(encoding="utf-8").splitlines() if line.strip()]
+    parents = {p["id"]: p.get("parent_id") for p in posts}
+    replies = [(told.item_of[post], told.item_of.get(parent)) for post, parent in parents.items() if parent]
+    in_threads = [(item, parent_item) for item, parent_item in replies if item and parent_item]
+    assert len(in_threads) > 50 and all(item == parent_item for item, parent_item in in_threads)
+    (version,) = story.fix_versions()
+    regressions = told.impact(f"hyperos|{version}").regressions
+    assert [i.item_id for i in regressions] == [told.item_of[DRAIN_POST]]
 
 
 def test_a_bad_line_of_the_story_is_named(tmp_path):

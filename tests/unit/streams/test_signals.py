@@ -306,6 +306,24 @@ def test_one_bug_reported_in_three_languages_joins_one_item_whatever_its_reports
     assert other.post.item_id != item.id and other.items[0].count == 1
 
 
+def test_a_reply_joins_the_open_item_of_the_post_it_answers_whatever_its_words(signals):
+    rng = np.random.default_rng(7)
+    wifi, camera = rng.normal(size=(2, 512))
+
+    def report(n: int, at: timedelta, direction: np.ndarray, parent: int | None = None, intent: str = "bug_report"):
+        p = post(n, f"report {n}", intent=intent, at=at, fetched=T0 + at + H,
+                 parent_id=f"microblog:{parent}" if parent else None)  # fmt: skip
+        return signals.process(p, n, None, noisy(direction, rng) if intent == "bug_report" else None).post.item_id
+
+    thread, camera_item = report(1, 0 * H, wifi), report(2, 1 * H, camera)
+    assert thread != camera_item
+    assert report(3, 2 * H, camera, parent=1) == thread  # a workaround in the WiFi thread, worded like the camera bug
+    assert report(4, 3 * H, camera) == camera_item  # the same words outside a thread
+    report(5, 4 * H, camera, intent="praise")  # in no item
+    assert report(6, 5 * H, camera, parent=5) == camera_item  # its parent has no item: placed by its vector
+    assert report(7, 16 * 24 * H, wifi, parent=1) != thread  # the thread's item closed when it went idle
+
+
 def test_a_restarted_worker_places_a_post_as_before_from_the_items_it_reads_back():
     """The centres and the items' vectors are rebuilt from the items table, so the choice is the same."""
     rng = np.random.default_rng(6)
