@@ -34,15 +34,19 @@ def detect_script_language(text: str) -> str:
     return lang if count else "und"
 
 
-def _term_pattern(term: str) -> str:
-    if re.search(r"[A-Za-z]", term) and not re.search(r"[^\x00-\x7f]", term):
-        body = re.escape(term.rstrip("*")) + (r"\w*" if term.endswith("*") else "")
-        return rf"(?<!\w){body}(?!\w)"
-    return re.escape(term)
+def _is_latin(term: str) -> bool:
+    return bool(re.search(r"[A-Za-z]", term)) and not re.search(r"[^\x00-\x7f]", term)
 
 
 def compile_terms(terms: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(_term_pattern(t) for t in sorted(set(terms), key=len, reverse=True)), re.IGNORECASE)
+    """One pattern for ``terms``, longest first: English ones as whole words ("crash*" with any
+    ending), the others as substrings. The English words share one pair of word-boundary checks:
+    a check around each of them costs a lookbehind per word at every position of the text."""
+    by_length = sorted(set(terms), key=lambda t: (-len(t), t))
+    latin = [re.escape(t.rstrip("*")) + (r"\w*" if t.endswith("*") else "") for t in by_length if _is_latin(t)]
+    other = [re.escape(t) for t in by_length if not _is_latin(t)]
+    parts = ([rf"(?<!\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []) + other
+    return re.compile("|".join(parts), re.IGNORECASE)
 
 
 # A negation just before a sentiment cue: English within the three words before it,
