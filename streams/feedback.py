@@ -47,7 +47,7 @@ TREND_DAYS = 60
 VERSIONS = 20  # version tags an item counts, the most named kept
 PRODUCTS = 10  # products and software lines its posts name, the most named kept
 TOPICS = 10  # its posts' first topics, the most common kept
-RECENT = 5  # its newest posts, kept as evidence for release impacts and fix checks
+RECENT = 5  # its newest reports, kept as evidence for release impacts and fix checks
 # Two candidates whose vectors are this close to a post are a tie, which the text features break.
 TIE = 0.02
 
@@ -90,7 +90,7 @@ class ItemState:
     languages: dict[str, int] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)  # "<line> <version>" → posts naming it
     products: dict[str, int] = field(default_factory=dict)  # products and software lines named → posts
-    recent: list[list] = field(default_factory=list)  # [post id, text, event time, language, [tags]], newest last
+    recent: list[list] = field(default_factory=list)  # newest reports: [post id, text, event time, language, [tags]]
     vector: str | None = None  # base64 of pack_vector: the mean of its posts' sentence vectors
     vectors: int = 0  # posts in that mean
     lifecycle: dict | None = None  # the ItemLifecycle (JSON fields) engineers gave it, as last applied
@@ -165,8 +165,8 @@ class ItemState:
             if self.reported_trend is not None:
                 self.reported_trend = _count_day(self.reported_trend, day)
             self.last_report = max(self.last_report or created, created, key=datetime.fromisoformat)
+            self.recent = [*self.recent, [post.id, post.full_text[:SAMPLE_CHARS], at, post.language, tags]][-RECENT:]
         _tally(self.products, named_products(post), PRODUCTS)
-        self.recent = [*self.recent, [post.id, post.full_text[:SAMPLE_CHARS], at, post.language, tags]][-RECENT:]
         if vector is not None:
             mean = self.mean_vector()
             mean = vector if mean is None else mean + (vector - mean) / (self.vectors + 1)

@@ -23,6 +23,7 @@ def test_an_item_counts_its_reports_per_day_beside_its_posts_and_a_positive_post
     joined(item, 3, 1 * DAY, sentiment="positive")  # "1.0.7.1 fixed it": about the bug, no report of it
     assert item.trend == {"2026-11-20": 2, "2026-11-21": 1}
     assert item.reported_trend == item.reports_per_day() == {"2026-11-20": 2}
+    assert [p[0] for p in item.recent] == ["microblog:1", "microblog:2"]  # the evidence: reports only
 
 
 def test_a_post_that_says_the_problem_is_gone_is_no_report_even_when_it_reads_negative():
@@ -31,6 +32,7 @@ def test_a_post_that_says_the_problem_is_gone_is_no_report_even_when_it_reads_ne
     joined(item, 2, 1 * DAY, text="Update: 1.0.7.0 sorted it out for me, not a single drop in two days")
     joined(item, 3, 1 * DAY, text="说是1.0.7.0修复了，结果还是断")  # "they said 1.0.7.0 fixed it, yet it still drops"
     assert item.reported_trend == {"2026-11-20": 1, "2026-11-21": 1}
+    assert [p[0] for p in item.recent] == ["microblog:1", "microblog:3"]
 
 
 def test_an_item_stored_before_reports_per_day_were_kept_counts_its_posts_for_them():
