@@ -50,7 +50,8 @@ class ResolutionCues:
         for m in self.cues.finditer(text):
             if self._unsaid(text, m.start(), m.end()):
                 continue
-            return not self.still.search(text, m.end())
+            stop = SENTENCE_END.search(text, m.end())
+            return not self.still.search(text, m.end(), stop.start() if stop else len(text))
         return False
 
     def _unsaid(self, text: str, start: int, end: int) -> bool:

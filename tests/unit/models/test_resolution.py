@@ -14,6 +14,8 @@ SAID = [
     "升级1.0.7.0两天了，一次都没断过。这个问题算是解决了，感谢大家。",
     "1.0.7.1 패치 나왔어요! 설치하고 밤새 4%만 빠졌습니다. 이제 정상인 듯",
     "위치 권한 정리하고 5G 끄니까 밤 10시에 40% 남았어요. 해결! 감사합니다",
+    "升完观察了一晚上只掉了4%，终于正常了",
+    "Thanks all. Marked as solved. If you're still seeing drain on 1.0.7.1, start a new thread.",  # still, later
 ]
 NOT_SAID = [
     "WiFi drops every 10 minutes since 1.0.6.0",  # no cue
@@ -26,6 +28,8 @@ NOT_SAID = [
     "해결됐으면 좋겠어요",
     "The changelog said this was fixed.",
     "a reboot fixed it for a few hours",  # for a while
+    "Switching the audio to the phone fixes it.",  # a workaround: the bug is still there
+    "更新后就不正常了",
     "Changelog says it's resolved but it still drains 10% an hour",  # still, after it
     "1.0.7.0 修好了，但是过了两天又开始断",
     "1.0.7.1 해결됐다고 해서 깔았는데 아직도 꺼져요",
