@@ -437,15 +437,17 @@ class Evidence(_Strict):
 
 
 class ImpactItem(_Strict):
-    """A feedback item in a release's impact: its reports (posts that do not read positive) in the window before and
-    after the release."""
+    """A feedback item in a release's impact: its reports (posts that neither read positive nor say the problem is
+    gone) in the window before and after the release."""
 
     item_id: str
     title: str
     intent: IntentLabel
     product: str | None = None
     topic: str | None = None
-    before: NonNegativeInt = Field(description="reports (posts not positive) in the window before the release")
+    before: NonNegativeInt = Field(
+        description="reports (posts neither positive nor saying it is gone) in the window before the release"
+    )
     after: NonNegativeInt = Field(description="reports in the window after it (so far)")
     first_seen: AwareDatetime
     opened_after: bool

@@ -7,7 +7,7 @@ as one registered beforehand (docs/releases.md).
 
 Around a release's date D, ``window_days`` before are compared with up to ``window_days``
 after, by whole UTC days (the day of D counts as after). The counts are an item's reports
-(``ItemState.reports_per_day``: its posts that do not read positive), so "1.0.7.1 fixed it"
+(``ItemState.reports_per_day``: its posts that ``feedback.is_report``), so "1.0.7.1 fixed it"
 joining the bug's item does not make it regress or persist. An item
 
 - **regressed** when it has at least ``min_posts`` reports after D and either opened after D
