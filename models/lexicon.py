@@ -34,19 +34,22 @@ def detect_script_language(text: str) -> str:
     return lang if count else "und"
 
 
+NOTHING = r"(?!)"  # what no terms match: an empty pattern would match everywhere
+
+
 def _is_latin(term: str) -> bool:
     return bool(re.search(r"[A-Za-z]", term)) and not re.search(r"[^\x00-\x7f]", term)
 
 
 def compile_terms(terms: list[str]) -> re.Pattern[str]:
     """One pattern for ``terms``, longest first: English ones as whole words ("crash*" with any
-    ending), the others as substrings. The English words share one pair of word-boundary checks:
+    ending), the others as substrings; no terms match nothing. The English words share one pair of word-boundary checks:
     a check around each of them costs a lookbehind per word at every position of the text."""
     by_length = sorted(set(terms), key=lambda t: (-len(t), t))
     latin = [re.escape(t.rstrip("*")) + (r"\w*" if t.endswith("*") else "") for t in by_length if _is_latin(t)]
     other = [re.escape(t) for t in by_length if not _is_latin(t)]
     parts = ([rf"(?<!\w)(?:{'|'.join(latin)})(?!\w)"] if latin else []) + other
-    return re.compile("|".join(parts), re.IGNORECASE)
+    return re.compile("|".join(parts) or NOTHING, re.IGNORECASE)
 
 
 # A negation just before a sentiment cue: English within the three words before it,

@@ -40,7 +40,7 @@ class ResolutionCues:
             raise ValueError(f"{source}: needs {', '.join(KEYS)}, each a list of words per language ({e!r})") from e
         if not lists["cues"]:
             raise ValueError(f"{source}: no cues")
-        patterns = {key: _pattern(terms) for key, terms in lists.items()}
+        patterns = {key: compile_terms(terms) for key, terms in lists.items()}
         # the words of `after` go on from the cue, past any spaces: "fixed for a day"
         patterns["after"] = re.compile(rf"\s*(?:{patterns['after'].pattern})", re.IGNORECASE)
         return cls(**patterns)
@@ -48,24 +48,16 @@ class ResolutionCues:
     def says_resolved(self, text: str) -> bool:
         """Whether ``text`` says the problem it is about is gone (the file's header says when)."""
         for m in self.cues.finditer(text):
-            if self._unsaid(text, m.start(), m.end()):
+            begin, stop = _sentence(text, m.start(), m.end())
+            if negated_at(text, m.start()) or self.after.match(text, m.end()):
                 continue
-            stop = SENTENCE_END.search(text, m.end())
+            if self.before.search(text, begin, m.start()) or (stop is not None and stop.group() in QUESTION_END):
+                continue
             return not self.still.search(text, m.end(), stop.start() if stop else len(text))
         return False
 
-    def _unsaid(self, text: str, start: int, end: int) -> bool:
-        if negated_at(text, start) or self.after.match(text, end):
-            return True
-        ends_before = [e.end() for e in SENTENCE_END.finditer(text, 0, start)]
-        if self.before.search(text, ends_before[-1] if ends_before else 0, start):
-            return True
-        stop = SENTENCE_END.search(text, end)
-        return stop is not None and stop.group() in QUESTION_END
 
-
-NOTHING = re.compile(r"(?!)")
-
-
-def _pattern(terms: list[str]) -> re.Pattern[str]:
-    return compile_terms(terms) if terms else NOTHING
+def _sentence(text: str, start: int, end: int) -> tuple[int, re.Match[str] | None]:
+    """Where the sentence around ``text[start:end]`` begins, and the mark that ends it (None: the text's end)."""
+    begin = max((e.end() for e in SENTENCE_END.finditer(text, 0, start)), default=0)
+    return begin, SENTENCE_END.search(text, end)
