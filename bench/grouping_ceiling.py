@@ -15,6 +15,9 @@ how far the vectors themselves separate the bugs:
 - *linkage*: agglomerative clustering of all the reports at once, average and complete linkage,
   at cosine thresholds from 0.10 to 0.60: the best recall across languages with a precision of
   at least 0.9, the issue's goal (docs/streams.md, "Grouping across languages").
+- *merging the stream's items*: the same average linkage, starting from the items the stream
+  made (``bench.grouping``) instead of from single reports: what merging items after the one
+  pass could reach. It can join items, never undo a report placed in the wrong one.
 
 A ceiling for a one-pass stream, not a figure for it: clustering sees every report before it
 places any. Not a test: it asserts nothing.
@@ -24,13 +27,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from itertools import combinations
 
 import numpy as np
 
-from bench.grouping import FIXTURE_FILES, Placed, Score, enrich_reports, fixture_arguments, load_reports, pairwise
+from bench.grouping import (
+    FIXTURE_FILES,
+    Placed,
+    Score,
+    enrich_reports,
+    fixture_arguments,
+    group,
+    load_reports,
+    pairwise,
+)
 from canyu.settings import Settings
 from models import DEFAULT, load_classifier
+from streams.app import signal_config
 
 THRESHOLDS = [round(0.10 + 0.02 * i, 2) for i in range(26)]
 LINKAGES = ("average", "complete")
@@ -46,14 +60,16 @@ def centred(vectors: np.ndarray, languages: Sequence[str]) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
-def agglomerate(similarity: np.ndarray, threshold: float, linkage: str) -> list[int]:
+def agglomerate(similarity: np.ndarray, threshold: float, linkage: str, sizes: np.ndarray | None = None) -> list[int]:
     """Cluster labels: the two most alike clusters merge while their linkage similarity is at
-    least ``threshold``; "average" is the mean similarity of their members' pairs, "complete"
-    the least (Lance-Williams updates on a copy of ``similarity``)."""
+    least ``threshold``; "average" is the mean similarity of their members' pairs (each row
+    standing for ``sizes`` members, 1 by default), "complete" the least (Lance-Williams updates
+    on a copy of ``similarity``)."""
     n = len(similarity)
     links = np.array(similarity, dtype=np.float64)
     np.fill_diagonal(links, -np.inf)
-    sizes, labels = np.ones(n), np.arange(n)
+    sizes = np.ones(n) if sizes is None else np.array(sizes, dtype=np.float64)
+    labels = np.arange(n)
     while n > 1:
         i, j = np.unravel_index(np.argmax(links), links.shape)
         if links[i, j] < threshold:
@@ -89,11 +105,36 @@ def ordering(similarity: np.ndarray, bugs: Sequence[str], languages: Sequence[st
 
 def best_at_goal(placed: list[Placed], similarity: np.ndarray, linkage: str) -> tuple[float, Score] | None:
     """(threshold, pairs across languages) with the highest recall of those at the goal's precision."""
+
+    def clustered(threshold: float) -> list[Placed]:
+        labels = agglomerate(similarity, threshold, linkage)
+        return [Placed(p.report, p.post, str(label)) for p, label in zip(placed, labels, strict=True)]
+
+    return _best(clustered)
+
+
+def merged_items(placed: list[Placed], vectors: np.ndarray) -> tuple[float, Score] | None:
+    """As ``best_at_goal``, average linkage, but from the stream's items: the mean similarity of two
+    items' reports is the product of the means of their (unit) vectors."""
+    items = sorted({p.item for p in placed if p.item is not None})
+    if not items:
+        return None
+    rows = {item: [i for i, p in enumerate(placed) if p.item == item] for item in items}
+    means = np.array([vectors[rows[item]].mean(axis=0) for item in items])
+    sizes = np.array([len(rows[item]) for item in items])
+
+    def clustered(threshold: float) -> list[Placed]:
+        label = dict(zip(items, agglomerate(means @ means.T, threshold, "average", sizes), strict=True))
+        return [replace(p, item=None if p.item is None else str(label[p.item])) for p in placed]
+
+    return _best(clustered)
+
+
+def _best(clustered) -> tuple[float, Score] | None:
+    """Of ``clustered(threshold)`` at each threshold, the highest recall across languages at the goal's precision."""
     found = None
     for threshold in THRESHOLDS:
-        labels = agglomerate(similarity, threshold, linkage)
-        clustered = [Placed(p.report, p.post, str(label)) for p, label in zip(placed, labels, strict=True)]
-        across = pairwise(clustered)["across"]
+        across = pairwise(clustered(threshold))["across"]
         if (across.precision or 0) >= GOAL_PRECISION and (found is None or across.recall > found[1].recall):
             found = threshold, across
     return found
@@ -101,7 +142,8 @@ def best_at_goal(placed: list[Placed], similarity: np.ndarray, linkage: str) -> 
 
 def run(fixture: str = "main", classifier_name: str = DEFAULT, threads: int = 1) -> dict:
     reports = load_reports(FIXTURE_FILES[fixture][0])
-    enriched = enrich_reports(reports, load_classifier(classifier_name, threads=threads), Settings())
+    settings = Settings()
+    enriched = enrich_reports(reports, load_classifier(classifier_name, threads=threads), settings)
     if any(vector is None for _, _, vector in enriched):
         raise SystemExit(f"the {classifier_name} classifier gives no sentence vectors: nothing to measure")
     languages = [post.language for _, post, _ in enriched]
@@ -109,12 +151,8 @@ def run(fixture: str = "main", classifier_name: str = DEFAULT, threads: int = 1)
     similarity = vectors @ vectors.T
     placed = [Placed(report, post, None) for report, post, _ in enriched]
     ordered, nearest = ordering(similarity, [p.report.bug for p in placed], [p.report.lang for p in placed])
-    linkage = {}
-    for name in LINKAGES:
-        found = best_at_goal(placed, similarity, name)
-        linkage[name] = None if found is None else {
-            "threshold": found[0], "precision": round(found[1].precision, 3), "recall": round(found[1].recall, 3)
-        }  # fmt: skip
+    linkage = {name: _figures(best_at_goal(placed, similarity, name)) for name in LINKAGES}
+    linkage["merging the stream's items"] = _figures(merged_items(group(enriched, signal_config(settings)), vectors))
     return {
         "fixture": fixture,
         "reports": len(placed),
@@ -124,16 +162,27 @@ def run(fixture: str = "main", classifier_name: str = DEFAULT, threads: int = 1)
     }
 
 
+def _figures(found: tuple[float, Score] | None) -> dict | None:
+    if found is None:
+        return None
+    threshold, across = found
+    return {"threshold": threshold, "precision": round(across.precision, 3), "recall": round(across.recall, 3)}
+
+
 def report(figures: dict) -> Iterable[str]:
     yield f"{figures['fixture']}: {figures['reports']} reports, vectors centred on the fixture's language means"
     yield f"same-bug pairs more alike than different-bug pairs (across languages): {figures['ordered_pairs']:.3f}"
     yield f"reports whose most alike report in another language is of its bug: {figures['nearest_of_its_bug']:.3f}"
     for name, best in figures["linkage"].items():
         if best is None:
-            yield f"{name} linkage: no threshold reaches precision {GOAL_PRECISION} across languages"
+            yield f"{_named(name)}: no threshold reaches precision {GOAL_PRECISION} across languages"
         else:
-            yield (f"{name} linkage, threshold {best['threshold']:.2f}: "
+            yield (f"{_named(name)}, threshold {best['threshold']:.2f}: "
                    f"precision {best['precision']:.3f}, recall {best['recall']:.3f} across languages")  # fmt: skip
+
+
+def _named(linkage: str) -> str:
+    return f"{linkage} linkage" if linkage in LINKAGES else f"average linkage, {linkage}"
 
 
 def main(argv: list[str] | None = None) -> None:
