@@ -12,7 +12,9 @@ trained here, in this run, on the training side of the same splits:
 - cross-dataset (``training.devdata.CROSS``): heads trained in this run without whole
   datasets, scored on those datasets' test splits. The finetuned tier is fine-tuned on
   every set, so it has no cross-dataset score here ("-"): that needs a fine-tuning per test
-  (``python -m training.finetune --leave-out ...``).
+  (``python -m training.finetune --leave-out SET --out FOLDER``), whose folder
+  ``--left-out-finetuned FOLDER ...`` names: it is scored as the finetuned tier on the test whose
+  sets it was trained without (its ``manifest.json`` says which).
 
 Every backend is scored on the same rows: the e5 subsample of each test split
 (``training.devdata.E5_SUBSAMPLE``; e5 encodes about 30 posts/s on two cores). ``--full``
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
 import time
 from pathlib import Path
@@ -235,6 +238,7 @@ def evaluate(args) -> dict:
     shipped_default.tier = "default"
     lexicon = LexiconClassifier()
     finetuned = load_finetuned()
+    left_out_tuned = load_left_out_finetuned(args.left_out_finetuned)
     results: dict = {"within": {}, "cross": {}, "routed": {}}
     tuned_rows: dict[str, list] = {}
     _log("reference: e5 + logistic regression on every training split")
@@ -255,7 +259,8 @@ def evaluate(args) -> dict:
         only = ("intent",) if language == "intent" else (language, SHARED)
         default, cascade = _left_out_tiers(shipped, splits, (use_parts, e5_parts), (use_enc, e5_enc), left_out, only)
         ref = Reference({n: e5_parts(by_name[n]) for n in by_name if n not in left_out})
-        scored = _score_all(small, vec, lexicon, default, cascade, ref, tests)
+        tuned = left_out_tuned.get(frozenset(left_out))
+        scored = _score_all(small, vec, lexicon, default, cascade, ref, tests, tuned, {})
         results["cross"][title], results["routed"][title] = scored
         _log(f"  {results['cross'][title]}")
     results["finetuned_calibration"] = {k: [r for r in v if r is not None] for k, v in tuned_rows.items()}
@@ -274,6 +279,20 @@ def load_finetuned():
     except (ModelUnavailable, ImportError) as e:
         _log(f"finetuned tier not scored: {e}")
         return None
+
+
+def load_left_out_finetuned(folders: list[Path]) -> dict[frozenset, object]:
+    """Fine-tuned models trained without some sets (``training.finetune --leave-out``), by those sets."""
+    from models.finetuned import FinetunedClassifier
+
+    models = {}
+    for folder in folders:
+        left_out = json.loads((folder / "manifest.json").read_text())["settings"]["leave_out"]
+        if not left_out:
+            raise SystemExit(f"{folder} was fine-tuned on every set: it has no cross-dataset test")
+        models[frozenset(left_out)] = FinetunedClassifier(folder)
+        _log(f"finetuned without {', '.join(left_out)}: {folder}")
+    return models
 
 
 CASCADE_GRID = ((0.45, 0.4), (0.5, 0.4), (0.55, 0.45), (0.6, 0.5), (0.65, 0.55), (0.7, 0.6), (0.75, 0.65))
@@ -444,6 +463,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full-only", action="store_true", help="only the default on the whole test splits")
     parser.add_argument("--only", help="only the tests whose name contains this (e.g. intent)")
     parser.add_argument("--within", action="store_true", help="only the within-dataset tests (no heads trained)")
+    parser.add_argument(
+        "--left-out-finetuned",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="FOLDER",
+        help="models of training.finetune --leave-out, scored on their cross-dataset tests",
+    )
     args = parser.parse_args(argv)
     began = time.perf_counter()
     if args.full_only:
