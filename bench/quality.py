@@ -176,7 +176,7 @@ def _score_all(small, vec, lexicon, clf_default, clf_cascade, reference, tests, 
     """Each tier's mean score over ``tests`` (split names), and the share the cascade routed to e5.
 
     ``tuned``: the finetuned tier, when built (None: its column is nan); its calibration rows go to
-    ``tuned_rows`` by task."""
+    ``tuned_rows`` by task, when given."""
     row: dict[str, list] = {k: [] for k in ("default", "e5", "cascade", "finetuned", "reference", "lexicon")}
     routed = []
     for t in tests:
@@ -199,9 +199,10 @@ def _score_all(small, vec, lexicon, clf_default, clf_cascade, reference, tests, 
         if tuned is not None:
             sentiment, labels, intent, _ = run_pipeline(tuned, s, None, None)
             row["finetuned"].append(score(s, sentiment, labels)["score"])
-            tuned_rows.setdefault(s.language if s.task == "sentiment" else "intent", []).append(
-                sentiment_calibration(s, sentiment) if s.task == "sentiment" else intent_calibration(s, intent)
-            )
+            if tuned_rows is not None:
+                tuned_rows.setdefault(s.language if s.task == "sentiment" else "intent", []).append(
+                    sentiment_calibration(s, sentiment) if s.task == "sentiment" else intent_calibration(s, intent)
+                )
     return {k: float(np.mean(v)) if v else float("nan") for k, v in row.items()}, float(np.mean(routed))
 
 
@@ -260,7 +261,7 @@ def evaluate(args) -> dict:
         default, cascade = _left_out_tiers(shipped, splits, (use_parts, e5_parts), (use_enc, e5_enc), left_out, only)
         ref = Reference({n: e5_parts(by_name[n]) for n in by_name if n not in left_out})
         tuned = left_out_tuned.get(frozenset(left_out))
-        scored = _score_all(small, vec, lexicon, default, cascade, ref, tests, tuned, {})
+        scored = _score_all(small, vec, lexicon, default, cascade, ref, tests, tuned)
         results["cross"][title], results["routed"][title] = scored
         _log(f"  {results['cross'][title]}")
     results["finetuned_calibration"] = {k: [r for r in v if r is not None] for k, v in tuned_rows.items()}

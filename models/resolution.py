@@ -48,9 +48,9 @@ class ResolutionCues:
     def says_resolved(self, text: str) -> bool:
         """Whether ``text`` says the problem it is about is gone (the file's header says when)."""
         for m in self.cues.finditer(text):
-            begin, stop = _sentence(text, m.start(), m.end())
             if negated_at(text, m.start()) or self.after.match(text, m.end()):
                 continue
+            begin, stop = _sentence(text, m.start(), m.end())
             if self.before.search(text, begin, m.start()) or (stop is not None and stop.group() in QUESTION_END):
                 continue
             return not self.still.search(text, m.end(), stop.start() if stop else len(text))
